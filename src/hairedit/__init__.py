@@ -1,0 +1,24 @@
+"""hairedit: change only the hair in a photo, with HairCLIPv2 in pure PyTorch.
+
+>>> from hairedit import HairEditor
+>>> editor = HairEditor.from_pretrained()          # doctest: +SKIP
+>>> result = editor.edit("me.jpg", hairstyle="bob cut hairstyle", color="blond")  # doctest: +SKIP
+>>> result.image.save("me_bob.jpg")                # doctest: +SKIP
+"""
+
+from .config import EditConfig
+from .errors import HaireditError
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The pipeline pulls in every network; import it only when asked for.
+    if name in ("HairEditor", "EditResult"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'hairedit' has no attribute {name!r}")
+
+
+__all__ = ["EditConfig", "EditResult", "HairEditor", "HaireditError", "__version__"]

@@ -1,0 +1,111 @@
+"""Safe checkpoint reading and strict loading.
+
+Every official file is read with ``torch.load(weights_only=True)``. The few non-tensor
+objects the official files hold (a numpy scalar for the bald mapper's ``alpha``, an
+``opts`` namespace or dict in the sketch encoder file) are allowed by name; a file that
+needs anything else is refused without running its code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import CheckpointError, MissingWeightsError
+
+# Exactly the harmless globals the official files need, and nothing more.
+# Files pickled under numpy 1 name ``numpy.core.multiarray.scalar``; numpy 2 moved it to
+# ``numpy._core``, so both names are mapped to the same function.
+_numpy_scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+_SAFE_GLOBALS = [
+    argparse.Namespace,
+    (_numpy_scalar, "numpy.core.multiarray.scalar"),
+    (_numpy_scalar, "numpy._core.multiarray.scalar"),
+    np.dtype,
+    np.dtypes.Float64DType,
+    np.dtypes.Float32DType,
+    np.dtypes.Int64DType,
+]
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> object:
+    """Read a ``torch.save`` file without executing code from it.
+
+    Raises:
+        MissingWeightsError: the file does not exist.
+        CheckpointError: the file is corrupt or needs arbitrary unpickling.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"{path} does not exist. Run `hairedit weights download` or see `hairedit weights list`."
+        )
+    try:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "Unsupported global" in str(error) or "weights_only" in str(error):
+            raise CheckpointError(
+                f"{path} was refused: it needs arbitrary code to unpickle ({reason}). "
+                "It is not an official checkpoint, or has been tampered with; download it again."
+            ) from error
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({reason}). Delete it and download it again."
+        ) from error
+
+
+def take(checkpoint: object, key: str, path: str | Path) -> object:
+    """``checkpoint[key]``, with an error naming the file when the wrapper key is absent."""
+    if not isinstance(checkpoint, Mapping) or key not in checkpoint:
+        found = sorted(checkpoint) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
+        raise CheckpointError(f"{path} has no '{key}' entry (found: {found}).")
+    return checkpoint[key]
+
+
+def load_strict(
+    module: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    source: str | Path,
+    ignored_keys: Iterable[str] = (),
+) -> None:
+    """Load ``state_dict`` into ``module`` with every key and shape accounted for.
+
+    ``ignored_keys`` names keys the official loader also ignores; they are dropped by
+    name, never by ``strict=False``.
+
+    Raises:
+        CheckpointError: naming the first missing, unexpected or misshaped keys.
+    """
+    ignored = set(ignored_keys)
+    state_dict = {key: value for key, value in state_dict.items() if key not in ignored}
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    misshaped = [
+        f"{key} {tuple(state_dict[key].shape)} (expected {tuple(value.shape)})"
+        for key, value in expected.items()
+        if key in state_dict and tuple(state_dict[key].shape) != tuple(value.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {_first(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {_first(unexpected)}")
+    if misshaped:
+        problems.append(f"misshaped keys {_first(misshaped)}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit {type(module).__name__}: " + "; ".join(problems) + "."
+        )
+    module.load_state_dict(state_dict, strict=True)
+
+
+def _first(items: list[str], count: int = 5) -> str:
+    shown = ", ".join(items[:count])
+    return shown + (f" and {len(items) - count} more" if len(items) > count else "")

@@ -1,0 +1,86 @@
+"""The ``hairedit`` command. Each subcommand lives beside the stage it drives.
+
+A :class:`~hairedit.errors.HaireditError` is printed as one line and exits 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import EditInterrupted, HaireditError
+
+# Modules that each define ``register(subparsers)``; imported lazily so that
+# `hairedit weights list` does not pay for loading gradio.
+_COMMAND_MODULES = {
+    "edit": "hairedit.commands",
+    "demo": "hairedit.commands",
+    "doctor": "hairedit.commands",
+    "align": "hairedit.face.commands",
+    "weights": "hairedit.weights.commands",
+    "ui": "hairedit.ui",
+    "bench": "hairedit.bench",
+}
+
+_SUMMARIES = {
+    "edit": "edit the hair in a photo",
+    "demo": "edit a sample portrait in several modes and write a before/after sheet",
+    "doctor": "report torch, device and weights; --smoke runs every mode end to end",
+    "align": "detect faces and write the FFHQ-aligned 1024 px crops with their transforms",
+    "weights": "list, download or verify the pretrained files",
+    "ui": "start the browser interface",
+    "bench": "time the generator and each stage; print speed-up ratios",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hairedit", description="Change only the hair in a photo (HairCLIPv2)."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    registered = set()
+    for name, module_name in _COMMAND_MODULES.items():
+        if command is not None and name != command:
+            # Unused commands get a placeholder so `--help` lists them without importing them.
+            subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
+            continue
+        if module_name not in registered:
+            importlib.import_module(module_name).register(subparsers)
+            registered.add(module_name)
+    return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    for arg in argv:
+        if arg in _COMMAND_MODULES:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_of(argv))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("hairedit: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except EditInterrupted as error:
+        print(f"hairedit: {error}", file=sys.stderr)
+        return 130
+    except HaireditError as error:
+        if args.debug:
+            raise
+        print(f"hairedit: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

