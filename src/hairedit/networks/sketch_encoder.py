@@ -1,0 +1,139 @@
+"""E2Style's first-stage encoder (IR-SE-50 backbone), the sketch proxy of HairCLIPv2.
+
+``sketch_proxy.pt`` holds a whole E2Style model; HairCLIPv2 uses only the keys under
+``encoder_firststage.`` (the official loader selects that prefix and ignores the rest), with
+``input_nc`` from the file's ``opts``. A sketch (B, input_nc, 256, 256) in [0, 1] (grey
+strokes of value 128/255 on black) maps to W+ offsets (B, n_styles, style_dim), added to
+the mean latent.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoints import load_strict, read_checkpoint, take
+from ..errors import CheckpointError
+
+PREFIX = "encoder_firststage."
+IR_SE_50_UNITS = (3, 4, 14, 3)  # bottleneck units per stage
+STAGE_DEPTHS = (64, 128, 256, 512)
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, channels // reduction, 1, bias=False)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+class BottleneckIRSE(nn.Module):
+    def __init__(self, in_channel: int, depth: int, stride: int):
+        super().__init__()
+        if in_channel == depth:
+            self.shortcut_layer = nn.MaxPool2d(1, stride)  # a strided identity
+        else:
+            self.shortcut_layer = nn.Sequential(
+                nn.Conv2d(in_channel, depth, 1, stride, bias=False), nn.BatchNorm2d(depth)
+            )
+        self.res_layer = nn.Sequential(
+            nn.BatchNorm2d(in_channel),
+            nn.Conv2d(in_channel, depth, 3, 1, 1, bias=False),
+            nn.PReLU(depth),
+            nn.Conv2d(depth, depth, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(depth),
+            SqueezeExcite(depth),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.res_layer(x) + self.shortcut_layer(x)
+
+
+def _style_head(channels: int, n_rows: int, style_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.BatchNorm2d(channels),
+        nn.AdaptiveAvgPool2d((7, 7)),
+        nn.Flatten(),
+        nn.Linear(channels * 49, style_dim * n_rows),
+    )
+
+
+class SketchEncoder(nn.Module):
+    """IR-SE encoder with three style heads: coarse rows from the 1/8 stage, medium from
+    1/4, fine from 1/2 (9, 5 and 4 rows for the 18-row W+).
+
+    The last stage (512 channels) is part of the checkpoint but, as in E2Style's first
+    stage, never run.
+    """
+
+    def __init__(
+        self,
+        input_nc: int = 1,  # sketch channels
+        style_dim: int = 512,
+        rows: tuple[int, int, int] = (9, 5, 4),  # coarse, medium, fine
+        units: tuple[int, ...] = IR_SE_50_UNITS,
+        depths: tuple[int, ...] = STAGE_DEPTHS,
+    ):
+        super().__init__()
+        self.rows, self.style_dim = rows, style_dim
+        self.input_layer = nn.Sequential(
+            nn.Conv2d(input_nc, depths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(depths[0]), nn.PReLU(depths[0])
+        )
+        self.output_layer_3 = _style_head(depths[2], rows[0], style_dim)
+        self.output_layer_4 = _style_head(depths[1], rows[1], style_dim)
+        self.output_layer_5 = _style_head(depths[0], rows[2], style_dim)
+        blocks, in_channel = [], depths[0]
+        for n_units, depth in zip(units, depths):
+            for unit in range(n_units):
+                blocks.append(BottleneckIRSE(in_channel, depth, 2 if unit == 0 else 1))
+                in_channel = depth
+        self.body = nn.Sequential(*blocks)
+        self.stage_ends = [sum(units[: i + 1]) for i in range(3)]
+
+    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+        """sketch (B, input_nc, 256, 256) in [0, 1] -> W+ offsets (B, sum(rows), style_dim)."""
+        batch = sketch.shape[0]
+        x = self.input_layer(sketch)
+        x = self.body[: self.stage_ends[0]](x)
+        fine = self.output_layer_5(x).view(batch, self.rows[2], self.style_dim)
+        x = self.body[self.stage_ends[0] : self.stage_ends[1]](x)
+        medium = self.output_layer_4(x).view(batch, self.rows[1], self.style_dim)
+        x = self.body[self.stage_ends[1] : self.stage_ends[2]](x)
+        coarse = self.output_layer_3(x).view(batch, self.rows[0], self.style_dim)
+        return torch.cat([coarse, medium, fine], dim=1)
+
+
+def _input_nc(opts: object, path: str | Path) -> int:
+    if isinstance(opts, argparse.Namespace):
+        opts = vars(opts)
+    if not isinstance(opts, Mapping) or "input_nc" not in opts:
+        raise CheckpointError(f"{path}: 'opts' does not say the encoder's input_nc.")
+    return int(opts["input_nc"])
+
+
+def load_sketch_encoder(path: str | Path, device: str | torch.device = "cpu") -> SketchEncoder:
+    """Read ``sketch_proxy.pt`` (``state_dict``, ``opts``): only the first-stage encoder."""
+    checkpoint = read_checkpoint(path)
+    state = take(checkpoint, "state_dict", path)
+    encoder = SketchEncoder(input_nc=_input_nc(take(checkpoint, "opts", path), path))
+    encoder_state = {key[len(PREFIX) :]: value for key, value in state.items() if key.startswith(PREFIX)}
+    if not encoder_state:
+        raise CheckpointError(f"{path} has no '{PREFIX}*' keys: it is not an E2Style sketch model.")
+    load_strict(encoder, encoder_state, path)
+    return encoder.eval().requires_grad_(False).to(device)
+
+
+def small_sketch_encoder(seed: int = 0, n_styles: int = 10, style_dim: int = 64) -> SketchEncoder:
+    """Same structure, one unit per stage and narrow stages, for a small generator."""
+    torch.manual_seed(seed)
+    coarse = n_styles // 2
+    medium = (n_styles - coarse + 1) // 2
+    rows = (coarse, medium, n_styles - coarse - medium)
+    return SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32)).eval().requires_grad_(False)
