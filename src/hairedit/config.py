@@ -123,7 +123,8 @@ class InversionConfig:
     l2_lambda: float = 1.0  # MSE at full resolution
     percept_lambda: float = 1.0  # LPIPS at 256 px
     p_norm_lambda: float = 0.001  # PCA-whitened latent prior
-    lpips_size_px: int = 256
+    lpips_size_px: int = 256  # for the 1024 px generator; scaled with it
+    random_noise: bool = True  # the official inversion renders with fresh noise every step
 
 
 @dataclass
@@ -195,6 +196,28 @@ class EditConfig:
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
 
     @classmethod
+    def preset_config(cls, preset: str, base: EditConfig | None = None) -> EditConfig:
+        """``base`` (default: the official settings) under ``preset``: "faithful" or "fast"."""
+        base = base or cls()
+        if preset == "faithful":
+            return dataclasses.replace(base, preset="faithful")
+        if preset == "fast":
+            return _fast(base)
+        raise ValueError(f"unknown preset '{preset}'; use 'faithful' or 'fast'")
+
+    @classmethod
+    def smoke(cls, steps: int = 3) -> EditConfig:
+        """Every optimisation cut to ``steps`` steps: for trying the tool on random networks."""
+        return cls.from_dict(
+            {
+                "inversion": {"w_steps": steps, "fs_steps": steps},
+                "text": {"steps": steps},
+                "reference": {"steps": steps},
+                "color": {"stage1_steps": steps, "stage2_steps": steps},
+            }
+        )
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> EditConfig:
         """Build from a (nested) dict, e.g. parsed JSON; unknown keys are an error."""
         return _from_dict(cls, values)
@@ -216,3 +239,16 @@ def _from_dict(kind: type, values: dict[str, Any]) -> Any:
         else:
             built[name] = value
     return kind(**built)
+
+
+def _fast(base: EditConfig) -> EditConfig:
+    """The fast preset: the same losses and stages, fewer steps (see README, "Presets")."""
+    replace = dataclasses.replace
+    return replace(
+        base,
+        preset="fast",
+        inversion=replace(base.inversion, w_steps=250, fs_steps=60),
+        text=replace(base.text, steps=80),
+        reference=replace(base.reference, steps=80),
+        color=replace(base.color, stage1_steps=40, stage2_steps=40),
+    )

@@ -140,22 +140,25 @@ def load_vgg16(path: str | Path, device: str | torch.device = "cpu") -> VGG16Fea
     return vgg.eval().requires_grad_(False).to(device)
 
 
+def lpips_with(backbone: VGG16Features, lin_path: str | Path | None) -> LPIPS:
+    """LPIPS on ``backbone`` (shared with the style loss) and the linear layers of ``lin_path``;
+    without a file, random non-negative linear weights like the trained ones (tests)."""
+    lpips = LPIPS(backbone)
+    if lin_path is None:
+        with torch.no_grad():
+            for parameter in lpips.linear.parameters():
+                parameter.abs_()
+    else:
+        load_strict(lpips.linear, read_checkpoint(lin_path), lin_path)
+    return lpips.eval().requires_grad_(False)
+
+
 def load_lpips(vgg_path: str | Path, lin_path: str | Path, device: str | torch.device = "cpu") -> LPIPS:
     """VGG16 from ``vgg_path`` plus the LPIPS v0.1 linear layers from ``lin_path``."""
-    lpips = LPIPS(load_vgg16(vgg_path))
-    load_strict(lpips.linear, read_checkpoint(lin_path), lin_path)
-    return lpips.eval().requires_grad_(False).to(device)
+    return lpips_with(load_vgg16(vgg_path), lin_path).to(device)
 
 
 def small_vgg16(seed: int = 0, width_divisor: int = 8) -> VGG16Features:
     torch.manual_seed(seed)
     return VGG16Features(width_divisor).eval().requires_grad_(False)
 
-
-def small_lpips(seed: int = 0, width_divisor: int = 8) -> LPIPS:
-    """LPIPS on a narrow random VGG; linear weights non-negative like the trained ones."""
-    lpips = LPIPS(small_vgg16(seed, width_divisor))
-    with torch.no_grad():
-        for parameter in lpips.linear.parameters():
-            parameter.abs_()
-    return lpips.eval().requires_grad_(False)

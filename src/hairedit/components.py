@@ -1,0 +1,144 @@
+"""The networks an edit uses, loaded on first use.
+
+``Components.pretrained`` reads the official files (downloading what is missing);
+``Components.random`` builds small random networks of the same architectures for tests and
+``--smoke``. Either way a network is built only when an edit first needs it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from .losses import LatentPCA, compute_latent_pca, load_latent_pca
+from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+
+
+class Components:
+    def __init__(self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str):
+        self._loaders = loaders
+        self.device = device
+        self.description = description  # "pretrained" or "random (smoke)"
+
+    def _load(self, name: str):
+        value = self._loaders[name]()
+        return value.to(self.device) if hasattr(value, "to") else value
+
+    @cached_property
+    def _generator_and_mean(self) -> tuple[stylegan2.Generator, torch.Tensor]:
+        generator, mean = self._loaders["generator"]()
+        return generator.to(self.device), mean.to(self.device)
+
+    @property
+    def generator(self) -> stylegan2.Generator:
+        return self._generator_and_mean[0]
+
+    @property
+    def mean_latent(self) -> torch.Tensor:
+        """(1, style_dim): the checkpoint's ``latent_avg``."""
+        return self._generator_and_mean[1]
+
+    @cached_property
+    def parser(self) -> bisenet.FaceParser:
+        return self._load("parser")
+
+    @cached_property
+    def vgg(self) -> vgg.VGG16Features:
+        return self._load("vgg")
+
+    @cached_property
+    def lpips(self) -> vgg.LPIPS:
+        return self._load("lpips")
+
+    @cached_property
+    def style_loss(self) -> vgg.MaskedStyleLoss:
+        return vgg.MaskedStyleLoss(self.vgg)
+
+    @cached_property
+    def landmarks(self) -> fan.LandmarkHeatmaps:
+        return self._load("landmarks")
+
+    @cached_property
+    def clip(self) -> clip.CLIPGuide:
+        return self._load("clip")
+
+    @cached_property
+    def bald_mapper(self) -> bald_mapper.BaldMapper:
+        return self._load("bald_mapper")
+
+    @cached_property
+    def sketch_encoder(self) -> sketch_encoder.SketchEncoder:
+        return self._load("sketch_encoder")
+
+    @cached_property
+    def pca(self) -> LatentPCA:
+        return self._loaders["pca"](self.generator).to(self.device)
+
+    @classmethod
+    def pretrained(cls, weights_dir: Path, device: torch.device, download: bool = True) -> Components:
+        from .weights.download import ensure
+
+        def path(name: str) -> Path:
+            return ensure(name, weights_dir, download=download)
+
+        def pca(generator: stylegan2.Generator) -> LatentPCA:
+            try:
+                return load_latent_pca(path("ffhq_PCA.npz"))
+            except Exception:
+                # No PCA file to be had: compute it from the mapping network, once.
+                cached = weights_dir / "ffhq_PCA.computed.npz"
+                if cached.is_file():
+                    return load_latent_pca(cached)
+                computed = compute_latent_pca(generator)
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                computed.save(cached)
+                return computed
+
+        loaders = {
+            "generator": lambda: stylegan2.load_generator(path("ffhq.pt")),
+            "parser": lambda: bisenet.load_parser(path("seg.pth")),
+            "vgg": lambda: vgg.load_vgg16(path("vgg16-397923af.pth")),
+            "lpips": lambda: vgg.lpips_with(components.vgg, path("lpips_vgg_v0.1.pth")),
+            "landmarks": lambda: fan.load_fan(path("3DFAN4-7835d9f11d.pth.tar")),
+            "clip": lambda: clip.load_clip(
+                path("clip_vit_b32.safetensors"), path("clip_vocab.json"), path("clip_merges.txt")
+            ),
+            "bald_mapper": lambda: bald_mapper.load_bald_mapper(path("bald_proxy.pt")),
+            "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
+            "pca": pca,
+        }
+        components = cls(loaders, device, "pretrained")
+        return components
+
+    @classmethod
+    def random(cls, seed: int = 0, size_px: int = 64, device: torch.device | None = None) -> Components:
+        device = device or torch.device("cpu")
+
+        def generator() -> tuple[stylegan2.Generator, torch.Tensor]:
+            g = stylegan2.small_generator(seed, size_px)
+            return g, g.mean_latent(1024, seed)
+
+        def small_clip() -> clip.CLIPGuide:
+            folder = Path(tempfile.mkdtemp(prefix="hairedit-vocab-"))
+            return clip.small_clip(clip.load_tokenizer(*clip.write_byte_vocabulary(folder)), seed)
+
+        loaders = {
+            "generator": generator,
+            "parser": lambda: bisenet.small_parser(seed, input_size_px=min(size_px, 512)),
+            "vgg": lambda: vgg.small_vgg16(seed),
+            "lpips": lambda: vgg.lpips_with(components.vgg, None),
+            "landmarks": lambda: fan.small_fan(seed),
+            "clip": small_clip,
+            "bald_mapper": lambda: bald_mapper.small_bald_mapper(seed, components.generator.style_dim),
+            "sketch_encoder": lambda: sketch_encoder.small_sketch_encoder(
+                seed, components.generator.n_latent, components.generator.style_dim
+            ),
+            "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
+        }
+        components = cls(loaders, device, "random (smoke)")
+        return components
+

@@ -1,0 +1,125 @@
+"""The official losses that are not a network's own (P-norm, Lab colour, background, masks,
+landmarks). CLIP, LPIPS and the Gram style loss live beside their networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import CheckpointError
+from .networks.bisenet import HAIR, N_CLASSES, PAINTABLE_CLASSES
+from .networks.fan import JAW, NOSE
+
+
+@dataclass
+class LatentPCA:
+    """PCA of mapped latents in the LeakyReLU(5) space (Barbershop's ``ffhq_PCA.npz``).
+
+    mean: (1, D); components: (D, D), one per row; stdev: (D,).
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    stdev: torch.Tensor
+
+    def to(self, device: torch.device | str) -> LatentPCA:
+        return LatentPCA(self.mean.to(device), self.components.to(device), self.stdev.to(device))
+
+    def p_norm(self, latent: torch.Tensor) -> torch.Tensor:
+        """Mean square of the whitened latent; ``latent`` (B, n, D)."""
+        whitened = (F.leaky_relu(latent, 5.0) - self.mean) @ self.components.T / self.stdev
+        return whitened.pow(2).mean()
+
+    def save(self, path: str | Path) -> None:
+        np.savez(path, X_mean=self.mean.cpu().numpy(), X_comp=self.components.cpu().numpy(),
+                 X_stdev=self.stdev.cpu().numpy())
+
+
+def load_latent_pca(path: str | Path, style_dim: int = 512) -> LatentPCA:
+    """Read ``ffhq_PCA.npz`` (X_mean (1, D), X_comp (D, D), X_stdev (D,)) without unpickling."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: torch.from_numpy(np.asarray(data[key], dtype=np.float32)) for key in ("X_mean", "X_comp", "X_stdev")}
+    except (OSError, ValueError, KeyError) as error:
+        raise CheckpointError(f"{path} is not a latent PCA file with X_mean, X_comp, X_stdev ({error}).") from error
+    expected = {"X_mean": (1, style_dim), "X_comp": (style_dim, style_dim), "X_stdev": (style_dim,)}
+    for key, shape in expected.items():
+        if tuple(arrays[key].shape) != shape:
+            raise CheckpointError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}.")
+    return LatentPCA(arrays["X_mean"], arrays["X_comp"], arrays["X_stdev"])
+
+
+@torch.no_grad()
+def compute_latent_pca(generator, n_samples: int = 100_000, seed: int = 0) -> LatentPCA:
+    """The PCA from the generator's own mapping network, as Barbershop built ffhq_PCA.npz."""
+    g = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    chunks = []
+    for start in range(0, n_samples, 10_000):
+        z = torch.randn(min(10_000, n_samples - start), generator.style_dim, generator=g).to(device)
+        chunks.append(F.leaky_relu(generator.map(z), 5.0).double().cpu())
+    samples = torch.cat(chunks)
+    mean = samples.mean(0, keepdim=True)
+    _, singular, components = torch.linalg.svd(samples - mean, full_matrices=False)
+    stdev = singular / np.sqrt(len(samples) - 1)
+    return LatentPCA(mean.float(), components.float(), stdev.float())
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def painted_mask_loss(logits: torch.Tensor, painted_labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of parser logits (B, 16, p, p) against painted labels (B, p, p); only
+    background, face, ear and hair count (weight 1, every other class 0)."""
+    weight = torch.zeros(N_CLASSES, device=logits.device)
+    weight[list(PAINTABLE_CLASSES)] = 1
+    return F.cross_entropy(logits, painted_labels, weight=weight)
+
+
+def landmark_loss(source: torch.Tensor, generated: torch.Tensor, jaw_and_nose_only: bool) -> torch.Tensor:
+    """MSE between (B, 68, h, w) heatmaps: jaw + nose (text proxy) or all points (reference)."""
+    if jaw_and_nose_only:
+        return F.mse_loss(generated[:, JAW], source[:, JAW]) + F.mse_loss(generated[:, NOSE], source[:, NOSE])
+    return F.mse_loss(generated, source)
+
+
+def background_loss(target: torch.Tensor, image: torch.Tensor, target_labels: torch.Tensor,
+                    image_labels: torch.Tensor) -> torch.Tensor:
+    """MSE outside the hair of both images (labels (B, 1, H, W) at the images' size)."""
+    keep = ((target_labels != HAIR) & (image_labels != HAIR)).float()
+    return F.mse_loss(target * keep, image * keep)
+
+
+_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [0, 1] -> CIE Lab, with the official white point normalisation
+    (each XYZ row divided by its sum) and no gamma linearisation, as the official code."""
+    matrix = _RGB_TO_XYZ.to(rgb)
+    xyz = torch.einsum("nc,bchw->bnhw", matrix, rgb) / matrix.sum(1).view(1, 3, 1, 1)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12).pow(1 / 3), 7.787 * xyz + 0.137931)
+    lightness = torch.where(xyz[:, 1] > 0.008856, 116 * f[:, 1] - 16, 903.3 * xyz[:, 1])
+    return torch.stack([lightness, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def mean_hair_lab(image: torch.Tensor, hair_mask: torch.Tensor) -> torch.Tensor:
+    """Mean Lab colour (B, 3, 1, 1) of ``image`` [-1, 1] inside ``hair_mask`` (B, 1, H, W)."""
+    lab = rgb_to_lab((image + 1) / 2) * hair_mask
+    area = hair_mask.sum((2, 3), keepdim=True)
+    return lab.sum((2, 3), keepdim=True) / torch.where(area == 0, torch.ones_like(area), area)
+
+
+def lab_color_loss(target_lab: torch.Tensor, image: torch.Tensor, hair_mask: torch.Tensor) -> torch.Tensor:
+    """L1 between a target mean Lab colour (B, 3, 1, 1) and the image's mean hair colour."""
+    return F.l1_loss(mean_hair_lab(image, hair_mask), target_lab)
+
+
+def rgb_target_lab(rgb: tuple[int, int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """The Lab colour (1, 3, 1, 1) of an 8-bit RGB triple."""
+    pixel = torch.tensor(rgb, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255
+    return rgb_to_lab(pixel)

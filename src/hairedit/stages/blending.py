@@ -1,0 +1,77 @@
+"""Step 5: hairstyle blending in F, as the official ``hairstyle_feature_blending``.
+
+In order: the bald proxy's F replaces the photo's where the photo's hair and ears are
+(grown by dilate/erode); the global proxy's (text or reference) F where that proxy's own
+hair is; the local proxy's (sketch) F inside its stroke mask. Masks reach F's size by
+bicubic resizing. The result renders from F with the photo's latent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import BlendingConfig, LatentRows
+from ..networks.bisenet import EAR, HAIR
+from .inversion import Inversion
+from .sketch import dilate_erode
+
+
+@dataclass
+class HairstyleBlend:
+    """features: blended F; image: its render (1, 3, S, S); masks at the parser's size."""
+
+    features: torch.Tensor
+    image: torch.Tensor
+    bald_mask: torch.Tensor | None
+    global_hair_mask: torch.Tensor | None
+
+
+def to_feature_size(mask: torch.Tensor, size_px: int) -> torch.Tensor:
+    return F.interpolate(mask.float(), size=(size_px, size_px), mode="bicubic", align_corners=False)
+
+
+def bald_blend_mask(source_labels: torch.Tensor, config: BlendingConfig) -> torch.Tensor:
+    """Hair + ear of the photo (labels (1, 1, p, p)), grown: where the bald features go."""
+    hair_and_ear = ((source_labels == HAIR) | (source_labels == EAR))[0, 0].cpu().numpy().astype(np.uint8)
+    grown = dilate_erode(hair_and_ear, config.bald_dilate_px, config.bald_erode_px)
+    return torch.from_numpy(grown).float().view(1, 1, *grown.shape).to(source_labels.device)
+
+
+@torch.no_grad()
+def blend_hairstyle(
+    components,
+    source: Inversion,
+    source_labels: torch.Tensor,
+    rows: LatentRows,
+    config: BlendingConfig,
+    bald: torch.Tensor | None = None,
+    global_latent: torch.Tensor | None = None,
+    local_latent: torch.Tensor | None = None,
+    local_mask: torch.Tensor | None = None,
+) -> HairstyleBlend:
+    """``source_labels``: the photo's parse (1, 1, p, p) at the parser's size (the official
+    ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}."""
+    g = components.generator
+    size = rows.features_px
+    features = source.features
+    bald_mask = global_hair = None
+
+    def features_of(latent: torch.Tensor) -> torch.Tensor:
+        return g.synthesis(latent, stop_px=size).features
+
+    if global_latent is not None:
+        bald_mask = bald_blend_mask(source_labels, config)
+        weight = to_feature_size(bald_mask, size)
+        features = features_of(bald) * weight + features * (1 - weight)
+        global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
+        weight = to_feature_size(global_hair, size)
+        features = features_of(global_latent) * weight + features * (1 - weight)
+    if local_latent is not None:
+        weight = to_feature_size(local_mask, size)
+        features = features_of(local_latent) * weight + features * (1 - weight)
+    image = g.synthesis(source.latent, start_features=features).image
+    return HairstyleBlend(features, image, bald_mask, global_hair)

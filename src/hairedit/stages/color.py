@@ -1,0 +1,116 @@
+"""Step 6: the colour proxy, two stages, as the official ``ColorProxy``.
+
+Stage 1 optimises the colour rows of the photo's latent, rendering from the (hairstyle-
+edited) F, towards the colour (CLIP for text; mean Lab L1 for a reference photo or an RGB
+value) while a background MSE keeps everything outside the hair. Stage 2 blends the
+colour render's features after the colour block into the hairstyle render's inside the
+grown hair mask, then optimises those features and the rows from that block on: MSE to
+the colour render inside the hair, MSE to the hairstyle render outside, LPIPS inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import ColorProxyConfig, LatentRows
+from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
+from ..networks.bisenet import HAIR
+from ..progress import Reporter
+from ._optimise import PartialLatent
+from .sketch import dilate_erode
+
+
+@dataclass
+class ColorTarget:
+    """Exactly one of: text, a reference image (1, 3, S, S) in [-1, 1], an RGB triple."""
+
+    text: str | None = None
+    reference_image: torch.Tensor | None = None
+    rgb: tuple[int, int, int] | None = None
+
+
+@dataclass
+class ColorResult:
+    image: torch.Tensor  # final (1, 3, S, S)
+    stage1_image: torch.Tensor
+    hair_mask: torch.Tensor  # the grown hair mask used in stage 2, (1, 1, S, S)
+
+
+def _labels(components, image: torch.Tensor) -> torch.Tensor:
+    return components.parser(image).logits_full.argmax(1, keepdim=True)
+
+
+def color_proxy(
+    components,
+    target: ColorTarget,
+    hairstyle_image: torch.Tensor,
+    source_latent: torch.Tensor,
+    features: torch.Tensor,
+    config: ColorProxyConfig,
+    rows: LatentRows,
+    reporter: Reporter,
+) -> ColorResult:
+    g = components.generator
+    hairstyle_image = hairstyle_image.detach()
+    with torch.no_grad():
+        hairstyle_labels = _labels(components, hairstyle_image)
+        if target.text is not None:
+            text_features = components.clip.encode_text([target.text])
+        elif target.reference_image is not None:
+            reference_hair = (_labels(components, target.reference_image) == HAIR).float()
+            target_lab = mean_hair_lab(target.reference_image, reference_hair)
+        else:
+            target_lab = rgb_target_lab(target.rgb, hairstyle_image.device)
+    color_weight = config.reference_lambda if target.reference_image is not None else config.rgb_lambda
+
+    # Stage 1: the colour rows, rendered from F.
+    latent = PartialLatent(source_latent, rows.color)
+    optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
+    for step in range(config.stage1_steps):
+        image = g.synthesis(latent.full(), start_features=features).image
+        labels = _labels(components, image)
+        loss = config.background_lambda * background_loss(hairstyle_image, image, hairstyle_labels, labels)
+        if target.text is not None:
+            loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
+        else:
+            loss = loss + color_weight * lab_color_loss(target_lab, image, (labels == HAIR).float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        reporter.step("colour proxy", step + 1, config.stage1_steps,
+                      lambda: g.synthesis(latent.full().detach(), start_features=features).image)
+    color_latent = latent.full().detach()
+
+    # Stage 2: blend the colour block's features, then refine features and fine rows.
+    with torch.no_grad():
+        stage1_image = g.synthesis(color_latent, start_features=features).image
+        hair = (components.parser(hairstyle_image).logits.argmax(1) == HAIR)[0].cpu().numpy().astype(np.uint8)
+        grown = dilate_erode(hair, config.mask_dilate_px, config.mask_dilate_px // 2)
+        grown = torch.from_numpy(grown).float().view(1, 1, *grown.shape).to(features.device)
+        size = g.size
+        hair_mask = F.interpolate(grown, size=(size, size)).round()
+        block = rows.color_features_px
+        source_block = g.synthesis(source_latent, start_features=features, stop_px=block).features
+        color_block = g.synthesis(color_latent, start_features=features, stop_px=block).features
+        weight = F.interpolate(hair_mask, size=(block, block), mode="bicubic", align_corners=False)
+        blended = color_block * weight + source_block * (1 - weight)
+    latent = PartialLatent(source_latent, rows.color_final)
+    blended = blended.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
+    for step in range(config.stage2_steps):
+        image = g.synthesis(latent.full(), start_features=blended).image
+        loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
+        loss = loss + config.not_hair_mse_lambda * F.mse_loss(image * (1 - hair_mask), hairstyle_image * (1 - hair_mask))
+        loss = loss + config.hair_lpips_lambda * components.lpips(image * hair_mask, stage1_image * hair_mask).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        reporter.step("colour blending", step + 1, config.stage2_steps,
+                      lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image)
+    with torch.no_grad():
+        final = g.synthesis(latent.full(), start_features=blended).image
+    return ColorResult(final, stage1_image, hair_mask)

@@ -1,0 +1,46 @@
+"""Step 4a: the text proxy: a latent whose image has the hairstyle described in words.
+
+From the mean latent, Adam on the coarse rows: augmented CLIP loss + jaw and nose landmark
+heatmaps against the photo's + (optional) cross-entropy against a painted mask. Fixed noise.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import LatentRows, TextProxyConfig
+from ..losses import landmark_loss, painted_mask_loss
+from ..progress import Reporter
+from ._optimise import PartialLatent
+
+
+def text_proxy(
+    components,
+    description: str,
+    source_image: torch.Tensor,
+    config: TextProxyConfig,
+    rows: LatentRows,
+    reporter: Reporter,
+    painted_labels: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The text proxy latent (1, n, D). ``source_image`` (1, 3, S, S) [-1, 1]; ``painted_labels``
+    (1, p, p) long at the parser's size."""
+    g = components.generator
+    text_features = components.clip.encode_text([description])
+    with torch.no_grad():
+        source_heatmaps = components.landmarks(source_image)
+    start = components.mean_latent.view(1, 1, -1).repeat(1, g.n_latent, 1)
+    latent = PartialLatent(start, rows.coarse)
+    optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
+    for step in range(config.steps):
+        image = g(latent.full())
+        loss = config.clip_lambda * components.clip.loss(image, text_features, config.augmentations, generator)
+        loss = loss + config.landmark_lambda * landmark_loss(source_heatmaps, components.landmarks(image), True)
+        if painted_labels is not None:
+            loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        reporter.step("text proxy", step + 1, config.steps, lambda: g(latent.full().detach()))
+    return latent.full().detach()
