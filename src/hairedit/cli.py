@@ -42,15 +42,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    registered = set()
+    modules: dict[str, list[str]] = {}
     for name, module_name in _COMMAND_MODULES.items():
-        if command is not None and name != command:
-            # Unused commands get a placeholder so `--help` lists them without importing them.
-            subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
-            continue
-        if module_name not in registered:
+        modules.setdefault(module_name, []).append(name)
+    for module_name, names in modules.items():
+        if command is None or command in names:
             importlib.import_module(module_name).register(subparsers)
-            registered.add(module_name)
+        else:
+            # Commands not asked for get a placeholder, so `--help` lists them without importing them.
+            for name in names:
+                subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
     return parser
 
 

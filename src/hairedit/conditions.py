@@ -14,7 +14,7 @@ from PIL import ImageColor
 
 from .errors import InputError
 from .imageio import PhotoLike, load_photo, open_image
-from .networks.bisenet import PAINTABLE_CLASSES
+from .networks.bisenet import N_CLASSES
 
 SKETCH_GREY = 128  # the official strokes: grey 128, 2 px wide, on a 512 px canvas
 
@@ -64,8 +64,12 @@ def load_sketch(source: PhotoLike, size_px: int = 512) -> np.ndarray:
 
 
 def load_mask(source: PhotoLike, size_px: int = 512) -> np.ndarray:
-    """A painted label map (0 background, 1 face, 6 ear, 10 hair), any square size -> (size_px,
-    size_px) uint8. An RGB file must have equal channels (a grey image of label values)."""
+    """A painted label map, any square size -> (size_px, size_px) uint8.
+
+    Labels are the parser's 16 classes; the mask loss counts 0 (background), 1 (face), 6 (ear)
+    and 10 (hair) and ignores the rest, so a parse prefilled by `hairedit` and painted over with
+    those four works as is. An RGB file must have equal channels (a grey image of label values).
+    """
     name = source if isinstance(source, str) else "mask"
     if isinstance(source, str):
         image = open_image(source)
@@ -74,14 +78,15 @@ def load_mask(source: PhotoLike, size_px: int = 512) -> np.ndarray:
         array = np.asarray(source)
     if array.ndim == 3:
         if not (array == array[..., :1]).all():
-            raise InputError(f"the mask {name} must be a label map (one value per pixel: 0, 1, 6 or 10), not a colour image.")
+            raise InputError(f"the mask {name} must be a label map (one value per pixel: 0, 1, 6, 10...), not a colour image.")
         array = array[..., 0]
     array = _square(np.asarray(array), "mask", name)
     values = set(np.unique(array).tolist())
-    unknown = values - set(PAINTABLE_CLASSES)
+    unknown = values - set(range(N_CLASSES))
     if unknown:
         raise InputError(
-            f"the mask {name} has labels {sorted(unknown)}; only 0 (background), 1 (face), 6 (ear) and 10 (hair) are allowed."
+            f"the mask {name} has values {sorted(unknown)[:5]}; a mask holds labels 0-15: paint 0 (background), 1 (face), "
+            "6 (ear) or 10 (hair)."
         )
     array = array.astype(np.uint8)
     if array.shape[0] != size_px:

@@ -27,7 +27,7 @@ def sketch_proxy(
     local blending mask (1, 1, canvas, canvas) float: the strokes dilated then eroded.
     """
     device = components.mean_latent.device
-    small = np.asarray(Image.fromarray(sketch).resize((config.encoder_input_px,) * 2, Image.BILINEAR))
+    small = np.array(Image.fromarray(sketch).resize((config.encoder_input_px,) * 2, Image.BILINEAR))
     sketch_tensor = torch.from_numpy(small).float().div(255).view(1, 1, *small.shape).to(device)
     latent = components.sketch_encoder(sketch_tensor) + components.mean_latent.view(1, 1, -1)
     strokes = (sketch > 0).astype(np.uint8)

@@ -1,0 +1,129 @@
+"""Load every present pretrained file strictly into its network and report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HaireditError
+from .download import locate
+from .registry import WEIGHTS
+
+
+@dataclass
+class VerifyResult:
+    name: str
+    status: str  # "ok", "failed" or "missing"
+    detail: str = ""
+
+
+def _generator(path: Path) -> str:
+    from ..networks.stylegan2 import load_generator
+
+    generator, _ = load_generator(path)
+    return f"{generator.size} px generator"
+
+
+def _parser(path: Path) -> str:
+    from ..networks.bisenet import load_parser
+
+    load_parser(path)
+    return "BiSeNet, 16 classes"
+
+
+def _bald(path: Path) -> str:
+    from ..networks.bald_mapper import load_bald_mapper
+
+    return f"alpha {load_bald_mapper(path).alpha:.3f}"
+
+
+def _sketch(path: Path) -> str:
+    from ..networks.sketch_encoder import load_sketch_encoder
+
+    load_sketch_encoder(path)
+    return "IR-SE-50 first-stage encoder"
+
+
+def _pca(path: Path) -> str:
+    from ..losses import load_latent_pca
+
+    load_latent_pca(path)
+    return "512-d PCA"
+
+
+def _predictor(path: Path) -> str:
+    from ..face.detect import load_predictor
+
+    load_predictor(str(path))
+    return "dlib 68 landmarks"
+
+
+def _clip(path: Path) -> str:
+    from ..networks.clip import load_clip
+
+    folder = path.parent
+    vocab, merges = locate("clip_vocab.json", folder), locate("clip_merges.txt", folder)
+    if vocab is None or merges is None:
+        raise HaireditError("the tokenizer files clip_vocab.json / clip_merges.txt are missing beside it")
+    load_clip(path, vocab, merges)
+    return "CLIP ViT-B/32"
+
+
+def _vgg(path: Path) -> str:
+    from ..networks.vgg import load_vgg16
+
+    load_vgg16(path)
+    return "VGG16 features"
+
+
+def _lpips(path: Path) -> str:
+    from ..checkpoints import load_strict, read_checkpoint
+    from ..networks.vgg import LPIPS, VGG16Features
+
+    load_strict(LPIPS(VGG16Features()).linear, read_checkpoint(path), path)
+    return "LPIPS v0.1 linear layers"
+
+
+def _fan(path: Path) -> str:
+    from ..networks.fan import load_fan
+
+    load_fan(path)
+    return "FAN, 4 stacks"
+
+
+def _tokenizer(path: Path) -> str:
+    if path.stat().st_size == 0:
+        raise HaireditError("empty file")
+    return "tokenizer file"
+
+
+# One checker per registry entry: it loads the file into its network, or raises.
+CHECKERS: dict[str, Callable[[Path], str]] = {
+    "ffhq.pt": _generator,
+    "ffhq_PCA.npz": _pca,
+    "seg.pth": _parser,
+    "bald_proxy.pt": _bald,
+    "sketch_proxy.pt": _sketch,
+    "shape_predictor_68_face_landmarks.dat": _predictor,
+    "clip_vit_b32.safetensors": _clip,
+    "clip_vocab.json": _tokenizer,
+    "clip_merges.txt": _tokenizer,
+    "vgg16-397923af.pth": _vgg,
+    "lpips_vgg_v0.1.pth": _lpips,
+    "3DFAN4-7835d9f11d.pth.tar": _fan,
+}
+
+
+def verify(folder: str | Path | None = None) -> list[VerifyResult]:
+    results = []
+    for name in WEIGHTS:
+        path = locate(name, folder)
+        if path is None:
+            results.append(VerifyResult(name, "missing"))
+            continue
+        try:
+            results.append(VerifyResult(name, "ok", f"{CHECKERS[name](path)} ({path})"))
+        except HaireditError as error:
+            results.append(VerifyResult(name, "failed", str(error)))
+    return results
