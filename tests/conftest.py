@@ -3,10 +3,47 @@ import os
 import pytest
 import torch
 
-# Two cores on CI: one intra-op thread per test process keeps runs predictable.
+# Two cores on CI: say so, so that parallel work does not oversubscribe them.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)
-def _seeded():
+def _isolated(tmp_path_factory, monkeypatch):
+    """Every test gets its own weights folder (and inversion cache); seeded."""
+    monkeypatch.setenv("HAIREDIT_HOME", str(tmp_path_factory.mktemp("hairedit_home")))
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def official_dir(tmp_path_factory):
+    """A weights folder with every network file in its official layout, random values."""
+    from tests.official.bald_proxy import write_bald_proxy
+    from tests.official.clip import write_clip
+    from tests.official.fan import write_fan
+    from tests.official.ffhq import write_ffhq
+    from tests.official.seg import write_seg
+    from tests.official.sketch_proxy import write_sketch_proxy
+    from tests.official.vgg import write_lpips_lin, write_vgg16
+
+    folder = tmp_path_factory.mktemp("official")
+    write_ffhq(folder / "ffhq.pt")
+    write_seg(folder / "seg.pth")
+    write_bald_proxy(folder / "bald_proxy.pt")
+    write_sketch_proxy(folder / "sketch_proxy.pt")
+    write_vgg16(folder / "vgg16-397923af.pth")
+    write_lpips_lin(folder / "lpips_vgg_v0.1.pth")
+    write_fan(folder / "3DFAN4-7835d9f11d.pth.tar")
+    write_clip(folder / "clip_vit_b32.safetensors", text_layers=1, vision_layers=1)
+    from hairedit.networks.clip import write_byte_vocabulary
+
+    vocab, merges = write_byte_vocabulary(folder / "tokenizer")
+    vocab.rename(folder / "clip_vocab.json")
+    merges.rename(folder / "clip_merges.txt")
+    return folder
+
+
+class Booby:
+    """Unpickling this runs code: a checkpoint holding it must be refused."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/hairedit_booby_trap_ran",))

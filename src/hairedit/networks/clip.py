@@ -186,8 +186,9 @@ def load_clip(
     vocab_path: str | Path,
     merges_path: str | Path,
     device: str | torch.device = "cpu",
+    config: dict | None = None,
 ) -> CLIPGuide:
-    """CLIP ViT-B/32 from the Hugging Face ``model.safetensors`` plus its tokenizer files."""
+    """CLIP ViT-B/32 (or ``config``) from the Hugging Face ``model.safetensors`` plus its tokenizer files."""
     from safetensors.torch import load_file
 
     from ..errors import CheckpointError, MissingWeightsError
@@ -198,7 +199,7 @@ def load_clip(
         state = load_file(str(model_path))
     except Exception as error:
         raise CheckpointError(f"{model_path} is not a readable safetensors file ({error}).") from error
-    model = build_clip_model(VIT_B_32)
+    model = build_clip_model(config or VIT_B_32)
     # Older exports saved the position-id buffers, which transformers now rebuilds itself.
     position_ids = [key for key in state if key.endswith("embeddings.position_ids")]
     load_strict(model, state, model_path, ignored_keys=position_ids)

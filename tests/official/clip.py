@@ -1,0 +1,61 @@
+"""model.safetensors of HF openai/clip-vit-base-patch32 (transformers CLIPModel naming)."""
+
+from __future__ import annotations
+
+import torch
+
+from .layout import random_state
+
+
+def _encoder(shapes, prefix, width, layers, mlp):
+    for i in range(layers):
+        p = f"{prefix}.encoder.layers.{i}"
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            shapes[f"{p}.self_attn.{proj}.weight"] = (width, width)
+            shapes[f"{p}.self_attn.{proj}.bias"] = (width,)
+        for norm in ("layer_norm1", "layer_norm2"):
+            shapes[f"{p}.{norm}.weight"] = (width,)
+            shapes[f"{p}.{norm}.bias"] = (width,)
+        shapes[f"{p}.mlp.fc1.weight"] = (mlp, width)
+        shapes[f"{p}.mlp.fc1.bias"] = (mlp,)
+        shapes[f"{p}.mlp.fc2.weight"] = (width, mlp)
+        shapes[f"{p}.mlp.fc2.bias"] = (width,)
+
+
+def clip_shapes(text_width=512, text_layers=12, vision_width=768, vision_layers=12, projection=512,
+                vocab=49408, context=77, patch=32, image=224, position_ids=True) -> dict:
+    shapes: dict[str, tuple] = {}
+    shapes["text_model.embeddings.token_embedding.weight"] = (vocab, text_width)
+    shapes["text_model.embeddings.position_embedding.weight"] = (context, text_width)
+    _encoder(shapes, "text_model", text_width, text_layers, 4 * text_width)
+    shapes["text_model.final_layer_norm.weight"] = (text_width,)
+    shapes["text_model.final_layer_norm.bias"] = (text_width,)
+    patches = (image // patch) ** 2 + 1
+    shapes["vision_model.embeddings.class_embedding"] = (vision_width,)
+    shapes["vision_model.embeddings.patch_embedding.weight"] = (vision_width, 3, patch, patch)
+    shapes["vision_model.embeddings.position_embedding.weight"] = (patches, vision_width)
+    shapes["vision_model.pre_layrnorm.weight"] = (vision_width,)
+    shapes["vision_model.pre_layrnorm.bias"] = (vision_width,)
+    _encoder(shapes, "vision_model", vision_width, vision_layers, 4 * vision_width)
+    shapes["vision_model.post_layernorm.weight"] = (vision_width,)
+    shapes["vision_model.post_layernorm.bias"] = (vision_width,)
+    shapes["visual_projection.weight"] = (projection, vision_width)
+    shapes["text_projection.weight"] = (projection, text_width)
+    shapes["logit_scale"] = ()
+    if position_ids:  # saved by the transformers version that exported the hub file
+        shapes["text_model.embeddings.position_ids"] = (1, context)
+        shapes["vision_model.embeddings.position_ids"] = (1, patches)
+    return shapes
+
+
+def write_clip(path, seed: int = 0, **kwargs) -> dict:
+    from safetensors.torch import save_file
+
+    shapes = clip_shapes(**kwargs)
+    state = random_state(shapes, seed)
+    for key in state:
+        if key.endswith("position_ids"):
+            state[key] = torch.arange(shapes[key][1]).view(1, -1)
+    state["logit_scale"] = torch.tensor(4.6052)
+    save_file(state, str(path))
+    return state
