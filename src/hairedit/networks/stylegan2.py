@@ -423,4 +423,9 @@ def small_generator(
 ) -> Generator:
     """A narrow random generator of the official architecture, for tests and ``--smoke``."""
     torch.manual_seed(seed)
-    return Generator(size_px, style_dim, n_mlp, channel_max=channel_max).eval().requires_grad_(False)
+    generator = Generator(size_px, style_dim, n_mlp, channel_max=channel_max)
+    with torch.no_grad():  # trained generators use their noise; zero-initialised weights would ignore it
+        for module in generator.modules():
+            if isinstance(module, NoiseInjection):
+                module.weight.normal_(0, 0.1)
+    return generator.eval().requires_grad_(False)
