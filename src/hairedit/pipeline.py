@@ -295,6 +295,8 @@ class HairEditor:
             raise InputError("the hairstyle text is empty.")
         if color is not None and not str(color).strip():
             raise InputError("the colour text is empty.")
+        if mask is not None and hairstyle is None and hairstyle_ref is None:
+            raise InputError("a painted mask steers a text or reference hairstyle; give --hairstyle or --hairstyle-ref too.")
         if all(v is None for v in (hairstyle, hairstyle_ref, sketch, color, color_ref, rgb)):
             raise InputError(
                 "nothing to do: give a hairstyle (text, reference photo or sketch) and/or a colour (text, reference "
@@ -305,8 +307,6 @@ class HairEditor:
                 "a text hairstyle and a reference hairstyle cannot be combined: HairCLIPv2 blends one global hairstyle "
                 "proxy. Choose one (a sketch can be added to either)."
             )
-        if mask is not None and hairstyle is None and hairstyle_ref is None:
-            raise InputError("a painted mask steers a text or reference hairstyle; give --hairstyle or --hairstyle-ref too.")
         if sum(v is not None for v in (color, color_ref, rgb)) > 1:
             raise InputError("give one colour: text, reference photo or RGB.")
         if hairstyle_ref is not None:

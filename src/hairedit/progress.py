@@ -16,11 +16,12 @@ PREVIEWS_PER_STAGE = 10  # the official visual_num
 
 @dataclass
 class Progress:
-    """One step of one stage; ``preview`` (H, W, 3) uint8 is set on some steps."""
+    """One step of one stage: its loss, and on some steps a ``preview`` (H, W, 3) uint8."""
 
     stage: str
     step: int
     total: int
+    loss: float | None = None
     preview: np.ndarray | None = None
 
 
@@ -44,7 +45,14 @@ class Reporter:
         if self.cancel is not None and self.cancel.is_set():
             raise EditInterrupted("the edit was stopped.")
 
-    def step(self, stage: str, step: int, total: int, preview: Callable[[], torch.Tensor] | None = None) -> None:
+    def step(
+        self,
+        stage: str,
+        step: int,
+        total: int,
+        loss: torch.Tensor | None = None,
+        preview: Callable[[], torch.Tensor] | None = None,
+    ) -> None:
         """Report ``step`` (1-based) of ``total``; ``preview`` renders an image on preview steps."""
         self.check()
         if self.callback is None:
@@ -54,4 +62,4 @@ class Reporter:
         if preview is not None and (step % every == 0 or step == total):
             with torch.no_grad():
                 image = to_uint8(preview())
-        self.callback(Progress(stage, step, total, image))
+        self.callback(Progress(stage, step, total, None if loss is None else float(loss.detach()), image))

@@ -81,8 +81,7 @@ def color_proxy(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        reporter.step("colour proxy", step + 1, config.stage1_steps,
-                      lambda: g.synthesis(latent.full().detach(), start_features=features).image)
+        reporter.step("colour proxy", step + 1, config.stage1_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=features).image)
     color_latent = latent.full().detach()
 
     # Stage 2: blend the colour block's features, then refine features and fine rows.
@@ -109,8 +108,7 @@ def color_proxy(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        reporter.step("colour blending", step + 1, config.stage2_steps,
-                      lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image)
+        reporter.step("colour blending", step + 1, config.stage2_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image)
     with torch.no_grad():
         final = g.synthesis(latent.full(), start_features=blended).image
     return ColorResult(final, stage1_image, hair_mask)

@@ -95,7 +95,7 @@ class Inverter:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            reporter.step(stage, step + 1, steps, lambda: self.generator(latent.detach()))
+            reporter.step(stage, step + 1, steps, loss, lambda: self.generator(latent.detach()))
         w_latent = latent.detach()
         self._cache_save(image, "w", {"w_latent": w_latent})
         return w_latent
@@ -121,8 +121,7 @@ class Inverter:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            reporter.step("inversion (FS)", step + 1, steps,
-                          lambda: self.generator.synthesis(torch.cat([fixed_rows, free_rows], 1).detach(),
+            reporter.step("inversion (FS)", step + 1, steps, loss, lambda: self.generator.synthesis(torch.cat([fixed_rows, free_rows], 1).detach(),
                                                            start_features=features.detach()).image)
         result = Inversion(torch.cat([fixed_rows, free_rows], 1).detach(), features.detach(), w_latent)
         self._cache_save(image, "fs", asdict(result))

@@ -54,5 +54,5 @@ def reference_proxy(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        reporter.step("reference proxy", step + 1, config.steps, lambda: g(latent.full().detach()))
+        reporter.step("reference proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
     return latent.full().detach()

@@ -42,5 +42,5 @@ def text_proxy(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        reporter.step("text proxy", step + 1, config.steps, lambda: g(latent.full().detach()))
+        reporter.step("text proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
     return latent.full().detach()
