@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -122,17 +121,13 @@ class Components:
             g = stylegan2.small_generator(seed, size_px)
             return g, g.mean_latent(1024, seed)
 
-        def small_clip() -> clip.CLIPGuide:
-            folder = Path(tempfile.mkdtemp(prefix="hairedit-vocab-"))
-            return clip.small_clip(clip.load_tokenizer(*clip.write_byte_vocabulary(folder)), seed)
-
         loaders = {
             "generator": generator,
             "parser": lambda: bisenet.small_parser(seed, input_size_px=min(size_px, 512)),
             "vgg": lambda: vgg.small_vgg16(seed),
             "lpips": lambda: vgg.lpips_with(components.vgg, None),
             "landmarks": lambda: fan.small_fan(seed),
-            "clip": small_clip,
+            "clip": lambda: clip.small_clip(seed),
             "bald_mapper": lambda: bald_mapper.small_bald_mapper(seed, components.generator.style_dim),
             "sketch_encoder": lambda: sketch_encoder.small_sketch_encoder(
                 seed, components.generator.n_latent, components.generator.style_dim

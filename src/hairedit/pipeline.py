@@ -190,7 +190,9 @@ class HairEditor:
         reporter.check()
 
         # 2. Invert the photo: W+ (II2S), then F and the fine rows (FS).
-        inverter = Inverter(c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, rows, self.cache_dir)
+        inverter = Inverter(
+            c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, rows, self.cache_dir, config.fast
+        )
         with timer("inversion"):
             inversion = inverter.invert(aligned.crop, reporter)
         with torch.no_grad():
@@ -214,14 +216,15 @@ class HairEditor:
         if hairstyle is not None:
             with timer("text proxy"):
                 global_latent = text_proxy(
-                    c, hairstyle, source, config.text, rows, reporter, painted_labels, clip_generator
+                    c, hairstyle, source, config.text, rows, reporter, painted_labels, clip_generator, config.fast
                 )
         elif reference is not None:
             with timer("reference proxy"):
                 reference_image = image_tensor(reference.crop, size, c.device)
                 reference_latent = inverter.invert_w(reference.crop, reporter, "reference inversion")
                 global_latent = reference_proxy(
-                    c, reference_latent, reference_image, source, config.reference, rows, reporter, painted_labels
+                    c, reference_latent, reference_image, source, config.reference, rows, reporter, painted_labels,
+                    config.fast,
                 )
         if global_latent is not None:
             with torch.no_grad():
@@ -250,7 +253,7 @@ class HairEditor:
                 target = ColorTarget(reference_image=image_tensor(color_reference.crop, size, c.device))
             with timer("colour proxy"):
                 result = color_proxy(
-                    c, target, hairstyle_image, inversion.latent, features, config.color, rows, reporter
+                    c, target, hairstyle_image, inversion.latent, features, config.color, rows, reporter, config.fast
                 )
             final = result.image
             proxies.color_stage1 = to_uint8(result.stage1_image)

@@ -15,3 +15,29 @@ class PartialLatent:
 
     def full(self) -> torch.Tensor:
         return torch.cat([self.before, self.free, self.after], 1)
+
+
+class Plateau:
+    """Says when a loss has stopped falling: no relative improvement of ``tolerance`` over the
+    best loss in ``patience`` steps. ``Plateau(None)`` never stops (the faithful path)."""
+
+    def __init__(self, fast=None):
+        self.patience = None if fast is None else fast.plateau_patience
+        self.tolerance = 0.0 if fast is None else fast.plateau_tolerance
+        self.best = float("inf")
+        self.since_best = 0
+
+    def reached(self, loss: torch.Tensor) -> bool:
+        if self.patience is None:
+            return False
+        value = float(loss.detach())
+        if value < self.best * (1 - self.tolerance):
+            self.best, self.since_best = value, 0
+        else:
+            self.since_best += 1
+        return self.since_best >= self.patience
+
+
+def render(generator, latent: torch.Tensor, loss_px: int | None, start_features: torch.Tensor | None = None):
+    """The image losses look at: the full image, or the skip image after the ``loss_px`` block."""
+    return generator.synthesis(latent, start_features=start_features, stop_px=loss_px).image

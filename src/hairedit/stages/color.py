@@ -20,7 +20,7 @@ from ..config import ColorProxyConfig, LatentRows
 from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
 from ..networks.bisenet import HAIR
 from ..progress import Reporter
-from ._optimise import PartialLatent
+from ._optimise import PartialLatent, Plateau, render
 from .sketch import dilate_erode
 
 
@@ -53,11 +53,16 @@ def color_proxy(
     config: ColorProxyConfig,
     rows: LatentRows,
     reporter: Reporter,
+    fast=None,
 ) -> ColorResult:
     g = components.generator
     hairstyle_image = hairstyle_image.detach()
+    loss_px = None if fast is None else fast.loss_px_for(g.size)
+    # Stage 1 compares with the hairstyle image at the size its losses look at.
+    hairstyle_small = hairstyle_image if loss_px is None else F.interpolate(
+        hairstyle_image, size=(loss_px, loss_px), mode="area")
     with torch.no_grad():
-        hairstyle_labels = _labels(components, hairstyle_image)
+        hairstyle_labels = _labels(components, hairstyle_small)
         if target.text is not None:
             text_features = components.clip.encode_text([target.text])
         elif target.reference_image is not None:
@@ -70,10 +75,11 @@ def color_proxy(
     # Stage 1: the colour rows, rendered from F.
     latent = PartialLatent(source_latent, rows.color)
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
+    plateau = Plateau(fast)
     for step in range(config.stage1_steps):
-        image = g.synthesis(latent.full(), start_features=features).image
+        image = render(g, latent.full(), loss_px, start_features=features)
         labels = _labels(components, image)
-        loss = config.background_lambda * background_loss(hairstyle_image, image, hairstyle_labels, labels)
+        loss = config.background_lambda * background_loss(hairstyle_small, image, hairstyle_labels, labels)
         if target.text is not None:
             loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
         else:
@@ -82,6 +88,8 @@ def color_proxy(
         loss.backward()
         optimizer.step()
         reporter.step("colour proxy", step + 1, config.stage1_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=features).image)
+        if plateau.reached(loss):
+            break
     color_latent = latent.full().detach()
 
     # Stage 2: blend the colour block's features, then refine features and fine rows.
@@ -100,6 +108,7 @@ def color_proxy(
     latent = PartialLatent(source_latent, rows.color_final)
     blended = blended.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
+    plateau = Plateau(fast)
     for step in range(config.stage2_steps):
         image = g.synthesis(latent.full(), start_features=blended).image
         loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
@@ -109,6 +118,8 @@ def color_proxy(
         loss.backward()
         optimizer.step()
         reporter.step("colour blending", step + 1, config.stage2_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image)
+        if plateau.reached(loss):
+            break
     with torch.no_grad():
         final = g.synthesis(latent.full(), start_features=blended).image
     return ColorResult(final, stage1_image, hair_mask)

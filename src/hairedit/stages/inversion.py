@@ -25,6 +25,7 @@ from ..networks.stylegan2 import Generator
 from ..networks.vgg import LPIPS
 from ..progress import Reporter
 from ..resample import bicubic_downsample
+from ._optimise import Plateau, render
 
 
 @dataclass
@@ -54,12 +55,18 @@ class Inverter:
         config: InversionConfig,
         rows: LatentRows,
         cache_dir: Path | None = None,
+        fast=None,
     ):
+        """``fast``: a ``config.FastConfig`` for the fast preset, None for the official path."""
         self.generator, self.lpips, self.pca = generator, lpips, pca
         self.mean_latent, self.config, self.rows = mean_latent, config, rows
-        self.cache_dir = cache_dir
+        self.cache_dir, self.fast = cache_dir, fast
         size = generator.size
-        self.lpips_factor = max(1, size // max(config.lpips_size_px * size // 1024, 32))
+        # Official: MSE on the full image, LPIPS on it bicubic-downsampled to a quarter.
+        # Fast: both on the generator's skip image at loss_px (a quarter of the size).
+        self.loss_px = None if fast is None else fast.loss_px_for(size)
+        self.image_px = self.loss_px or size
+        self.lpips_factor = 1 if fast else max(1, size // max(config.lpips_size_px * size // 1024, 32))
 
     # -- losses --------------------------------------------------------------------------
 
@@ -72,8 +79,7 @@ class Inverter:
 
     def _targets(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.mean_latent.device
-        size = self.generator.size
-        return image_tensor(image, size, device), image_tensor(image, size // self.lpips_factor, device)
+        return image_tensor(image, self.image_px, device), image_tensor(image, self.image_px // self.lpips_factor, device)
 
     def _noise(self) -> str | None:
         return "random" if self.config.random_noise else None
@@ -88,14 +94,16 @@ class Inverter:
         target, target_small = self._targets(image)
         latent = self.mean_latent.detach().view(1, 1, -1).repeat(1, self.generator.n_latent, 1).requires_grad_(True)
         optimizer = torch.optim.Adam([latent], lr=self.config.learning_rate)
-        steps = self.config.w_steps
+        steps, plateau = self.config.w_steps, Plateau(self.fast)
         for step in range(steps):
-            generated = self.generator(latent, noise=self._noise())
+            generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=self._noise()).image
             loss = self._loss(generated, target, target_small, latent)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             reporter.step(stage, step + 1, steps, loss, lambda: self.generator(latent.detach()))
+            if plateau.reached(loss):
+                break
         w_latent = latent.detach()
         self._cache_save(image, "w", {"w_latent": w_latent})
         return w_latent
@@ -113,16 +121,20 @@ class Inverter:
         fixed_rows = w_latent[:, : free[0]]
         free_rows = w_latent[:, free[0] :].clone().requires_grad_(True)
         optimizer = torch.optim.Adam([free_rows, features], lr=self.config.learning_rate)
-        steps = self.config.fs_steps
+        steps, plateau = self.config.fs_steps, Plateau(self.fast)
         for step in range(steps):
             latent = torch.cat([fixed_rows, free_rows], 1)
-            generated = self.generator.synthesis(latent, start_features=features, noise=self._noise()).image
+            generated = self.generator.synthesis(
+                latent, start_features=features, stop_px=self.loss_px, noise=self._noise()
+            ).image
             loss = self._loss(generated, target, target_small, latent)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             reporter.step("inversion (FS)", step + 1, steps, loss, lambda: self.generator.synthesis(torch.cat([fixed_rows, free_rows], 1).detach(),
                                                            start_features=features.detach()).image)
+            if plateau.reached(loss):
+                break
         result = Inversion(torch.cat([fixed_rows, free_rows], 1).detach(), features.detach(), w_latent)
         self._cache_save(image, "fs", asdict(result))
         return result
@@ -134,7 +146,8 @@ class Inverter:
             return None
         digest = hashlib.sha256()
         digest.update(np.ascontiguousarray(image).tobytes())
-        digest.update(repr((kind, image.shape, sorted(asdict(self.config).items()), self.rows.fs_free)).encode())
+        settings = (kind, image.shape, sorted(asdict(self.config).items()), self.rows.fs_free, repr(self.fast))
+        digest.update(repr(settings).encode())
         digest.update(generator_fingerprint(self.generator).encode())
         return self.cache_dir / f"{kind}-{digest.hexdigest()[:32]}.pt"
 

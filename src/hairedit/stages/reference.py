@@ -14,7 +14,7 @@ from ..config import LatentRows, ReferenceProxyConfig
 from ..losses import landmark_loss, painted_mask_loss
 from ..networks.bisenet import HAIR
 from ..progress import Reporter
-from ._optimise import PartialLatent
+from ._optimise import PartialLatent, Plateau, render
 
 
 def _image_and_hair_256(components, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,6 +33,7 @@ def reference_proxy(
     rows: LatentRows,
     reporter: Reporter,
     painted_labels: torch.Tensor | None = None,
+    fast=None,
 ) -> torch.Tensor:
     """The reference proxy latent (1, n, D) from the reference's W+ latent and aligned image."""
     g = components.generator
@@ -42,8 +43,10 @@ def reference_proxy(
     latent = PartialLatent(reference_latent, rows.reference)
     previous = latent.free.detach().clone()
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
+    loss_px = None if fast is None else fast.loss_px_for(g.size)
+    plateau = Plateau(fast)
     for step in range(config.steps):
-        image = g(latent.full())
+        image = render(g, latent.full(), loss_px)
         image_256, hair_256 = _image_and_hair_256(components, image)
         loss = config.style_lambda * components.style_loss(reference_256, image_256, reference_hair_256, hair_256)
         loss = loss + config.delta_lambda * F.mse_loss(latent.free, previous)
@@ -55,4 +58,6 @@ def reference_proxy(
         loss.backward()
         optimizer.step()
         reporter.step("reference proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
+        if plateau.reached(loss):
+            break
     return latent.full().detach()

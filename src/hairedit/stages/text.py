@@ -11,7 +11,7 @@ import torch
 from ..config import LatentRows, TextProxyConfig
 from ..losses import landmark_loss, painted_mask_loss
 from ..progress import Reporter
-from ._optimise import PartialLatent
+from ._optimise import PartialLatent, Plateau, render
 
 
 def text_proxy(
@@ -23,6 +23,7 @@ def text_proxy(
     reporter: Reporter,
     painted_labels: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    fast=None,
 ) -> torch.Tensor:
     """The text proxy latent (1, n, D). ``source_image`` (1, 3, S, S) [-1, 1]; ``painted_labels``
     (1, p, p) long at the parser's size."""
@@ -33,8 +34,10 @@ def text_proxy(
     start = components.mean_latent.view(1, 1, -1).repeat(1, g.n_latent, 1)
     latent = PartialLatent(start, rows.coarse)
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
+    loss_px = None if fast is None else fast.loss_px_for(g.size)
+    plateau = Plateau(fast)
     for step in range(config.steps):
-        image = g(latent.full())
+        image = render(g, latent.full(), loss_px)
         loss = config.clip_lambda * components.clip.loss(image, text_features, config.augmentations, generator)
         loss = loss + config.landmark_lambda * landmark_loss(source_heatmaps, components.landmarks(image), True)
         if painted_labels is not None:
@@ -43,4 +46,6 @@ def text_proxy(
         loss.backward()
         optimizer.step()
         reporter.step("text proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
+        if plateau.reached(loss):
+            break
     return latent.full().detach()
