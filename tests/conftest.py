@@ -33,7 +33,7 @@ def official_dir(tmp_path_factory):
     write_vgg16(folder / "vgg16-397923af.pth")
     write_lpips_lin(folder / "lpips_vgg_v0.1.pth")
     write_fan(folder / "3DFAN4-7835d9f11d.pth.tar")
-    write_clip(folder / "clip_vit_b32.safetensors", text_layers=1, vision_layers=1)
+    write_clip(folder / "clip_vit_b32.safetensors")
     from hairedit.networks.clip import write_byte_vocabulary
 
     vocab, merges = write_byte_vocabulary(folder / "tokenizer")

@@ -207,6 +207,9 @@ class EditConfig:
     blending: BlendingConfig = field(default_factory=BlendingConfig)
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
     fast: FastConfig | None = None  # set by the fast preset
+    autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)
+    compile: bool = False  # torch.compile the generator's blocks
+    compile_backend: str = "inductor"
 
     def loss_px(self, size_px: int) -> int | None:
         """The synthesis size image losses are computed at; None = the full image (faithful)."""

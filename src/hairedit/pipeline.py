@@ -172,6 +172,13 @@ class HairEditor:
         config = self._config_for(preset, seed)
         c = self.components
         reporter, timer = Reporter(callback, cancel), _Timer()
+        with _precision(config, c):
+            return self._edit(photo, hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb, face, config,
+                              reporter, timer)
+
+    def _edit(self, photo, hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb, face, config, reporter,
+              timer) -> EditResult:
+        c = self.components
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
         _seed_everything(config.seed)
@@ -336,6 +343,27 @@ class HairEditor:
         if seed is not None:
             config = replace(config, seed=seed)
         return config
+
+
+@contextlib.contextmanager
+def _precision(config: EditConfig, components: Components):
+    """Optional GPU speed-ups: mixed precision and compiled generator blocks."""
+    generator = components.generator
+    if config.compile and "synthesis" not in vars(generator):
+        # Compiled once per editor. Each block range, grad mode and noise kind is its own graph:
+        # a few dozen in all, more than dynamo's default limit of 8.
+        import torch._dynamo
+
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        generator.synthesis = torch.compile(generator.synthesis, backend=config.compile_backend)
+    if config.autocast is None:
+        yield
+        return
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if config.autocast not in dtypes:
+        raise InputError(f"autocast must be 'bf16' or 'fp16'. Got {config.autocast!r}")
+    with torch.autocast(components.device.type, dtype=dtypes[config.autocast]):
+        yield
 
 
 def _seed_everything(seed: int) -> None:

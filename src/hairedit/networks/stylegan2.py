@@ -34,7 +34,27 @@ ACTIVATION_GAIN = math.sqrt(2)
 
 
 class FastOps:
-    """Resampling as single convolutions: no zero-insertion tensors, no permutes."""
+    """Resampling as single convolutions (no zero-insertion tensors, no permutes), and
+    modulation applied to the activations rather than the weights."""
+
+    @staticmethod
+    def modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Scale the input by the style, convolve with the shared weights, demodulate the output.
+
+        The same maths as modulating the weights per sample, but the backward pass only needs
+        the convolution's input gradient, not a weight gradient per sample.
+        """
+        batch = x.shape[0]
+        weight = conv.weight[0] * conv.scale  # (out, in, k, k)
+        x = x * style.view(batch, -1, 1, 1)
+        if conv.upsample:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        else:
+            out = F.conv2d(x, weight, padding=conv.padding)
+        if conv.demodulate:
+            demod = torch.rsqrt(style.pow(2) @ weight.pow(2).sum([2, 3]).t() + 1e-8)  # (B, out)
+            out = out * demod.view(batch, -1, 1, 1)
+        return conv.blur(out) if conv.upsample else out
 
     @staticmethod
     def blur(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
@@ -153,25 +173,11 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_channel, in_channel, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
 
+        self.ops = FastOps
+
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """x (B, in, H, W), style (B, style_dim) -> (B, out, H', W')."""
-        batch, _, height, width = x.shape
-        style = self.modulation(style).view(batch, 1, self.in_channel, 1, 1)
-        weight = self.scale * self.weight * style
-        if self.demodulate:
-            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
-            weight = weight * demod.view(batch, self.out_channel, 1, 1, 1)
-        # One grouped convolution for the whole batch: sample b uses its own weights.
-        x = x.reshape(1, batch * self.in_channel, height, width)
-        k = self.kernel_size
-        if self.upsample:
-            weight = weight.transpose(1, 2).reshape(batch * self.in_channel, self.out_channel, k, k)
-            out = F.conv_transpose2d(x, weight, stride=2, groups=batch)
-            out = out.view(batch, self.out_channel, *out.shape[-2:])
-            return self.blur(out)
-        weight = weight.view(batch * self.out_channel, self.in_channel, k, k)
-        out = F.conv2d(x, weight, padding=self.padding, groups=batch)
-        return out.view(batch, self.out_channel, *out.shape[-2:])
+        return self.ops.modulated_conv(self, x, self.modulation(style))
 
 
 class NoiseInjection(nn.Module):

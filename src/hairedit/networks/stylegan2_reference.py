@@ -2,10 +2,11 @@
 
 rosinality's ``upfirdn2d`` falls back, without its CUDA extension, to a generic
 upsample / pad / FIR / downsample routine that inserts zeros into a channels-last copy,
-pads, filters every channel as a separate one-channel image and permutes back. The maths
-is the same as :class:`~hairedit.networks.stylegan2.FastOps`; this module exists so that
-tests and ``hairedit bench`` can check that the fast ops give the same images and measure
-how much faster they are.
+pads, filters every channel as a separate one-channel image and permutes back; its
+modulated convolutions scale the weights per sample and run one grouped convolution. The
+maths is the same as :class:`~hairedit.networks.stylegan2.FastOps`; this module exists so
+that tests and ``hairedit bench`` can check that the fast ops give the same images and
+measure how much faster they are.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def upfirdn2d(
 
 class ReferenceOps(FastOps):
     """rosinality's formulation of the same ops."""
+
+    @staticmethod
+    def modulated_conv(conv, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Per-sample modulated and demodulated weights, one grouped convolution for the batch."""
+        batch, _, height, width = x.shape
+        weight = conv.scale * conv.weight * style.view(batch, 1, conv.in_channel, 1, 1)
+        if conv.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
+            weight = weight * demod.view(batch, conv.out_channel, 1, 1, 1)
+        x = x.reshape(1, batch * conv.in_channel, height, width)
+        k = conv.kernel_size
+        if conv.upsample:
+            weight = weight.transpose(1, 2).reshape(batch * conv.in_channel, conv.out_channel, k, k)
+            out = F.conv_transpose2d(x, weight, stride=2, groups=batch)
+            return conv.blur(out.view(batch, conv.out_channel, *out.shape[-2:]))
+        weight = weight.view(batch * conv.out_channel, conv.in_channel, k, k)
+        out = F.conv2d(x, weight, padding=conv.padding, groups=batch)
+        return out.view(batch, conv.out_channel, *out.shape[-2:])
 
     @staticmethod
     def blur(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:

@@ -40,6 +40,15 @@ class ColorResult:
     hair_mask: torch.Tensor  # the grown hair mask used in stage 2, (1, 1, S, S)
 
 
+def _lpips(components, a: torch.Tensor, b: torch.Tensor, loss_px: int | None) -> torch.Tensor:
+    """LPIPS at full size (official), or, in the fast preset, on both images area-downsampled
+    to ``loss_px``."""
+    if loss_px is not None:
+        a = F.interpolate(a, size=(loss_px, loss_px), mode="area")
+        b = F.interpolate(b, size=(loss_px, loss_px), mode="area")
+    return components.lpips(a, b).sum()
+
+
 def _labels(components, image: torch.Tensor) -> torch.Tensor:
     return components.parser(image).logits_full.argmax(1, keepdim=True)
 
@@ -113,7 +122,7 @@ def color_proxy(
         image = g.synthesis(latent.full(), start_features=blended).image
         loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
         loss = loss + config.not_hair_mse_lambda * F.mse_loss(image * (1 - hair_mask), hairstyle_image * (1 - hair_mask))
-        loss = loss + config.hair_lpips_lambda * components.lpips(image * hair_mask, stage1_image * hair_mask).sum()
+        loss = loss + config.hair_lpips_lambda * _lpips(components, image * hair_mask, stage1_image * hair_mask, loss_px)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -1,0 +1,196 @@
+"""``hairedit bench``: how fast the generator and every stage run here, as ratios.
+
+Everything runs at the real network sizes with random weights (no download needed): the
+1024 px generator, BiSeNet, VGG16/LPIPS, the 4-stack FAN, CLIP ViT-B/32. Per-step times are
+measured on the real stage code; whole edits are projected from them and each preset's step
+counts. Machine-readable lines:
+
+    speedup_generator_1024=<x>   forward+backward at 1024 px, fast ops vs rosinality's formulation
+    speedup_fast_preset=<x>      projected text hairstyle + RGB colour edit of a new photo, faithful / fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+from .config import EditConfig
+
+EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
+LOOPS = {  # stage name -> the config field holding its step count
+    "inversion (W+)": ("inversion", "w_steps"),
+    "inversion (FS)": ("inversion", "fs_steps"),
+    "text proxy": ("text", "steps"),
+    "colour proxy": ("color", "stage1_steps"),
+    "colour blending": ("color", "stage2_steps"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
+    parser.add_argument("--quick", action="store_true", help="one timed repeat and one step a stage (a few minutes)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    parser.set_defaults(func=run)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(function, device: torch.device, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        function()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_generator(device: torch.device, repeats: int) -> dict[str, float]:
+    """Forward and forward+backward at 256 px (stopping after that block) and 1024 px, fast ops,
+    and the reference formulation at 1024 px; checks both give the same image."""
+    from .networks.stylegan2 import Generator
+    from .networks.stylegan2_reference import reference_formulation
+
+    torch.manual_seed(0)
+    generator = Generator(1024).to(device).eval().requires_grad_(False)
+    latent = generator.mean_latent(256).unsqueeze(1).repeat(1, generator.n_latent, 1)
+    latent = (latent + 0.1 * torch.randn_like(latent)).requires_grad_(True)
+
+    def forward(stop_px=None):
+        with torch.no_grad():
+            return generator.synthesis(latent, stop_px=stop_px).image
+
+    def forward_backward(stop_px=None):
+        generator.synthesis(latent, stop_px=stop_px).image.square().mean().backward()
+
+    results = {
+        "generator forward 256": _time(lambda: forward(256), device, repeats),
+        "generator forward+backward 256": _time(lambda: forward_backward(256), device, repeats),
+        "generator forward 1024": _time(forward, device, repeats),
+        "generator forward+backward 1024": _time(forward_backward, device, repeats),
+    }
+    fast_image = forward()
+    with reference_formulation(generator):
+        results["reference forward+backward 1024"] = _time(forward_backward, device, repeats)
+        reference_image = forward()
+    difference = (fast_image - reference_image).abs().max().item()
+    if difference > 1e-3:
+        raise RuntimeError(f"the fast generator differs from the reference formulation by {difference}")
+    results["max |fast - reference|"] = difference
+    return results
+
+
+def full_size_editor(device: torch.device, config: EditConfig):
+    """A HairEditor of the official architectures and sizes with random weights."""
+    from .components import Components
+    from .losses import LatentPCA
+    from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+    from .pipeline import HairEditor
+
+    def generator():
+        torch.manual_seed(0)
+        g = stylegan2.Generator(1024).eval().requires_grad_(False)
+        return g, g.mean_latent(1024)
+
+    def pca(g):
+        return LatentPCA(torch.zeros(1, g.style_dim), torch.eye(g.style_dim), torch.ones(g.style_dim))
+
+    def clip_guide():
+        small = clip.small_clip(0)  # borrows the byte-level tokenizer; the model is full size
+        return clip.CLIPGuide(clip.build_clip_model().eval().requires_grad_(False), small.tokenizer)
+
+    loaders = {
+        "generator": generator,
+        "parser": lambda: bisenet.FaceParser(bisenet.BiSeNet()).eval().requires_grad_(False),
+        "vgg": lambda: vgg.VGG16Features().eval().requires_grad_(False),
+        "lpips": lambda: vgg.lpips_with(components.vgg, None),
+        "landmarks": lambda: fan.LandmarkHeatmaps(fan.FAN()).eval().requires_grad_(False),
+        "clip": clip_guide,
+        "bald_mapper": lambda: bald_mapper.BaldMapper().eval().requires_grad_(False),
+        "sketch_encoder": lambda: sketch_encoder.SketchEncoder().eval().requires_grad_(False),
+        "pca": pca,
+    }
+    components = Components(loaders, device, "random, full size (bench)")
+    return HairEditor(components, config)
+
+
+def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], float]:
+    """Per-step seconds of each loop, and the seconds outside the loops, for one edit with
+    ``steps`` steps a loop (the first step of each counts only when it is the only one)."""
+    from skimage import data
+
+    stamps: list[tuple[str, float]] = []
+    config = EditConfig.preset_config(preset, editor.config)
+    for section, name in LOOPS.values():
+        setattr(getattr(config, section), name, steps)
+    if config.fast is not None:
+        config.fast = dataclasses.replace(config.fast, plateau_patience=steps + 1)  # time every step
+    editor.config = config
+    start = time.perf_counter()
+    editor.edit(data.astronaut(), callback=lambda p: stamps.append((p.stage, time.perf_counter())), **EDIT)
+    total = time.perf_counter() - start
+    per_step, loop_time, previous = {}, 0.0, start
+    by_stage: dict[str, list[float]] = {}
+    for stage, stamp in stamps:
+        by_stage.setdefault(stage, []).append(stamp - previous)
+        previous = stamp
+    for stage, durations in by_stage.items():
+        per_step[stage] = statistics.median(durations[1:] or durations)
+        loop_time += sum(durations)
+    return per_step, total - loop_time
+
+
+def projected(per_step: dict[str, float], once: float, config: EditConfig) -> float:
+    seconds = once
+    for stage, (section, name) in LOOPS.items():
+        seconds += per_step[stage] * getattr(getattr(config, section), name)
+    return seconds
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(args: argparse.Namespace) -> int:
+    from .pipeline import default_device
+
+    device = torch.device(args.device) if args.device else default_device()
+    repeats = 1 if args.quick else 3
+    steps = 1 if args.quick else 3
+    print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
+
+    generator = bench_generator(device, repeats)
+    for name, value in generator.items():
+        print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
+    speedup_generator = generator["reference forward+backward 1024"] / generator["generator forward+backward 1024"]
+
+    editor = full_size_editor(device, EditConfig())
+    totals = {}
+    for preset in ("faithful", "fast"):
+        per_step, once = bench_preset(editor, preset, steps)
+        official = EditConfig.preset_config(preset)
+        totals[preset] = projected(per_step, once, official)
+        print(f"  {preset} preset, seconds per step:", flush=True)
+        for stage, (section, name) in LOOPS.items():
+            count = getattr(getattr(official, section), name)
+            print(f"    {stage:20s} {per_step[stage]:8.3f} s x {count:5d} steps = {per_step[stage] * count:9.1f} s")
+        print(f"    {'outside the loops':20s} {once:8.3f} s")
+        print(f"    projected whole edit (text hairstyle + RGB colour, new photo): {totals[preset]:.1f} s", flush=True)
+    print(f"  peak memory: {peak_memory_mb(device):.0f} MiB")
+    print(f"speedup_generator_1024={speedup_generator:.2f}")
+    print(f"speedup_fast_preset={totals['faithful'] / totals['fast']:.2f}")
+    sys.stdout.flush()
+    return 0
