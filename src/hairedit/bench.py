@@ -34,7 +34,7 @@ LOOPS = {  # stage name -> the config field holding its step count
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
-    parser.add_argument("--quick", action="store_true", help="one timed repeat and one step a stage (a few minutes)")
+    parser.add_argument("--quick", action="store_true", help="two timed repeats and one step a stage (a few minutes)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     parser.set_defaults(func=run)
 
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import default_device
 
     device = torch.device(args.device) if args.device else default_device()
-    repeats = 1 if args.quick else 3
+    repeats = 2 if args.quick else 3
     steps = 1 if args.quick else 3
     print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
 
