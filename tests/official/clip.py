@@ -59,3 +59,44 @@ def write_clip(path, seed: int = 0, **kwargs) -> dict:
     state["logit_scale"] = torch.tensor(4.6052)
     save_file(state, str(path))
     return state
+
+
+# A small vocabulary in the format of the hub's vocab.json / merges.txt: the 256 byte
+# symbols of byte-level BPE (alone and word-final), a few merges, and the special tokens at
+# their real ids. The merges build whole-word tokens for the words listed here.
+MERGED_WORDS = ("hair", "curly", "bob")
+
+
+def _byte_symbols() -> list[str]:
+    # Byte-level BPE shows printable Latin-1 bytes as themselves and shifts the others to
+    # code points from 256 up, in byte order.
+    shown = set(range(33, 127)) | set(range(161, 173)) | set(range(174, 256))
+    shifted = iter(range(256, 512))
+    return [chr(byte) if byte in shown else chr(next(shifted)) for byte in range(256)]
+
+
+def _merges() -> list[tuple[str, str]]:
+    merges = []
+    for word in MERGED_WORDS:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merges.append((pieces[0], pieces[1]))
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+    return list(dict.fromkeys(merges))
+
+
+def write_bpe_vocabulary(folder) -> tuple:
+    """vocab.json and merges.txt into ``folder``; returns their paths and the token ids."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = _byte_symbols()
+    tokens = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in _merges()]
+    vocab = {token: index for index, token in enumerate(dict.fromkeys(tokens))}
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = 49406, 49407
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    lines = ["#version: 0.2"] + [f"{left} {right}" for left, right in _merges()]
+    (folder / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "vocab.json", folder / "merges.txt", vocab

@@ -1,10 +1,16 @@
-"""face-alignment 1.5's 3DFAN4-7835d9f11d.pth.tar: the state dict of a 4-stack FAN."""
+"""face-alignment's FAN files: 1.5's 3DFAN4-7835d9f11d.pth.tar (the state dict of a 4-stack
+FAN) and the TorchScript 3DFAN4-*.zip archives of 1.3 / 1.4 (what HairCLIPv2 ran)."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
+from torch import nn
 
 from .layout import batchnorm, random_state
+
+BATCHNORM_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def _conv_block(shapes, prefix, cin, cout):
@@ -46,4 +52,32 @@ def fan_shapes(num_modules: int = 4) -> dict:
 def write_fan(path, seed: int = 0) -> dict:
     state = random_state(fan_shapes(), seed)
     torch.save(state, path)
+    return state
+
+
+class _ScriptedRoot(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def write_fan_torchscript(path, seed: int = 0) -> dict:
+    """face-alignment 1.3 / 1.4's format: a TorchScript archive (traced, code included) whose
+    module tree carries the tensors as attributes: parameters, and batch-norm statistics
+    as buffers."""
+    state = random_state(fan_shapes(), seed)
+    root = _ScriptedRoot()
+    for key, value in state.items():
+        *owners, name = key.split(".")
+        module = root
+        for owner in owners:
+            if owner not in module._modules:
+                module.add_module(owner, nn.Module())
+            module = module._modules[owner]
+        if name in BATCHNORM_BUFFERS:
+            module.register_buffer(name, value)
+        else:
+            module.register_parameter(name, nn.Parameter(value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, not gone
+        torch.jit.trace(root, torch.zeros(1)).save(str(path))
     return state

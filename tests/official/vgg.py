@@ -9,6 +9,8 @@ from .layout import random_state
 # torchvision VGG16 `features` indices of the 13 convolutions and their widths.
 VGG16_CONVS = ((0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256), (14, 256, 256),
                (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512), (28, 512, 512))
+# torchvision VGG16 `classifier` indices of its three linear layers: in -> out features.
+VGG16_LINEARS = ((0, 25088, 4096), (3, 4096, 4096), (6, 4096, 1000))
 
 
 def vgg16_shapes() -> dict:
@@ -16,7 +18,7 @@ def vgg16_shapes() -> dict:
     for index, cin, cout in VGG16_CONVS:
         shapes[f"features.{index}.weight"] = (cout, cin, 3, 3)
         shapes[f"features.{index}.bias"] = (cout,)
-    for index, (cin, cout) in zip((0, 3, 6), ((25088, 4096), (4096, 4096), (4096, 1000))):
+    for index, cin, cout in VGG16_LINEARS:
         shapes[f"classifier.{index}.weight"] = (cout, cin)
         shapes[f"classifier.{index}.bias"] = (cout,)
     return shapes
@@ -27,7 +29,13 @@ def lpips_lin_shapes() -> dict:
 
 
 def write_vgg16(path, seed: int = 0) -> dict:
-    state = random_state(vgg16_shapes(), seed)
+    """The whole file: random ``features``; the classifier (124M numbers nobody reads) as
+    constant tensors of the exact shapes, stored as one value each so the file stays small."""
+    shapes = vgg16_shapes()
+    state = random_state({k: v for k, v in shapes.items() if k.startswith("features.")}, seed)
+    for key, shape in shapes.items():
+        if key.startswith("classifier."):
+            state[key] = torch.full((), 0.01).expand(shape)
     torch.save(state, path)
     return state
 

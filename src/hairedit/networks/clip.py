@@ -1,15 +1,27 @@
 """CLIP ViT-B/32 (OpenAI weights) as HairCLIPv2's text and colour guide.
 
-The model is ``transformers.CLIPModel`` built from a configuration written here (the
+The network is ``transformers.CLIPModel`` built from a configuration written here (the
 OpenAI ViT-B/32 numbers, QuickGELU) and loaded strictly from the Hugging Face
 ``openai/clip-vit-base-patch32`` ``model.safetensors``. :class:`CLIPGuide` adds the
-official losses: ``CLIPLoss`` (one view, 1 - cosine) and ``AugCLIPLoss`` (8 views of which
-7 randomly warped, spherical distance), with their image preprocessing.
+official losses of HairCLIPv2's ``criteria/clip_loss.py``:
+
+- ``CLIPLoss`` (colour proxy): the image brought to 224 px by nearest 7x upsampling and
+  average pooling, loss ``1 - logit_scale.exp() * cos / 100``;
+- ``AugCLIPLoss`` (text proxy): adaptive average pooling to 224 px, 8 copies of which all
+  but the first go through kornia's ``RandomAffine(15, translate=0.1, p=0.7, border)`` and
+  ``RandomPerspective(0.7, p=0.7)``, mean spherical distance to the text.
+
+The augmentations are re-implemented here in plain torch with the parameter distributions
+and warping conventions of kornia 0.6.7, the version HairCLIPv2 pins (pixel-space matrices
+normalised by ``size - 1``, ``grid_sample`` with ``align_corners=False``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -17,44 +29,80 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict
+from ..errors import CheckpointError, InputError, MissingWeightsError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CLIP_SIZE_PX = 224
+CONTEXT_LENGTH = 77  # tokens, start and end of text included
+# Buffers that older Hugging Face exports saved and transformers now rebuilds itself.
+POSITION_ID_KEYS = ("text_model.embeddings.position_ids", "vision_model.embeddings.position_ids")
 
-VIT_B_32 = {
-    "text_config": {
-        "vocab_size": 49408,
-        "hidden_size": 512,
-        "intermediate_size": 2048,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 8,
-        "max_position_embeddings": 77,
-        "hidden_act": "quick_gelu",
-    },
-    "vision_config": {
-        "hidden_size": 768,
-        "intermediate_size": 3072,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 12,
-        "image_size": 224,
-        "patch_size": 32,
-        "hidden_act": "quick_gelu",
-    },
-    "projection_dim": 512,
+# AugCLIPLoss: kornia RandomAffine(degrees=15, translate=0.1, p=0.7, padding_mode="border")
+# followed by RandomPerspective(distortion_scale=0.7, p=0.7).
+AUGMENT_PROBABILITY = 0.7
+MAX_ROTATION_DEG = 15.0
+# kornia 0.6.7 (the version HairCLIPv2 pins) turns the scalar translate=0.1 into the range
+# [0, 0.1] and draws the horizontal shift from U(-0, 0), the vertical one from U(-0.1, 0.1):
+# only vertical shifts happen. Fractions of the image width and height:
+MAX_TRANSLATION = (0.0, 0.1)
+PERSPECTIVE_DISTORTION = 0.7
+
+
+def _clip_config(embed_dim: int, text_width: int, text_layers: int, text_heads: int,
+                 vision_width: int, vision_layers: int, vision_heads: int) -> dict:
+    """A ``transformers.CLIPConfig`` as a dict (the shape of a hub ``config.json``): OpenAI's
+    4x wide QuickGELU MLPs, 224 px images in 32 px patches, 77 tokens, 49408 token ids."""
+    return {
+        "text_config": {
+            "vocab_size": 49408,
+            "hidden_size": text_width,
+            "intermediate_size": 4 * text_width,
+            "num_hidden_layers": text_layers,
+            "num_attention_heads": text_heads,
+            "max_position_embeddings": CONTEXT_LENGTH,
+            "hidden_act": "quick_gelu",
+        },
+        "vision_config": {
+            "hidden_size": vision_width,
+            "intermediate_size": 4 * vision_width,
+            "num_hidden_layers": vision_layers,
+            "num_attention_heads": vision_heads,
+            "image_size": CLIP_SIZE_PX,
+            "patch_size": 32,
+            "hidden_act": "quick_gelu",
+        },
+        "projection_dim": embed_dim,
+    }
+
+
+VIT_B_32 = _clip_config(
+    embed_dim=512, text_width=512, text_layers=12, text_heads=8, vision_width=768, vision_layers=12, vision_heads=12
+)
+# One layer per tower and 32 channels, with the real input geometry: tests and --smoke. Its
+# logit scale starts at the trained model's, exp(scale) = 100, so that ``CLIPLoss`` (which
+# divides the logits by 100) has the trained model's range, 1 - cos.
+SMALL_CONFIG = {
+    **_clip_config(
+        embed_dim=32, text_width=32, text_layers=1, text_heads=2, vision_width=32, vision_layers=1, vision_heads=2
+    ),
+    "logit_scale_init_value": math.log(100),
 }
 
 
-def build_clip_model(config: dict) -> nn.Module:
+def build_clip_model(config: dict = VIT_B_32) -> nn.Module:
+    """A randomly initialised ``transformers.CLIPModel`` for ``config`` (see :data:`VIT_B_32`)."""
     from transformers import CLIPConfig, CLIPModel
 
-    return CLIPModel(CLIPConfig(**config))
+    return CLIPModel(CLIPConfig(**copy.deepcopy(config)))
 
 
 class CLIPGuide(nn.Module):
-    """Image and text embeddings plus the official CLIP losses.
+    """CLIP image and text embeddings with HairCLIPv2's losses.
 
-    Images are (B, 3, H, W) in [-1, 1], H a multiple of 32 for :meth:`loss` with one view.
+    Args:
+        model: a ``transformers.CLIPModel``.
+        tokenizer: its ``transformers.CLIPTokenizer``.
     """
 
     def __init__(self, model: nn.Module, tokenizer):
@@ -64,21 +112,46 @@ class CLIPGuide(nn.Module):
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
-    @torch.no_grad()
-    def encode_text(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> (B, D) projected text embeddings (not normalised)."""
-        tokens = self.tokenizer(texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
-        device = self.mean.device
-        features = self.model.get_text_features(
-            input_ids=tokens["input_ids"].to(device), attention_mask=tokens["attention_mask"].to(device)
-        )
-        return getattr(features, "pooler_output", features).float()
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Texts -> token ids (B, 77), padded with end-of-text tokens.
 
-    def encode_image(self, image_224: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 224, 224) in [-1, 1] -> (B, D) image embeddings, differentiable."""
+        Raises:
+            InputError: a text is longer than CLIP's 77 tokens (the official tokenizer refuses it too).
+        """
+        ids = self.tokenizer(list(texts), padding="max_length", max_length=CONTEXT_LENGTH)["input_ids"]
+        for text, tokens in zip(texts, ids):
+            if len(tokens) > CONTEXT_LENGTH:
+                raise InputError(
+                    f"The description '{text[:60]}' is too long for CLIP: {len(tokens)} tokens, "
+                    f"at most {CONTEXT_LENGTH}. Shorten it."
+                )
+        return torch.tensor(ids, dtype=torch.long, device=self.mean.device)
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Texts -> (B, D) projected text embeddings, not normalised (OpenAI's ``encode_text``).
+
+        Only the causal mask is used, as OpenAI's model: the end-of-text token, where the
+        embedding is read, never sees the padding after it.
+        """
+        pooled = self.model.text_model(input_ids=self.tokenize(texts)).pooler_output
+        return self.model.text_projection(pooled).float()
+
+    def embed_pixels(self, image_224: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 224, 224) in [-1, 1] -> (B, D) image embeddings, differentiable.
+
+        The image is mapped to [0, 1] and normalised with CLIP's mean and std.
+        """
         pixels = ((image_224 + 1) / 2 - self.mean) / self.std
-        features = self.model.get_image_features(pixel_values=pixels)
-        return getattr(features, "pooler_output", features).float()
+        pooled = self.model.vision_model(pixel_values=pixels).pooler_output
+        return self.model.visual_projection(pooled).float()
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1], any size -> (B, D) image embeddings, differentiable.
+
+        The image reaches 224 px as in the official ``CLIPLoss`` (see :func:`clip_loss_resize`).
+        """
+        return self.embed_pixels(clip_loss_resize(image))
 
     def loss(
         self,
@@ -87,98 +160,211 @@ class CLIPGuide(nn.Module):
         augmentations: int = 1,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """The official CLIP loss of ``image`` (1, 3, H, W) against one text embedding (1, D).
+        """The official CLIP loss (scalar) of ``image`` (B, 3, H, W) in [-1, 1] against
+        ``text_features`` (1, D) or (B, D) from :meth:`encode_text`; mean over the batch.
 
-        ``augmentations == 1``: CLIPLoss, nearest 7x upsampling then average pooling to
-        224 px, loss ``1 - cos`` (the official ``1 - logits / 100``).
-        ``augmentations > 1``: AugCLIPLoss, adaptive average pooling to 224 px, the first
-        copy as is and the others randomly warped, mean spherical distance.
+        ``augmentations == 1``: ``CLIPLoss``, ``1 - logit_scale.exp() * cos / 100``.
+        ``augmentations > 1``: ``AugCLIPLoss``: adaptive average pooling to 224 px, that many
+        copies of which all but the first are randomly warped (:func:`augment_views`, drawn
+        from ``generator``), mean spherical distance ``2 * arcsin(|x - y| / 2) ** 2``
+        between the unit embeddings.
         """
-        if augmentations == 1:
-            size = image.shape[-1]
-            pooled = F.avg_pool2d(F.interpolate(image, scale_factor=7, mode="nearest"), size * 7 // CLIP_SIZE_PX)
-            image_features = self.encode_image(pooled)
-            return 1 - F.cosine_similarity(image_features, text_features).mean()
-        pooled = F.adaptive_avg_pool2d(image, (CLIP_SIZE_PX, CLIP_SIZE_PX))
-        views = torch.cat([pooled, random_warps(pooled.repeat(augmentations - 1, 1, 1, 1), generator)])
-        image_features = F.normalize(self.encode_image(views), dim=-1)
+        if augmentations < 1:
+            raise ValueError(f"augmentations must be at least 1. Got {augmentations}.")
         text = F.normalize(text_features, dim=-1)
-        distance = (image_features - text).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
-        return distance.mean()
+        if augmentations == 1:
+            cosine = (F.normalize(self.encode_image(image), dim=-1) * text).sum(-1)
+            return (1 - self.model.logit_scale.exp() * cosine / 100).mean()
+        pooled = F.adaptive_avg_pool2d(image, (CLIP_SIZE_PX, CLIP_SIZE_PX))
+        copies = augment_views(pooled.repeat(augmentations - 1, 1, 1, 1), generator)
+        features = F.normalize(self.embed_pixels(torch.cat([pooled, copies])), dim=-1)
+        # (copies, B, D): copy k of image b sits at row k * B + b, like the official tiling.
+        return spherical_distance(features.view(augmentations, image.shape[0], -1), text).mean()
+
+
+def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``2 * arcsin(|x - y| / 2) ** 2`` for unit vectors (..., D) -> (...): half the squared
+    angle between them (0 equal, pi**2 / 8 orthogonal, pi**2 / 2 opposite)."""
+    return (x - y).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
+
+
+def clip_loss_resize(image: torch.Tensor, size_px: int = CLIP_SIZE_PX) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, size_px, size_px) as ``CLIPLoss`` does it for a 1024 px image:
+    nearest upsampling by 7 then average pooling by 32.
+
+    That is box (area) resampling with windows of ``H / size_px`` input pixels, fractional
+    edges included; it is computed as one linear map per axis, which gives the same numbers
+    without building the 7x upsampled image (7168 px for a 1024 px input). Any input size works.
+    """
+    rows = _box_weights(image.shape[-2], size_px).to(image)
+    columns = _box_weights(image.shape[-1], size_px).to(image)
+    return torch.einsum("ih,bchw,jw->bcij", rows, image, columns)
+
+
+def _box_weights(in_px: int, out_px: int) -> torch.Tensor:
+    """(out_px, in_px): output pixel i averages the input interval [i, i + 1) * in_px / out_px."""
+    edges = torch.arange(out_px + 1, dtype=torch.float64) * in_px / out_px
+    pixels = torch.arange(in_px, dtype=torch.float64)
+    overlap = torch.minimum(edges[1:, None], pixels + 1) - torch.maximum(edges[:-1, None], pixels)
+    return overlap.clamp_min(0) * out_px / in_px
 
 
 # ---------------------------------------------------------------------------------------
-# The official augmentations (kornia RandomAffine(15, translate=0.1, p=0.7, border padding)
-# then RandomPerspective(0.7, p=0.7)), in plain torch.
+# AugCLIPLoss's augmentations (kornia 0.6 RandomAffine and RandomPerspective) in plain torch.
 
 
-def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.rand(n, generator=generator) * (high - low) + low
+def augment_views(
+    images: torch.Tensor, generator: torch.Generator | None = None, p: float = AUGMENT_PROBABILITY
+) -> torch.Tensor:
+    """Each image of (N, C, H, W): a random affine warp with probability ``p`` (border
+    padding), then a random perspective warp with probability ``p`` (zero padding).
+
+    Parameters are drawn on the CPU from ``generator``, so a seeded generator gives the same
+    views on every device. Images a warp skips are passed through untouched, as kornia does.
+    """
+    n, _, height, width = images.shape
+    affine = random_affine_matrices(n, height, width, generator)
+    images = _where(_coin_flips(n, p, generator), warp_affine(images, affine, "border"), images)
+    perspective = random_perspective_matrices(n, height, width, generator)
+    return _where(_coin_flips(n, p, generator), warp_perspective(images, perspective), images)
 
 
-def _warp(images: torch.Tensor, homography: torch.Tensor, padding_mode: str) -> torch.Tensor:
-    """Warp (N, C, H, W) by pixel-space homographies (N, 3, 3) mapping source -> destination."""
-    n, _, h, w = images.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    points = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(1, -1, 3).to(images.device)
-    source = points @ torch.linalg.inv(homography).to(images.device).transpose(1, 2)
-    source = source[..., :2] / source[..., 2:].clamp_min(1e-8)
-    grid = torch.stack([source[..., 0] / (w - 1) * 2 - 1, source[..., 1] / (h - 1) * 2 - 1], -1)
-    return F.grid_sample(images, grid.view(n, h, w, 2).to(images.dtype), mode="bilinear",
-                         padding_mode=padding_mode, align_corners=True)
+def _coin_flips(n: int, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(n, generator=generator) < p
 
 
-def _affine(n: int, size: int, generator: torch.Generator | None) -> torch.Tensor:
-    angle = _uniform(n, -15, 15, generator) * math.pi / 180
-    shift = _uniform(2 * n, -0.1 * size, 0.1 * size, generator).view(n, 2)
-    centre = (size - 1) / 2
+def _where(chosen: torch.Tensor, warped: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    return torch.where(chosen.view(-1, 1, 1, 1).to(images.device), warped, images)
+
+
+def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, dtype=torch.float64) * (high - low) + low
+
+
+def random_affine_matrices(
+    n: int, height: int, width: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """(n, 3, 3) pixel-space matrices: rotation uniform in +-15 degrees about the centre,
+    then a shift uniform in +-:data:`MAX_TRANSLATION` of the width and height (kornia
+    0.6.7's ``AffineGenerator`` for ``RandomAffine(15, translate=0.1)``)."""
+    angle_deg = _uniform((n,), -MAX_ROTATION_DEG, MAX_ROTATION_DEG, generator)
+    reach = torch.tensor(MAX_TRANSLATION, dtype=torch.float64) * torch.tensor([width, height], dtype=torch.float64)
+    shift = (2 * _uniform((n, 2), 0, 1, generator) - 1) * reach
+    return affine_matrices(angle_deg, shift, height, width)
+
+
+def affine_matrices(angle_deg: torch.Tensor, translation_px: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(N,) angles and (N, 2) x/y translations -> (N, 3, 3) float64 matrices mapping source
+    pixels to destination pixels: rotation by ``angle_deg`` about the image centre
+    ``((W - 1) / 2, (H - 1) / 2)`` (positive turns x towards y) then the translation."""
+    angle = angle_deg.double() * math.pi / 180
     cos, sin = torch.cos(angle), torch.sin(angle)
-    matrix = torch.zeros(n, 3, 3)
-    matrix[:, 0, 0], matrix[:, 0, 1], matrix[:, 1, 0], matrix[:, 1, 1] = cos, -sin, sin, cos
-    matrix[:, 0, 2] = centre - cos * centre + sin * centre + shift[:, 0]
-    matrix[:, 1, 2] = centre - sin * centre - cos * centre + shift[:, 1]
-    matrix[:, 2, 2] = 1
-    return matrix
+    centre = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=torch.float64)
+    matrices = torch.zeros(angle.shape[0], 3, 3, dtype=torch.float64)
+    matrices[:, 0, 0], matrices[:, 0, 1] = cos, -sin
+    matrices[:, 1, 0], matrices[:, 1, 1] = sin, cos
+    rotated_centre = matrices[:, :2, :2] @ centre
+    matrices[:, :2, 2] = centre - rotated_centre + translation_px.double()
+    matrices[:, 2, 2] = 1
+    return matrices
 
 
-def _perspective(n: int, size: int, distortion: float, generator: torch.Generator | None) -> torch.Tensor:
-    last = size - 1
-    corners = torch.tensor([[0, 0], [last, 0], [last, last], [0, last]], dtype=torch.float32)
-    inward = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float32)
-    offsets = torch.rand(n, 4, 2, generator=generator) * (distortion / 2 * size)
-    moved = corners + inward * offsets
-    return torch.stack([_homography(corners, moved[i]) for i in range(n)])
+def random_perspective_matrices(
+    n: int, height: int, width: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """(n, 3, 3) homographies moving each image corner inwards by uniform amounts up to
+    ``0.7 / 2`` of the width (x) and height (y) (kornia's ``PerspectiveGenerator``, "basic")."""
+    corners = _corners(height, width).expand(n, 4, 2)
+    inwards = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
+    reach = PERSPECTIVE_DISTORTION * torch.tensor([width / 2, height / 2], dtype=torch.float64)
+    moved = corners + reach * _uniform((n, 4, 2), 0, 1, generator) * inwards
+    return perspective_matrices(corners, moved)
 
 
-def _homography(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    rows = []
-    for (x, y), (u, v) in zip(source.tolist(), target.tolist()):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-    solution = torch.linalg.solve(torch.tensor(rows, dtype=torch.float64), target.reshape(-1).double())
-    return torch.cat([solution, torch.ones(1, dtype=torch.float64)]).view(3, 3).float()
+def _corners(height: int, width: int) -> torch.Tensor:
+    """(1, 4, 2) pixel corners: top-left, top-right, bottom-right, bottom-left."""
+    return torch.tensor([[[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]], dtype=torch.float64)
 
 
-def random_warps(images: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.7) -> torch.Tensor:
-    """Each image: random affine with probability p (border padding), then random perspective
-    with probability p (zero padding)."""
-    n, size = images.shape[0], images.shape[-1]
-    identity = torch.eye(3).expand(n, 3, 3)
-    apply = (torch.rand(n, generator=generator) < p).view(n, 1, 1)
-    affine = torch.where(apply, _affine(n, size, generator), identity)
-    images = _warp(images, affine, "border")
-    apply = (torch.rand(n, generator=generator) < p).view(n, 1, 1)
-    perspective = torch.where(apply, _perspective(n, size, 0.7, generator), identity)
-    return _warp(images, perspective, "zeros")
+def perspective_matrices(start_points: torch.Tensor, end_points: torch.Tensor) -> torch.Tensor:
+    """(N, 4, 2) point pairs -> (N, 3, 3) float64 homographies H (H[2, 2] = 1) with
+    ``end ~ H @ start``, by solving the 8x8 direct linear system."""
+    x, y = start_points[..., 0].double(), start_points[..., 1].double()
+    u, v = end_points[..., 0].double(), end_points[..., 1].double()
+    ones, zeros = torch.ones_like(x), torch.zeros_like(x)
+    rows_u = torch.stack([x, y, ones, zeros, zeros, zeros, -u * x, -u * y], -1)
+    rows_v = torch.stack([zeros, zeros, zeros, x, y, ones, -v * x, -v * y], -1)
+    system = torch.stack([rows_u, rows_v], 2).reshape(-1, 8, 8)
+    targets = torch.stack([u, v], 2).reshape(-1, 8)
+    solution = torch.linalg.solve(system, targets)
+    return torch.cat([solution, torch.ones_like(solution[:, :1])], 1).view(-1, 3, 3)
+
+
+def _normalised(matrices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel-space matrices -> the same maps in [-1, 1] coordinates where -1 and 1 are the
+    centres of the first and last pixels (kornia's ``normalize_homography``)."""
+    to_unit = torch.tensor(
+        [[2 / (width - 1), 0, -1], [0, 2 / (height - 1), -1], [0, 0, 1]], dtype=torch.float64
+    )
+    return to_unit @ matrices.double() @ torch.linalg.inv(to_unit)
+
+
+def warp_affine(images: torch.Tensor, matrices: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+    """``out(p) = images(A^-1 p)`` for (N, 3, 3) affine pixel-space ``matrices``, bilinear,
+    the way kornia's ``warp_affine(..., align_corners=False)`` samples."""
+    n, channels, height, width = images.shape
+    inverse = torch.linalg.inv(_normalised(matrices, height, width))[:, :2].to(images)
+    grid = F.affine_grid(inverse, [n, channels, height, width], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+
+
+def warp_perspective(images: torch.Tensor, homographies: torch.Tensor) -> torch.Tensor:
+    """``out(p) = images(H^-1 p)`` for (N, 3, 3) pixel-space homographies, bilinear, zero
+    padding, the way kornia's ``warp_perspective(..., align_corners=False)`` samples: its
+    grid puts -1 and 1 at the outer pixel centres while ``grid_sample`` reads them as the
+    outer pixel edges, a slight zoom kornia has and the official augmentations inherit."""
+    n, _, height, width = images.shape
+    inverse = torch.linalg.inv(_normalised(homographies, height, width)).to(images)
+    ys, xs = torch.meshgrid(
+        torch.linspace(-1, 1, height, dtype=images.dtype, device=images.device),
+        torch.linspace(-1, 1, width, dtype=images.dtype, device=images.device),
+        indexing="ij",
+    )
+    points = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(1, -1, 3)
+    mapped = points @ inverse.transpose(1, 2)
+    depth = mapped[..., 2:]
+    scale = torch.where(depth.abs() > 1e-8, 1 / depth, torch.ones_like(depth))
+    grid = (mapped[..., :2] * scale).view(n, height, width, 2)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 # ---------------------------------------------------------------------------------------
 
 
 def load_tokenizer(vocab_path: str | Path, merges_path: str | Path):
+    """``transformers.CLIPTokenizer`` from a ``vocab.json`` and ``merges.txt``."""
     from transformers import CLIPTokenizer
 
-    return CLIPTokenizer(str(vocab_path), str(merges_path))
+    for path in (vocab_path, merges_path):
+        if not Path(path).is_file():
+            raise MissingWeightsError(f"{path} does not exist. Run `hairedit weights download`.")
+    try:
+        return CLIPTokenizer(str(vocab_path), str(merges_path))
+    except Exception as error:
+        raise CheckpointError(
+            f"{vocab_path} / {merges_path} are not a CLIP BPE vocabulary ({error}). Download them again."
+        ) from error
+
+
+def _read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise MissingWeightsError(f"{path} does not exist. Run `hairedit weights download`.")
+    try:
+        return load_file(str(path))
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error}). Download it again.") from error
 
 
 def load_clip(
@@ -188,40 +374,27 @@ def load_clip(
     device: str | torch.device = "cpu",
     config: dict | None = None,
 ) -> CLIPGuide:
-    """CLIP ViT-B/32 (or ``config``) from the Hugging Face ``model.safetensors`` plus its tokenizer files."""
-    from safetensors.torch import load_file
-
-    from ..errors import CheckpointError, MissingWeightsError
-
-    if not Path(model_path).is_file():
-        raise MissingWeightsError(f"{model_path} does not exist. Run `hairedit weights download`.")
-    try:
-        state = load_file(str(model_path))
-    except Exception as error:
-        raise CheckpointError(f"{model_path} is not a readable safetensors file ({error}).") from error
-    model = build_clip_model(config or VIT_B_32)
-    # Older exports saved the position-id buffers, which transformers now rebuilds itself.
-    position_ids = [key for key in state if key.endswith("embeddings.position_ids")]
-    load_strict(model, state, model_path, ignored_keys=position_ids)
-    guide = CLIPGuide(model.eval().requires_grad_(False), load_tokenizer(vocab_path, merges_path))
-    return guide.to(device)
+    """CLIP ViT-B/32 (or ``config``) from the Hugging Face ``model.safetensors``, every key
+    accounted for (the position-id buffers of older exports are dropped by name), and its
+    tokenizer files."""
+    config = config or VIT_B_32
+    model = build_clip_model(config)
+    load_strict(model, _read_safetensors(model_path), model_path, ignored_keys=POSITION_ID_KEYS)
+    tokenizer = load_tokenizer(vocab_path, merges_path)
+    largest_id = max(tokenizer.get_vocab().values())
+    if largest_id >= config["text_config"]["vocab_size"]:
+        raise CheckpointError(
+            f"{vocab_path} has token ids up to {largest_id}, beyond the model's {config['text_config']['vocab_size']}."
+        )
+    return CLIPGuide(model.eval().requires_grad_(False), tokenizer).to(device)
 
 
-SMALL_CONFIG = {
-    "text_config": {
-        "vocab_size": 49408, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-        "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
-    },
-    "vision_config": {
-        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "image_size": 224, "patch_size": 32, "hidden_act": "quick_gelu",
-    },
-    "projection_dim": 32,
-}
-
-
-def small_clip(tokenizer, seed: int = 0) -> CLIPGuide:
-    """A one-layer random CLIP with the real input geometry (224 px, 32 px patches, 77 tokens)."""
+def small_clip(seed: int = 0, tokenizer=None) -> CLIPGuide:
+    """A random one-layer CLIP (:data:`SMALL_CONFIG`) for tests and ``--smoke``; without
+    ``tokenizer``, the merge-free byte-level one of :func:`write_byte_vocabulary`."""
+    if tokenizer is None:
+        with tempfile.TemporaryDirectory(prefix="hairedit-vocab-") as folder:
+            tokenizer = load_tokenizer(*write_byte_vocabulary(folder))
     torch.manual_seed(seed)
     return CLIPGuide(build_clip_model(SMALL_CONFIG).eval().requires_grad_(False), tokenizer)
 
@@ -242,8 +415,9 @@ def _byte_symbols() -> list[str]:
 def write_byte_vocabulary(folder: str | Path) -> tuple[Path, Path]:
     """Write a merge-free byte-level CLIP vocabulary (vocab.json, merges.txt) into ``folder``.
 
-    It tokenizes any text (character by character) without the real BPE merges: enough for
-    the small random CLIP of ``--smoke`` runs and tests, which need no download.
+    It tokenizes any text byte by byte, without the real BPE merges: enough for the small
+    random CLIP, which needs no download. The special tokens keep their real ids (49406,
+    49407), since the text encoder reads its embedding at the end-of-text token.
     """
     import json
 
@@ -251,7 +425,6 @@ def write_byte_vocabulary(folder: str | Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     symbols = _byte_symbols()
     vocab = {token: index for index, token in enumerate(symbols + [s + "</w>" for s in symbols])}
-    # The special tokens keep their real ids: the text encoder pools at <|endoftext|> (49407).
     vocab.update({"<|startoftext|>": 49406, "<|endoftext|>": 49407})
     vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
     vocab_path.write_text(json.dumps(vocab), encoding="utf-8")

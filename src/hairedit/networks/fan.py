@@ -1,12 +1,22 @@
 """FAN (Bulat & Tzimiropoulos): stacked-hourglass 68-landmark heatmaps, face-alignment's layout.
 
-HairCLIPv2 keeps a proxy's face shape by matching these heatmaps with the photo's. The
-``3DFAN4-7835d9f11d.pth.tar`` file of face-alignment 1.5 is a plain state dict of this
-network (four stacks), read with ``weights_only=True``.
+HairCLIPv2 keeps a proxy's face shape by matching these heatmaps with the photo's. Two
+official files hold the 3D network (four stacks), with the same key names:
+
+- face-alignment 1.5's ``3DFAN4-7835d9f11d.pth.tar``: a plain state dict, read with
+  ``torch.load(weights_only=True)`` like face-alignment 1.5 itself does;
+- face-alignment 1.3 / 1.4's ``3DFAN4-4a694010b9.zip`` (what HairCLIPv2, pinned to 1.3.5,
+  ran) and ``3DFAN4_1.6-*.zip``: TorchScript archives. ``torch.jit.load`` would run their
+  TorchScript code; :func:`read_torchscript_tensors` instead reads only the tensors, by
+  name, with an unpickler that knows nothing but tensors, storages and attribute holders.
 """
 
 from __future__ import annotations
 
+import collections
+import pickle
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -14,11 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
+from ..errors import CheckpointError, MissingWeightsError
 
 N_LANDMARKS = 68
 INPUT_SIZE_PX = 256
-JAW = slice(0, 17)
-NOSE = slice(27, 36)
+HEATMAP_SIZE_PX = 64
+JAW = slice(0, 17)  # landmark points 0-16
+NOSE = slice(27, 36)  # landmark points 27-35
 
 
 def _conv3x3(in_planes: int, out_planes: int) -> nn.Conv2d:
@@ -26,7 +38,8 @@ def _conv3x3(in_planes: int, out_planes: int) -> nn.Conv2d:
 
 
 class ConvBlock(nn.Module):
-    """Pre-activation block whose three convolutions' outputs are concatenated."""
+    """Pre-activation residual block whose three convolutions' outputs (1/2, 1/4, 1/4 of
+    ``out_planes``) are concatenated; a BN-ReLU-1x1 shortcut when the width changes."""
 
     def __init__(self, in_planes: int, out_planes: int):
         super().__init__()
@@ -51,6 +64,10 @@ class ConvBlock(nn.Module):
 
 
 class HourGlass(nn.Module):
+    """Recursive hourglass: at each level an upper branch at full size and a lower branch
+    at half size (average pooling, nearest upsampling back). Modules ``b1_L``, ``b2_L``,
+    ``b3_L`` per level L and ``b2_plus_1`` at the bottom."""
+
     def __init__(self, depth: int, features: int):
         super().__init__()
         self.depth = depth
@@ -73,7 +90,13 @@ class HourGlass(nn.Module):
 
 
 class FAN(nn.Module):
-    """(B, 3, 256, 256) in [0, 1] -> one (B, 68, 64, 64) heatmap stack per hourglass."""
+    """(B, 3, 256, 256) in [0, 1] -> a list with one (B, 68, 64, 64) heatmap stack per hourglass.
+
+    Args:
+        num_modules: stacked hourglasses (4 in the official network).
+        width: channels inside the hourglasses (256).
+        hourglass_depth: levels per hourglass (4).
+    """
 
     def __init__(self, num_modules: int = 4, width: int = 256, hourglass_depth: int = 4):
         super().__init__()
@@ -91,6 +114,7 @@ class FAN(nn.Module):
             self.add_module(f"bn_end{i}", nn.BatchNorm2d(width))
             self.add_module(f"l{i}", nn.Conv2d(width, N_LANDMARKS, 1))
             if i < num_modules - 1:
+                # Feed the features and the predicted heatmaps back into the next stack.
                 self.add_module(f"bl{i}", nn.Conv2d(width, width, 1))
                 self.add_module(f"al{i}", nn.Conv2d(N_LANDMARKS, width, 1))
 
@@ -109,10 +133,12 @@ class FAN(nn.Module):
 
 
 class LandmarkHeatmaps(nn.Module):
-    """HairCLIPv2's landmark extractor: image in [-1, 1] -> the last stack's heatmaps.
+    """HairCLIPv2's landmark extractor (``inference_on_kp_extractor``).
 
-    The image is resized to 256 px (nearest, ``F.interpolate``'s default as in the official
-    code), mapped to [0, 1] and clamped; differentiable with respect to the image.
+    ``landmarks(image)``: (B, 3, H, W) in [-1, 1] -> the last stack's heatmaps
+    (B, 68, 64, 64), differentiable with respect to the image. The image is resized to
+    256 px with ``F.interpolate``'s default (nearest), as the official code, then mapped
+    to [0, 1] and clamped.
     """
 
     def __init__(self, fan: FAN):
@@ -124,14 +150,134 @@ class LandmarkHeatmaps(nn.Module):
         return self.fan(x)[-1]
 
 
+# ---------------------------------------------------------------------------------------
+# Reading a TorchScript archive's tensors without running it.
+
+
+class _ScriptedObject:
+    """Stands in for every ``__torch__.*`` class of the archive: pickle's BUILD fills its
+    ``__dict__`` with the module's attributes (submodules, parameters, buffers, flags)."""
+
+
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+}
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    if not isinstance(storage, torch.Tensor):
+        raise CheckpointError("a tensor in the archive does not refer to a storage")
+    return storage.as_strided(tuple(size), tuple(stride), storage_offset).clone()
+
+
+class _TensorOnlyUnpickler(pickle.Unpickler):
+    """Unpickles a TorchScript ``data.pkl`` allowing only tensors and attribute holders."""
+
+    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, little_endian: bool):
+        super().__init__(file)
+        self.archive, self.prefix, self.little_endian = archive, prefix, little_endian
+
+    def find_class(self, module: str, name: str):
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _STORAGE_DTYPES[name]
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "__torch__" or module.startswith("__torch__."):
+            return _ScriptedObject
+        raise CheckpointError(f"refusing the global {module}.{name}")
+
+    def persistent_load(self, saved_id):
+        kind, dtype, key, _location, numel = saved_id
+        if kind != "storage" or not isinstance(dtype, torch.dtype):
+            raise CheckpointError(f"unknown record {saved_id!r}")
+        data = bytearray(self.archive.read(f"{self.prefix}data/{key}"))
+        storage = torch.frombuffer(data, dtype=torch.uint8).view(dtype) if data else torch.empty(0, dtype=dtype)
+        if not self.little_endian and dtype.itemsize > 1:
+            storage = storage.view(torch.uint8).view(-1, dtype.itemsize).flip(1).reshape(-1).view(dtype)
+        if storage.numel() != numel:
+            raise CheckpointError(f"storage {key} holds {storage.numel()} values, expected {numel}")
+        return storage
+
+
+def is_torchscript_archive(path: str | Path) -> bool:
+    """Whether ``path`` is a TorchScript zip (it has ``constants.pkl``; plain torch.save zips don't)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
+
+
+def read_torchscript_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer of a TorchScript archive, by state-dict name, without
+    running TorchScript or unpickling anything but tensors.
+
+    Raises:
+        CheckpointError: not a TorchScript archive, or it needs anything else.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = [name for name in archive.namelist() if name.endswith("/data.pkl") and name.count("/") == 1]
+            if not records:
+                raise CheckpointError("no data.pkl record")
+            prefix = records[0][: -len("data.pkl")]
+            byteorder = f"{prefix}byteorder"
+            little_endian = byteorder not in archive.namelist() or archive.read(byteorder).strip() == b"little"
+            with archive.open(records[0]) as data:
+                root = _TensorOnlyUnpickler(data, archive, prefix, little_endian).load()
+    except CheckpointError as error:
+        raise CheckpointError(f"{path} is not a TorchScript FAN archive that can be read safely ({error}).") from error
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path} is not a readable TorchScript archive ({error}). Download it again.") from error
+    if not isinstance(root, _ScriptedObject):
+        raise CheckpointError(f"{path} does not hold a scripted module.")
+    return dict(_named_tensors(root, ""))
+
+
+def _named_tensors(node: _ScriptedObject, prefix: str):
+    for name, value in vars(node).items():
+        if isinstance(value, torch.Tensor):
+            yield prefix + name, value
+        elif isinstance(value, _ScriptedObject):
+            yield from _named_tensors(value, f"{prefix}{name}.")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def read_fan_state(path: str | Path) -> Mapping[str, torch.Tensor]:
+    """The FAN tensors of either official file: a state dict (face-alignment 1.5) or a
+    TorchScript archive (face-alignment 1.3 / 1.4)."""
+    if not Path(path).is_file():
+        raise MissingWeightsError(f"{path} does not exist. Run `hairedit weights download`.")
+    if is_torchscript_archive(path):
+        return read_torchscript_tensors(path)
+    state = read_checkpoint(path)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} is not a FAN state dict (found {type(state).__name__}).")
+    return state
+
+
 def load_fan(path: str | Path, device: str | torch.device = "cpu") -> LandmarkHeatmaps:
-    """Read face-alignment's ``3DFAN4-*.pth.tar`` (a state dict of a four-stack FAN)."""
+    """The four-stack 3D FAN from ``3DFAN4-7835d9f11d.pth.tar`` (or an older TorchScript
+    ``3DFAN4-*.zip``), every key accounted for, wrapped in :class:`LandmarkHeatmaps`."""
     fan = FAN(num_modules=4)
-    load_strict(fan, read_checkpoint(path), path)
+    load_strict(fan, read_fan_state(path), path)
     return LandmarkHeatmaps(fan).eval().requires_grad_(False).to(device)
 
 
 def small_fan(seed: int = 0) -> LandmarkHeatmaps:
-    """One narrow stack of depth 2, same building blocks."""
+    """Two narrow stacks of depth 2 (the same blocks, feedback path included), random weights."""
     torch.manual_seed(seed)
-    return LandmarkHeatmaps(FAN(num_modules=1, width=32, hourglass_depth=2)).eval().requires_grad_(False)
+    fan = FAN(num_modules=2, width=32, hourglass_depth=2)
+    return LandmarkHeatmaps(fan).eval().requires_grad_(False)

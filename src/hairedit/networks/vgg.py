@@ -2,10 +2,15 @@
 
 Key names are torchvision's (``features.N.weight``) for VGG16 and the LPIPS package's
 (``lin0.model.1.weight`` ...) for the linear layers, so the published files load strictly.
+One VGG16 serves both losses, as in HairCLIPv2, whose two copies load the same ImageNet
+weights. Barbershop's II2S inversion, which HairCLIPv2 reuses, ships its own copy of the
+LPIPS code: the same ``net-lin`` / ``vgg`` v0.1 maths and a byte-identical ``vgg.pth``, so
+:class:`LPIPS` serves it too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -13,17 +18,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
+from ..errors import CheckpointError
 
 # torchvision's VGG16 `features`: channel widths, "M" for max pooling.
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 LPIPS_LAYERS = (3, 8, 15, 22, 29)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
-STYLE_LAYERS = (3, 8, 15, 22)  # HairCLIPv2's Gram style loss
+STYLE_LAYERS = (3, 8, 15, 22)  # HairCLIPv2's Gram style loss: relu1_2 .. relu4_3
+STYLE_SIZE_PX = 256  # the style loss compares images at this size
+# LPIPS v0.1 scaling layer: maps [-1, 1] images to ImageNet-normalised ones.
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
 
 
 class VGG16Features(nn.Module):
-    """torchvision's ``vgg16().features``; ``width_divisor`` divides every channel count (tests)."""
+    """torchvision's ``vgg16().features`` (13 convolutions, ReLU, 5 max pools).
+
+    Args:
+        width_divisor: divides every channel count; 1 for the real network, more for tests.
+    """
 
     def __init__(self, width_divisor: int = 1):
         super().__init__()
@@ -34,7 +46,7 @@ class VGG16Features(nn.Module):
                 layers.append(nn.MaxPool2d(2, 2))
             else:
                 out_channels = item // width_divisor
-                layers += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(inplace=False)]
+                layers += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU()]
                 in_channels = out_channels
         self.features = nn.Sequential(*layers)
 
@@ -44,7 +56,7 @@ class VGG16Features(nn.Module):
         return convs[-1].out_channels
 
     def activations(self, x: torch.Tensor, indices: tuple[int, ...]) -> list[torch.Tensor]:
-        """Run up to max(indices) and return the outputs of those layers."""
+        """Outputs of the layers ``indices`` (ascending) for ``x`` (B, 3, H, W); runs no further."""
         out = []
         for index, layer in enumerate(self.features[: max(indices) + 1]):
             x = layer(x)
@@ -54,7 +66,8 @@ class VGG16Features(nn.Module):
 
 
 class LPIPSLinear(nn.Module):
-    """The learned 1x1 weights of LPIPS; its keys are those of the published ``vgg.pth``."""
+    """The learned 1x1 weights of LPIPS, one per VGG stage; keys ``linN.model.1.weight``
+    (index 0 is the dropout the published file was trained with)."""
 
     def __init__(self, channels: list[int]):
         super().__init__()
@@ -67,11 +80,17 @@ class LPIPSLinear(nn.Module):
         return getattr(self, f"lin{index}").model(squared_difference)
 
 
-class LPIPS(nn.Module):
-    """LPIPS v0.1, VGG variant: ``lpips(a, b)`` on [-1, 1] images (B, 3, H, W) -> (B,).
+def unit_normalise(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """(B, C, H, W) -> each pixel's feature vector divided by its norm (plus ``eps``, as LPIPS)."""
+    return features / (features.pow(2).sum(1, keepdim=True).sqrt() + eps)
 
+
+class LPIPS(nn.Module):
+    """LPIPS v0.1, VGG variant (the official ``PerceptualLoss(model="net-lin", net="vgg")``).
+
+    ``lpips(a, b)``: images (B, 3, H, W) in [-1, 1] -> distances (B,), 0 for equal images.
     Scaling layer, unit-normalised features of five VGG stages, squared differences,
-    learned 1x1 weights, spatial mean, sum over stages (the official ``net-lin``).
+    learned 1x1 weights, spatial mean, sum over stages.
     """
 
     def __init__(self, vgg: VGG16Features):
@@ -82,58 +101,78 @@ class LPIPS(nn.Module):
         self.register_buffer("scale", torch.tensor(LPIPS_SCALE).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        feats_a = self.net.activations((a - self.shift) / self.scale, LPIPS_LAYERS)
-        feats_b = self.net.activations((b - self.shift) / self.scale, LPIPS_LAYERS)
+        if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 3:
+            shapes = f"{tuple(a.shape)}, {tuple(b.shape)}"
+            raise ValueError(f"LPIPS needs two (B, 3, H, W) images of one shape. Got {shapes}.")
+        features_a = self.net.activations((a - self.shift) / self.scale, LPIPS_LAYERS)
+        features_b = self.net.activations((b - self.shift) / self.scale, LPIPS_LAYERS)
         total = 0
-        for index, (fa, fb) in enumerate(zip(feats_a, feats_b)):
-            fa = fa / (fa.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            fb = fb / (fb.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            total = total + self.linear(index, (fa - fb) ** 2).mean((2, 3))
+        for index, (fa, fb) in enumerate(zip(features_a, features_b)):
+            difference = (unit_normalise(fa) - unit_normalise(fb)) ** 2
+            total = total + self.linear(index, difference).mean((2, 3))
         return total.view(-1)
 
 
-class MaskedStyleLoss(nn.Module):
-    """HairCLIPv2's hair style loss: Gram matrices of masked VGG16 activations.
+def gram_matrix(activations: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N*C, N*C) Gram matrix divided by N*C*H*W (the official normalisation)."""
+    n, c, h, w = activations.shape
+    flat = activations.reshape(n * c, h * w)
+    return flat @ flat.t() / (n * c * h * w)
 
-    ``loss(image_a, image_b, mask_a, mask_b)``: images (1, 3, H, W) in [-1, 1] (no ImageNet
-    normalisation, as the official code), masks (1, 1, H, W) in {0, 1}. Images are masked,
-    resized to 256 px, their VGG ReLU activations at layers 3, 8, 15, 22 masked again (mask
-    resized by nearest), Gram matrices normalised by N*C*H*W, and the MSE between them
-    averaged over the layers. Gradients flow to ``image_b`` only.
+
+class MaskedStyleLoss(nn.Module):
+    """HairCLIPv2's hair style loss (``TransferLossBuilder.style_loss``, criteria/style).
+
+    ``style_loss(target, image, target_mask, image_mask) -> scalar``:
+
+    - ``target``, ``image``: (1, 3, H, W) in [-1, 1], one size (the official code passes
+      256 px images). They are multiplied by their masks, resized by ``256 / H`` (bilinear,
+      ``align_corners=True``) and fed to VGG16 as they are: no ImageNet normalisation,
+      as the official code.
+    - ``target_mask``, ``image_mask``: (1, 1, H, W) in [0, 1] (hair masks). Each VGG
+      activation (layers 3, 8, 15, 22) is multiplied again by its mask, resized by nearest.
+    - the loss is the MSE between the Gram matrices (:func:`gram_matrix`) of the two masked
+      activations, averaged over the four layers. The target's side runs without gradients;
+      gradients reach ``image`` only.
     """
 
     def __init__(self, vgg: VGG16Features):
         super().__init__()
         self.net = vgg
 
-    @staticmethod
-    def _gram(x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        flat = x.reshape(n * c, h * w)
-        return flat @ flat.t() / (n * c * h * w)
-
     def forward(
-        self, image_a: torch.Tensor, image_b: torch.Tensor, mask_a: torch.Tensor, mask_b: torch.Tensor
+        self, target: torch.Tensor, image: torch.Tensor, target_mask: torch.Tensor, image_mask: torch.Tensor
     ) -> torch.Tensor:
-        size = image_a.shape[-1]
-        a = F.interpolate(image_a * mask_a, scale_factor=256 / size, mode="bilinear", align_corners=True)
-        b = F.interpolate(image_b * mask_b, scale_factor=256 / size, mode="bilinear", align_corners=True)
+        if target.shape != image.shape:
+            raise ValueError(f"Style loss images must have one shape. Got {tuple(target.shape)}, {tuple(image.shape)}.")
+        scale = STYLE_SIZE_PX / target.shape[-2]
         with torch.no_grad():
-            acts_a = self.net.activations(a, STYLE_LAYERS)
-        acts_b = self.net.activations(b, STYLE_LAYERS)
+            target_acts = self.net.activations(_resized(target * target_mask, scale), STYLE_LAYERS)
+        image_acts = self.net.activations(_resized(image * image_mask, scale), STYLE_LAYERS)
         loss = 0
-        for act_a, act_b in zip(acts_a, acts_b):
-            scale_a = act_a.shape[-1] / mask_a.shape[-1]
-            scale_b = act_b.shape[-1] / mask_b.shape[-1]
-            masked_a = act_a * F.interpolate(mask_a, scale_factor=scale_a, mode="nearest")
-            masked_b = act_b * F.interpolate(mask_b, scale_factor=scale_b, mode="nearest")
-            loss = loss + F.mse_loss(self._gram(masked_a), self._gram(masked_b))
+        for target_act, image_act in zip(target_acts, image_acts):
+            target_gram = gram_matrix(target_act * _mask_like(target_mask, target_act))
+            image_gram = gram_matrix(image_act * _mask_like(image_mask, image_act))
+            loss = loss + F.mse_loss(image_gram, target_gram)
         return loss / len(STYLE_LAYERS)
 
 
+def _resized(image: torch.Tensor, scale: float) -> torch.Tensor:
+    return F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=True)
+
+
+def _mask_like(mask: torch.Tensor, activation: torch.Tensor) -> torch.Tensor:
+    """The mask brought to the activation's size by nearest resizing with a scale factor,
+    exactly as the official ``prepare_mask``."""
+    return F.interpolate(mask, scale_factor=activation.shape[-2] / mask.shape[-2], mode="nearest")
+
+
 def load_vgg16(path: str | Path, device: str | torch.device = "cpu") -> VGG16Features:
-    """Read torchvision's ``vgg16-397923af.pth``; the classifier is not needed and dropped by name."""
+    """Read torchvision's ``vgg16-397923af.pth``; the classifier is not needed and its
+    ``classifier.*`` keys are dropped by name."""
     state = read_checkpoint(path)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} is not a VGG16 state dict (found {type(state).__name__}).")
     vgg = VGG16Features()
     classifier = [key for key in state if key.startswith("classifier.")]
     load_strict(vgg, state, path, ignored_keys=classifier)
@@ -141,8 +180,8 @@ def load_vgg16(path: str | Path, device: str | torch.device = "cpu") -> VGG16Fea
 
 
 def lpips_with(backbone: VGG16Features, lin_path: str | Path | None) -> LPIPS:
-    """LPIPS on ``backbone`` (shared with the style loss) and the linear layers of ``lin_path``;
-    without a file, random non-negative linear weights like the trained ones (tests)."""
+    """LPIPS on ``backbone`` (shared with the style loss) and the linear layers of
+    ``lin_path``; without a file, random non-negative linear weights like trained ones."""
     lpips = LPIPS(backbone)
     if lin_path is None:
         with torch.no_grad():
@@ -159,6 +198,11 @@ def load_lpips(vgg_path: str | Path, lin_path: str | Path, device: str | torch.d
 
 
 def small_vgg16(seed: int = 0, width_divisor: int = 8) -> VGG16Features:
+    """VGG16's structure with every width divided by ``width_divisor``, random weights."""
     torch.manual_seed(seed)
     return VGG16Features(width_divisor).eval().requires_grad_(False)
 
+
+def small_lpips(seed: int = 0, width_divisor: int = 8) -> LPIPS:
+    """LPIPS on :func:`small_vgg16` with random non-negative linear weights."""
+    return lpips_with(small_vgg16(seed, width_divisor), None)

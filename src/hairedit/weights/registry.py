@@ -153,12 +153,16 @@ WEIGHTS: dict[str, WeightFile] = {
                 ),
             ),
             size_bytes=7_289,
+            sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
             needed_for="inversion, colour",
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
-            "FAN 3D 68-landmark heatmap network (face-alignment 1.5.0)",
-            (UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-7835d9f11d.pth.tar"),),
+            "FAN 3D 68-landmark heatmap network (face-alignment 1.5.0; the 1.3 TorchScript file also loads)",
+            (
+                UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-7835d9f11d.pth.tar"),
+                UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-4a694010b9.zip"),
+            ),
             needed_for="text and reference hairstyle",
         ),
     )
