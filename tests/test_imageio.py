@@ -1,0 +1,144 @@
+"""Photos as people take them are read as the RGB picture they show; results are written safely."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from hairedit.errors import InputError
+from hairedit.imageio import load_photo, open_image, save_image
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return data.astronaut()
+
+
+def _mean_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+
+@pytest.mark.parametrize("orientation, turn", [(3, 2), (6, 3), (8, 1)])
+def test_exif_rotated_photo_is_read_as_displayed(tmp_path, astronaut, orientation, turn):
+    # Cameras store the sensor's pixels and an orientation tag; viewers turn the picture upright.
+    stored = np.rot90(astronaut, -turn)  # what a camera held sideways stores
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(np.ascontiguousarray(stored)).save(path, exif=exif, quality=95)
+    photo = load_photo(path)
+    assert photo.shape == astronaut.shape
+    assert _mean_error(photo, astronaut) < 3
+
+
+def test_transparent_pixels_become_white_and_opaque_ones_stay(tmp_path, astronaut):
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    rgba[:100, :, 3] = 0  # a transparent strip
+    rgba[100:200, :, 3] = 128  # half transparent
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    photo = load_photo(tmp_path / "cutout.png")
+    assert (photo[:100] == 255).all()
+    np.testing.assert_array_equal(photo[200:], astronaut[200:])
+    expected = (astronaut[100:200].astype(float) * 128 + 255 * 127) / 255
+    assert np.abs(photo[100:200] - expected).max() <= 1
+
+
+def test_greyscale_and_bilevel_photos_become_three_equal_channels(tmp_path, astronaut):
+    grey = np.asarray(Image.fromarray(astronaut).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(grey > 128).save(tmp_path / "bilevel.png")
+    photo = load_photo(tmp_path / "grey.png")
+    assert photo.shape == astronaut.shape
+    for channel in range(3):
+        np.testing.assert_array_equal(photo[..., channel], grey)
+    assert set(np.unique(load_photo(tmp_path / "bilevel.png")).tolist()) == {0, 255}
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    values = np.arange(256, dtype=np.uint16).reshape(16, 16) * 257  # full 16-bit range
+    Image.fromarray(values).save(tmp_path / "scan16.png")
+    assert Image.open(tmp_path / "scan16.png").mode.startswith("I")
+    photo = load_photo(tmp_path / "scan16.png")
+    np.testing.assert_array_equal(photo[..., 0], np.arange(256).reshape(16, 16))
+
+
+def test_cmyk_jpeg_gives_the_same_picture(tmp_path, astronaut):
+    Image.fromarray(astronaut).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    photo = load_photo(tmp_path / "print.jpg")
+    assert photo.shape == astronaut.shape and photo.dtype == np.uint8
+    assert _mean_error(photo, astronaut) < 6
+
+
+def test_webp_and_palette_files_load(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "photo.webp", quality=95)
+    assert _mean_error(load_photo(tmp_path / "photo.webp"), astronaut) < 4
+    palette = Image.fromarray(astronaut).convert("P", palette=Image.Palette.ADAPTIVE)
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "palette.png", transparency=0)
+    assert load_photo(tmp_path / "palette.png").shape == astronaut.shape
+
+
+def test_arrays_and_tensors_load_as_uint8_rgb(astronaut):
+    as_float = astronaut.astype(np.float32) / 255
+    np.testing.assert_array_equal(load_photo(as_float), astronaut)
+    np.testing.assert_array_equal(load_photo(torch.from_numpy(as_float).permute(2, 0, 1)[None]), astronaut)
+    np.testing.assert_array_equal(load_photo(astronaut.astype(np.uint16) * 257), astronaut)
+    np.testing.assert_array_equal(load_photo(Image.fromarray(astronaut)), astronaut)
+    with pytest.raises(InputError, match="expected"):
+        load_photo(np.zeros((4, 4, 2), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg"), ("notes.png", b"shopping list: eggs"), ("empty.webp", b"")],
+)
+def test_unreadable_files_are_named(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=name):
+        load_photo(tmp_path / name)
+
+
+def test_truncated_photo_is_named(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "cut.jpg")
+    whole = (tmp_path / "cut.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="cut.jpg"):
+        load_photo(tmp_path / "cut.jpg")
+
+
+def test_missing_file_and_folder_are_refused(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_photo(tmp_path / "nowhere.jpg")
+    with pytest.raises(InputError, match="folder"):
+        open_image(tmp_path)
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    # 20001^2 = 400 million pixels, a few kilobytes on disk: refused from the header alone.
+    Image.new("1", (20001, 20001)).save(tmp_path / "bomb.png")
+    with pytest.raises(InputError, match="bomb.png.*too large"):
+        load_photo(tmp_path / "bomb.png")
+
+
+def test_save_never_overwrites_unless_asked_and_leaves_no_partial_files(tmp_path):
+    path = tmp_path / "result.png"
+    save_image(np.zeros((8, 8, 3), np.uint8), path)
+    with pytest.raises(InputError, match="already exists"):
+        save_image(np.full((8, 8, 3), 9, np.uint8), path)
+    assert np.asarray(Image.open(path)).max() == 0
+    save_image(np.full((8, 8, 3), 9, np.uint8), path, overwrite=True)
+    assert np.asarray(Image.open(path)).max() == 9
+    assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
+
+
+def test_save_writes_the_format_of_the_extension(tmp_path, astronaut):
+    for name, image_format in [("a.jpg", "JPEG"), ("a.webp", "WEBP"), ("a.png", "PNG")]:
+        save_image(astronaut, tmp_path / name)
+        assert Image.open(tmp_path / name).format == image_format
+    np.testing.assert_array_equal(load_photo(tmp_path / "a.png"), astronaut)
+    save_image(np.dstack([astronaut, astronaut[..., :1]]), tmp_path / "rgba.jpg")  # alpha dropped for JPEG
+    with pytest.raises(InputError, match="extension"):
+        save_image(astronaut, tmp_path / "a.xyz")
+    with pytest.raises(InputError, match="does not exist"):
+        save_image(astronaut, tmp_path / "missing" / "a.png")
