@@ -1,8 +1,14 @@
-"""``hairedit edit``, ``hairedit demo`` and ``hairedit doctor``."""
+"""``hairedit edit``, ``hairedit demo`` and ``hairedit doctor``.
+
+Every command checks what it was given (files, colours, output path, device) before any
+network loads or any optimisation runs, and writes its output atomically, so a bad option, an
+error or Ctrl-C never leaves half a file behind.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -13,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from .conditions import LABEL_COLOURS, load_sketch
 from .config import EditConfig
 from .errors import InputError
 from .imageio import load_photo, save_image
@@ -22,6 +29,8 @@ SMOKE_STEPS = 3
 # Random networks are random: with this seed the random parser labels much of the sample
 # portrait as hair, so smoke edits visibly change something.
 SMOKE_NETWORK_SEED = 3
+SMOKE_NOTICE = "--smoke: small random networks, the output is meaningless."
+CONDITION_OPTIONS = ("hairstyle", "hairstyle_ref", "sketch", "mask", "color", "color_ref", "rgb")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,60 +41,131 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("-o", "--output", required=True, type=Path, help="where to write the edited photo")
     edit.add_argument("--hairstyle", metavar="TEXT", help='a hairstyle in words, e.g. "bob cut hairstyle"')
     edit.add_argument("--hairstyle-ref", metavar="IMAGE", help="a photo of someone whose hairstyle you want")
-    edit.add_argument("--sketch", metavar="IMAGE", help="light strokes on black, square, on the aligned crop")
-    edit.add_argument("--mask", metavar="IMAGE", help="label map (0 background, 1 face, 6 ear, 10 hair) on the crop")
+    edit.add_argument("--sketch", metavar="IMAGE",
+                      help="strokes (light on black, dark on white, or on transparent), square, on the aligned crop")
+    edit.add_argument("--mask", metavar="IMAGE", help=(
+        "the hair shape you want, square, on the aligned crop: a label map (0 background, 1 face, 6 ear, 10 hair) "
+        "or painted in the official painter's colours; --save-intermediates writes the crop's own as parse_before.png"))
     edit.add_argument("--color", metavar="TEXT", help='a hair colour in words, e.g. "platinum blonde"')
     edit.add_argument("--color-ref", metavar="IMAGE", help="a photo of someone whose hair colour you want")
-    edit.add_argument("--rgb", metavar="COLOUR", help="R,G,B or #RRGGBB or a colour name")
+    edit.add_argument("--rgb", metavar="COLOUR", help="R,G,B or #RRGGBB or a colour name, e.g. 180,40,40 or crimson")
     edit.add_argument("--face", type=int, default=0, help="which face, 0 = the largest (see `hairedit align`)")
-    edit.add_argument("--save-intermediates", type=Path, metavar="DIR", help="also write crops, proxies and masks")
-    edit.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    _add_editor_options(edit)
+    edit.add_argument("--save-intermediates", type=Path, metavar="DIR",
+                      help="also write the aligned crop before/after, every proxy, the masks and the crop's parse")
+    edit.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_editor_options(edit)
     edit.set_defaults(func=run_edit)
 
     demo = subparsers.add_parser("demo", help="edit a sample portrait in several modes; write a before/after sheet")
     demo.add_argument("-o", "--output", type=Path, default=Path("hairedit_demo.png"), help="the contact sheet")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
-    _add_editor_options(demo)
+    add_editor_options(demo)
     demo.set_defaults(func=run_demo)
 
     doctor = subparsers.add_parser("doctor", help="check torch, devices and weights; --smoke runs every mode")
-    _add_editor_options(doctor)
+    add_editor_options(doctor)
     doctor.set_defaults(func=run_doctor)
 
 
-def _add_editor_options(parser: argparse.ArgumentParser) -> None:
+def add_editor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help=f"small random networks, no weights, {SMOKE_STEPS} steps a stage: output meaningless")
-    parser.add_argument("--preset", choices=("faithful", "fast"), default="faithful", help="see README, 'Presets'")
-    parser.add_argument("--config", type=Path, metavar="JSON", help="override settings, e.g. {\"text\": {\"steps\": 100}}")
+    parser.add_argument("--preset", choices=("faithful", "fast"),
+                        help="faithful (the official settings; default) or fast; see README, 'Presets'")
+    parser.add_argument("--config", type=Path, metavar="JSON",
+                        help='settings overriding the defaults, e.g. {"text": {"steps": 100}} (EditConfig keys)')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     parser.add_argument("--weights-dir", type=Path, help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
 
 
+# -- checks made before any heavy work ------------------------------------------------------
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse an output that could not be written, before any work is done."""
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name such as {path / 'edited.png'}.")
+    if not path.parent.is_dir():
+        raise InputError(f"{path.parent} does not exist; create the folder first.")
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda"] + [f"cuda:{i}" for i in range(1, torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(name: str | None) -> str | None:
+    """``--device`` as given, once known to exist on this machine (None: the best available)."""
+    import torch
+
+    if name is None:
+        return None
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps.") from None
+    canonical = device.type if device.index in (None, 0) else f"{device.type}:{device.index}"
+    if canonical not in available_devices():
+        raise InputError(f"device '{name}' is not available here; available: {', '.join(available_devices())}.")
+    return name
+
+
+def read_config(args: argparse.Namespace) -> EditConfig:
+    """The settings: --config's file over the defaults (or the smoke settings)."""
+    base = EditConfig.smoke(SMOKE_STEPS) if args.smoke else EditConfig()
+    if args.config is None:
+        return base
+    try:
+        overrides = json.loads(Path(args.config).read_text())
+        if not isinstance(overrides, dict):
+            raise ValueError("expected a JSON object of settings")
+        config = EditConfig.from_dict(_merge(base.to_dict(), overrides))
+        # A file naming a preset gets the whole preset, not just its name.
+        return EditConfig.preset_config(config.preset, config)
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"{args.config}: not a valid settings file ({error}).") from error
+
+
+def _merge(defaults: dict, overrides: dict) -> dict:
+    """``overrides`` laid over ``defaults``, nested dicts merged key by key."""
+    merged = dict(defaults)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            merged[key] = _merge(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def build_editor(args: argparse.Namespace):
+    """The HairEditor the options ask for. Cheap: networks load on the first edit."""
     from .pipeline import HairEditor
 
-    if args.config is not None:
-        try:
-            config = EditConfig.from_dict(json.loads(Path(args.config).read_text()))
-        except (OSError, ValueError, TypeError) as error:
-            raise InputError(f"{args.config}: not a valid settings file ({error}).") from error
-    else:
-        config = EditConfig.smoke(SMOKE_STEPS) if args.smoke else EditConfig()
-    config = EditConfig.preset_config(args.preset, config) if args.preset != config.preset else config
+    config = read_config(args)
+    device = check_device(args.device)
     if args.smoke:
-        print("hairedit: --smoke: small random networks, the output is meaningless.", file=sys.stderr)
-        return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
-    return HairEditor.from_pretrained(args.weights_dir, args.device, config)
+        return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=config)
+    return HairEditor.from_pretrained(args.weights_dir, device, config)
+
+
+# -- progress -------------------------------------------------------------------------------
 
 
 class StageBars:
-    """One tqdm bar per stage, fed by the edit's progress callback."""
+    """One tqdm bar per stage on stderr, fed by the edit's progress callback."""
 
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
+    def __init__(self):
         self.bar = None
         self.stage = None
 
@@ -95,53 +175,82 @@ class StageBars:
         if progress.stage != self.stage:
             self.close()
             self.stage = progress.stage
-            self.bar = tqdm(total=progress.total, desc=f"{progress.stage:20s}", unit="step", disable=not self.enabled,
-                            leave=True, file=sys.stderr)
+            self.bar = tqdm(total=progress.total, desc=f"{progress.stage:20s}", unit="step", file=sys.stderr)
         self.bar.update(progress.step - self.bar.n)
+        if progress.loss is not None:
+            self.bar.set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
+    def __enter__(self) -> StageBars:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
 
 # -- edit ----------------------------------------------------------------------------------
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    if args.output.exists() and not args.overwrite:
-        raise InputError(f"{args.output} already exists; pass --overwrite to replace it.")
-    if args.output.suffix.lower() not in Image.registered_extensions():
-        raise InputError(f"{args.output}: unknown image extension; use .png, .jpg or .webp.")
-    load_photo(args.photo)  # a missing or unreadable photo fails here, before any network loads
-    editor = build_editor(args)
-    conditions = dict(hairstyle=args.hairstyle, hairstyle_ref=args.hairstyle_ref, sketch=args.sketch, mask=args.mask,
-                      color=args.color, color_ref=args.color_ref, rgb=args.rgb)
-    editor.check_inputs(**conditions)
-    bars = StageBars()
-    try:
-        result = editor.edit(args.photo, face=args.face, seed=args.seed, callback=bars, **conditions)
-    finally:
-        bars.close()
-    save_image(result.image, args.output, overwrite=args.overwrite)
+    check_output(args.output, args.overwrite)
+    photo = load_photo(args.photo)  # a missing or unreadable photo fails here, named
     if args.save_intermediates is not None:
-        write_intermediates(result, args.save_intermediates, args.overwrite)
-    total = sum(result.timings.values())
-    print(f"wrote {args.output} ({total:.1f} s: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + ")")
+        check_intermediates_folder(args.save_intermediates, args.overwrite)
+    editor = build_editor(args)
+    conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
+    editor.check_inputs(**conditions)
+    with StageBars() as bars:
+        result = editor.edit(photo, face=args.face, preset=args.preset, seed=args.seed, callback=bars, **conditions)
+    if args.save_intermediates is not None:
+        write_intermediates(editor, result, args, args.save_intermediates)
+    save_image(result.image, args.output, overwrite=args.overwrite)
+    timings = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items())
+    print(f"wrote {args.output} in {sum(result.timings.values()):.1f} s ({timings})")
+    if args.smoke:
+        print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 0
 
 
-def write_intermediates(result, folder: Path, overwrite: bool) -> None:
+def intermediate_names() -> list[str]:
+    """Every file --save-intermediates may write, without the .png."""
+    from .pipeline import EditMasks, ProxyImages
+
+    return (
+        ["crop_before", "crop_after", "parse_before", "sketch_strokes"]
+        + [f"proxy_{field.name}" for field in dataclasses.fields(ProxyImages)]
+        + [f"mask_{field.name}" for field in dataclasses.fields(EditMasks)]
+    )
+
+
+def check_intermediates_folder(folder: Path, overwrite: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file; --save-intermediates needs a folder.")
+    taken = [name for name in intermediate_names() if (folder / f"{name}.png").exists()]
+    if taken and not overwrite:
+        raise InputError(f"{folder} already holds {taken[0]}.png and others; pass --overwrite or choose another folder.")
+
+
+def write_intermediates(editor, result, args: argparse.Namespace, folder: Path) -> None:
+    """The aligned crop before and after, every proxy (generator size), the masks (white = 1),
+    the crop's parse in the mask painter's colours (paint over it for --mask) and the sketch
+    as the sketch encoder saw it."""
     folder.mkdir(parents=True, exist_ok=True)
     images = {"crop_before": result.crop_before, "crop_after": result.crop_after}
-    for name, value in vars(result.proxies).items():
-        if value is not None:
-            images[f"proxy_{name}"] = value
-    for name, value in vars(result.masks).items():
-        if value is not None:
-            images[f"mask_{name}"] = (np.clip(value, 0, 1) * 255).astype(np.uint8)
+    images["parse_before"] = np.array(LABEL_COLOURS, np.uint8)[editor.parse(np.asarray(result.crop_before))]
+    if args.sketch is not None:
+        images["sketch_strokes"] = load_sketch(args.sketch)
+    for name, image in vars(result.proxies).items():
+        if image is not None:
+            images[f"proxy_{name}"] = image
+    for name, mask in vars(result.masks).items():
+        if mask is not None:
+            images[f"mask_{name}"] = (np.clip(mask, 0, 1) * 255).round().astype(np.uint8)
     for name, image in images.items():
-        save_image(image, folder / f"{name}.png", overwrite=overwrite)
+        save_image(image, folder / f"{name}.png", overwrite=args.overwrite)
 
 
 # -- demo and doctor -------------------------------------------------------------------------
@@ -154,24 +263,37 @@ class Mode:
 
 
 def sample_photo() -> np.ndarray:
-    """scikit-image's astronaut portrait: a real photo that needs no download."""
+    """scikit-image's astronaut portrait (512, 512, 3) uint8: a real photo that needs no download."""
     from skimage import data
 
     return data.astronaut()
 
 
+def sample_reference(photo: np.ndarray) -> np.ndarray:
+    """The reference person for the demo: the portrait mirrored.
+
+    scikit-image bundles no second photo with a detectable face (the cameraman's is too
+    small, the GIF too tiny), so the demo's reference hairstyle and colour come from the same
+    person: the mode runs end to end, but shows little change.
+    """
+    return np.ascontiguousarray(photo[:, ::-1])
+
+
 def sample_sketch(size_px: int = 512) -> np.ndarray:
-    """A few strokes over the left side of an FFHQ crop: hair reaching down past the ear."""
+    """Three strokes over the left side of an aligned crop: hair reaching down past the ear.
+
+    Returns (size_px, size_px) uint8, grey 128 strokes on black as the official painter draws them.
+    """
     canvas = np.zeros((size_px, size_px), np.uint8)
-    s = size_px / 512
+    scale = size_px / 512
     for offset in (0, 14, 28):
-        points = np.array([[150 - offset, 90], [110 - offset, 150], [95 - offset, 230], [100 - offset, 320]]) * s
-        cv2.polylines(canvas, [points.astype(np.int32)], False, 128, 2)
+        points = np.array([[150 - offset, 90], [110 - offset, 150], [95 - offset, 230], [100 - offset, 320]]) * scale
+        cv2.polylines(canvas, [points.astype(np.int32)], False, 128, max(1, round(2 * scale)))
     return canvas
 
 
 def sample_mask(editor, crop: np.ndarray) -> np.ndarray:
-    """The crop's own parse with the hair painted longer on both sides."""
+    """The crop's own parse with the hair painted longer on both sides, (p, p) uint8 labels."""
     labels = editor.parse(crop).copy()
     size = labels.shape[0]
     band_top, band_bottom = int(size * 0.35), int(size * 0.75)
@@ -181,7 +303,8 @@ def sample_mask(editor, crop: np.ndarray) -> np.ndarray:
 
 
 def modes(editor, photo: np.ndarray, everything: bool) -> list[Mode]:
-    reference = np.ascontiguousarray(photo[:, ::-1])  # the mirrored portrait stands in for a second person
+    """The demo's modes; ``everything`` adds the rest (doctor --smoke runs them all)."""
+    reference = sample_reference(photo)
     chosen = [
         Mode("text: bob cut", {"hairstyle": "bob cut hairstyle"}),
         Mode("reference hairstyle", {"hairstyle_ref": reference}),
@@ -201,58 +324,66 @@ def modes(editor, photo: np.ndarray, everything: bool) -> list[Mode]:
 
 
 def contact_sheet(before: Image.Image, tiles: list[tuple[str, Image.Image]], tile_px: int = 256) -> Image.Image:
+    """'before' then each labelled result, side by side: (tile_px * (1 + len(tiles)), tile_px + 24) RGB."""
+    label_px = 24
     items = [("before", before)] + tiles
-    sheet = Image.new("RGB", (tile_px * len(items), tile_px + 24), "white")
+    sheet = Image.new("RGB", (tile_px * len(items), tile_px + label_px), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (label, image) in enumerate(items):
-        sheet.paste(ImageOps.fit(image, (tile_px, tile_px)), (index * tile_px, 24))
+        sheet.paste(ImageOps.fit(image.convert("RGB"), (tile_px, tile_px)), (index * tile_px, label_px))
         draw.text((index * tile_px + 6, 5), label, fill="black")
     return sheet
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if args.output.exists() and not args.overwrite:
-        raise InputError(f"{args.output} already exists; pass --overwrite to replace it.")
+    check_output(args.output, args.overwrite)
     editor = build_editor(args)
     photo = sample_photo()
     tiles, before = [], None
     for mode in modes(editor, photo, everything=False):
         print(f"demo: {mode.label}", file=sys.stderr)
-        bars = StageBars()
-        try:
-            result = editor.edit(photo, seed=args.seed, callback=bars, **mode.conditions)
-        finally:
-            bars.close()
+        with StageBars() as bars:
+            result = editor.edit(photo, preset=args.preset, seed=args.seed, callback=bars, **mode.conditions)
         before = result.crop_before
         tiles.append((mode.label, result.crop_after))
     save_image(contact_sheet(before, tiles), args.output, overwrite=args.overwrite)
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output}: the aligned crop before, then each edit")
+    if args.smoke:
+        print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 0
 
 
 def run_doctor(args: argparse.Namespace) -> int:
     import torch
 
+    from . import __version__
     from .weights.download import locate
     from .weights.registry import WEIGHTS, weights_dir
 
-    print(f"hairedit {__import__('hairedit').__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    print(f"devices: {', '.join(devices)}")
+    print(f"hairedit {__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
+    print(f"devices: {', '.join(available_devices())}")
+    for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
     print(f"weights folder: {weights_dir(args.weights_dir)}")
+    missing = [name for name in WEIGHTS if locate(name, args.weights_dir) is None]
     for name in WEIGHTS:
-        print(f"  {'present' if locate(name, args.weights_dir) else 'MISSING':8s} {name}")
+        print(f"  {'MISSING' if name in missing else 'present':8s} {name}")
+    if missing:
+        print("missing files are downloaded on first use, or now with `hairedit weights download`.")
     if not args.smoke:
         return 0
+    return _run_every_mode(args)
+
+
+def _run_every_mode(args: argparse.Namespace) -> int:
     editor = build_editor(args)
     photo = sample_photo()
+    print(f"every mode on the sample portrait ({SMOKE_NOTICE})")
     failures = 0
     for mode in modes(editor, photo, everything=True):
         start = time.perf_counter()
         try:
-            result = editor.edit(photo, seed=args.seed, **mode.conditions)
+            result = editor.edit(photo, preset=args.preset, seed=args.seed, **mode.conditions)
             ok = result.image.size == (photo.shape[1], photo.shape[0])
             print(f"  {'ok' if ok else 'FAILED':6s} {mode.label} ({time.perf_counter() - start:.1f} s)")
             failures += not ok

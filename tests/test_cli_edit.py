@@ -1,0 +1,196 @@
+"""`hairedit edit` beyond the happy path: checks before work, Ctrl-C, progress, settings,
+intermediates a user can paint on, photos that are not square. (tests/test_cli.py runs every
+mode once.)"""
+
+import argparse
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from hairedit import commands
+from hairedit.cli import main
+from hairedit.commands import SMOKE_STEPS, read_config
+from hairedit.conditions import load_mask
+from hairedit.config import EditConfig
+from hairedit.pipeline import HairEditor
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    photo = data.astronaut()
+    Image.fromarray(photo).save(folder / "me.png")
+    # A landscape photo: the face is pasted back into a frame wider than it is tall.
+    wide = np.full((512, 704, 3), 90, np.uint8)
+    wide[:, 96:608] = photo
+    Image.fromarray(wide).save(folder / "wide.jpg", quality=95)
+    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(folder / "friend.png")
+    sketch = np.zeros((512, 512), np.uint8)
+    sketch[100:300, 120:124] = 255
+    Image.fromarray(sketch).save(folder / "sketch.png")
+    Image.fromarray(sketch[:, :400]).save(folder / "narrow_sketch.png")
+    (folder / "quick.json").write_text(json.dumps({"inversion": {"w_steps": 2, "fs_steps": 2}, "text": {"steps": 2},
+                                                   "reference": {"steps": 2}, "color": {"stage1_steps": 2, "stage2_steps": 2}}))
+    (folder / "broken.json").write_text("{not json")
+    (folder / "typo.json").write_text(json.dumps({"text": {"stepz": 2}}))
+    (folder / "turbo.json").write_text(json.dumps({"preset": "turbo"}))
+    return folder
+
+
+def edit(files, out, *options):
+    return main(["edit", str(files / "me.png"), "-o", str(out), "--smoke", "--config", str(files / "quick.json"),
+                 *[str(o).format(files=files) for o in options]])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--rgb", "red", "-o", "{out_dir}/no/such/folder/out.png"], "does not exist"),
+        (["--rgb", "red", "-o", "{out_dir}/out.xyz"], "unknown image extension"),
+        (["--rgb", "red", "--device", "gpu"], "unknown device 'gpu'"),
+        (["--rgb", "red", "--device", "cuda:7"], "not available here"),
+        (["--rgb", "red", "--config", "{files}/broken.json"], "broken.json: not a valid settings file"),
+        (["--rgb", "red", "--config", "{files}/typo.json"], "stepz"),
+        (["--rgb", "red", "--config", "{files}/missing.json"], "missing.json"),
+        (["--rgb", "red", "--config", "{files}/turbo.json"], "unknown preset 'turbo'"),
+        (["--rgb", "crimsonn"], "not a colour"),
+        (["--sketch", "{files}/narrow_sketch.png"], "narrow_sketch.png is 400x512"),
+        (["--sketch", "{files}/me.png"], "does not look like a sketch"),
+        (["--hairstyle", "bob", "--mask", "{files}/sketch.png"], "is black and white"),
+        (["--hairstyle-ref", "{files}/nobody.png"], "nobody.png: no such file"),
+        (["--color-ref", "{files}/quick.json"], "quick.json is not a readable image"),
+        (["--mask", "{files}/sketch.png"], "give --hairstyle or --hairstyle-ref too"),
+        (["--hairstyle", "  "], "text is empty"),
+        (["--rgb", "red", "--color", "red hair"], "give one colour"),
+        (["--rgb", "red", "--save-intermediates", "{files}/me.png"], "needs a folder"),
+    ],
+)
+def test_bad_options_fail_in_one_line_before_any_work(files, tmp_path, capsys, monkeypatch, options, message):
+    def no_work(*args, **kwargs):
+        raise AssertionError("the edit started before the options were checked")
+
+    monkeypatch.setattr(HairEditor, "edit", no_work)
+    out = tmp_path / "out.png"
+    options = [o.format(files=files, out_dir=tmp_path) for o in options]
+    argv = ["edit", str(files / "me.png"), "-o", str(out), "--smoke", "--config", str(files / "quick.json"), *options]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("hairedit: error: ") and message in err
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_existing_intermediates_are_kept_unless_overwrite(files, tmp_path, capsys, monkeypatch):
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    (steps / "crop_after.png").write_bytes(b"keep me")
+    monkeypatch.setattr(HairEditor, "edit", lambda *a, **k: pytest.fail("the edit started"))
+    assert edit(files, tmp_path / "out.png", "--rgb", "red", "--save-intermediates", steps) == 2
+    assert "crop_after.png" in capsys.readouterr().err
+    assert (steps / "crop_after.png").read_bytes() == b"keep me"
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_ctrl_c_stops_the_edit_and_writes_nothing(files, tmp_path, capsys, monkeypatch):
+    report = commands.StageBars.__call__
+
+    def interrupt_on_first_step(bars, progress):
+        report(bars, progress)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
+
+    monkeypatch.setattr(commands.StageBars, "__call__", interrupt_on_first_step)
+    code = edit(files, tmp_path / "out.png", "--hairstyle", "bob cut hairstyle", "--save-intermediates",
+                tmp_path / "steps")
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert sorted(tmp_path.iterdir()) == []  # no output, no half-written temporary file
+
+
+def test_a_successful_edit_shows_progress_per_stage_and_says_smoke_output_is_meaningless(files, tmp_path, capsys):
+    out = tmp_path / "out.webp"
+    assert edit(files, out, "--hairstyle", "bob cut hairstyle", "--rgb", "40,40,200") == 0
+    captured = capsys.readouterr()
+    for stage in ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy"):
+        assert stage in captured.err
+    assert "2/2" in captured.err and "loss=" in captured.err
+    assert captured.err.strip().splitlines()[-1] == "hairedit: --smoke: small random networks, the output is meaningless."
+    assert captured.out.startswith(f"wrote {out} in ")
+    assert Image.open(out).format == "WEBP" and Image.open(out).size == (512, 512)
+
+
+def test_a_landscape_photo_comes_back_whole_with_only_the_hair_region_changed(files, tmp_path):
+    out = tmp_path / "wide_edited.png"
+    code = main(["edit", str(files / "wide.jpg"), "-o", str(out), "--smoke", "--config", str(files / "quick.json"),
+                 "--hairstyle-ref", str(files / "friend.png"), "--sketch", str(files / "sketch.png"), "--rgb", "crimson"])
+    assert code == 0
+    before = np.asarray(Image.open(files / "wide.jpg").convert("RGB"))
+    after = np.asarray(Image.open(out))
+    assert after.shape == before.shape == (512, 704, 3)
+    assert np.array_equal(after[:, :40], before[:, :40])  # the grey margin, far from the hair
+    assert not np.array_equal(after, before)
+
+
+def test_intermediates_include_a_parse_to_paint_on_and_it_works_as_a_mask(files, tmp_path):
+    steps = tmp_path / "steps"
+    assert edit(files, tmp_path / "first.png", "--sketch", "{files}/sketch.png", "--save-intermediates", steps) == 0
+    names = {path.name for path in steps.iterdir()}
+    assert {"crop_before.png", "crop_after.png", "parse_before.png", "sketch_strokes.png", "proxy_reconstruction.png",
+            "proxy_sketch.png", "proxy_hairstyle_blend.png", "mask_hair_before.png", "mask_edit_region.png",
+            "mask_sketch_region.png"} <= names
+    assert Image.open(steps / "crop_before.png").size == (1024, 1024)
+    sketch = np.asarray(Image.open(steps / "sketch_strokes.png"))
+    assert sketch.shape == (512, 512) and set(np.unique(sketch)) == {0, 128}
+
+    # The workflow the help text promises: paint over parse_before.png, pass it as --mask.
+    painted = np.asarray(Image.open(steps / "parse_before.png").convert("RGB")).copy()
+    painted[: painted.shape[0] // 4] = (204, 102, 255)  # hair colour across the top
+    Image.fromarray(painted).save(tmp_path / "painted.png")
+    assert (load_mask(str(tmp_path / "painted.png"))[:128] == 10).all()
+    assert edit(files, tmp_path / "second.png", "--hairstyle", "long hair", "--mask", tmp_path / "painted.png") == 0
+
+
+def test_preset_is_passed_to_the_edit(files, tmp_path, monkeypatch):
+    seen = []
+    real_edit = HairEditor.edit
+
+    def spy(editor, *args, **kwargs):
+        seen.append((kwargs["preset"], kwargs["seed"], kwargs["face"]))
+        return real_edit(editor, *args, **kwargs)
+
+    monkeypatch.setattr(HairEditor, "edit", spy)
+    assert edit(files, tmp_path / "out.png", "--rgb", "red", "--preset", "fast", "--seed", "7") == 0
+    assert seen == [("fast", 7, 0)]
+
+
+def test_config_file_overrides_only_what_it_names(tmp_path):
+    def config_of(smoke, settings):
+        path = tmp_path / "settings.json"
+        path.write_text(json.dumps(settings))
+        return read_config(argparse.Namespace(smoke=smoke, config=path))
+
+    smoke = config_of(True, {"text": {"steps": 2}, "autocast": "bf16"})
+    assert smoke.text.steps == 2 and smoke.autocast == "bf16"
+    assert smoke.inversion.w_steps == SMOKE_STEPS and smoke.text.learning_rate == EditConfig().text.learning_rate
+    faithful = config_of(False, {"seed": 4})
+    assert faithful.inversion.w_steps == 1100 and faithful.seed == 4
+    fast = config_of(False, {"preset": "fast"})
+    assert fast.fast is not None and fast.inversion.w_steps == 200
+
+
+def test_demo_and_doctor_without_smoke_need_no_work_to_answer(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(HairEditor, "edit", lambda *a, **k: pytest.fail("an edit started"))
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"an older sheet")
+    assert main(["demo", "--smoke", "-o", str(sheet)]) == 2
+    assert "already exists" in capsys.readouterr().err and sheet.read_bytes() == b"an older sheet"
+
+    assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "devices: cpu" in out
+    assert "MISSING  ffhq.pt" in out and "hairedit weights download" in out
