@@ -176,3 +176,22 @@ def test_bad_conditions_are_refused_before_any_work(editor, photo, conditions, m
     with pytest.raises(InputError, match=message):
         editor.edit(photo, callback=record.append, **conditions)
     assert record == []
+
+
+def test_gpu_options_run_on_cpu(photo):
+    """Mixed precision runs a whole edit; compiled synthesis gives the uncompiled images."""
+    import dataclasses
+
+    from hairedit.pipeline import _precision
+
+    config = dataclasses.replace(EditConfig.smoke(1), autocast="bf16")
+    result = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=config).edit(photo, rgb="red")
+    assert result.image.size == (512, 512)
+    editor = HairEditor.from_random(config=dataclasses.replace(EditConfig.smoke(1), compile=True,
+                                                               compile_backend="eager"))
+    generator = editor.components.generator
+    latent = editor.components.mean_latent.view(1, 1, -1).repeat(1, generator.n_latent, 1)
+    expected = generator.synthesis(latent).image
+    with _precision(editor.config, editor.components):
+        assert "synthesis" in vars(generator)
+        torch.testing.assert_close(generator.synthesis(latent).image, expected)

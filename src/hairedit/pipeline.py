@@ -352,9 +352,9 @@ def _precision(config: EditConfig, components: Components):
     if config.compile and "synthesis" not in vars(generator):
         # Compiled once per editor. Each block range, grad mode and noise kind is its own graph:
         # a few dozen in all, more than dynamo's default limit of 8.
-        import torch._dynamo
+        from torch import _dynamo
 
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        _dynamo.config.recompile_limit = max(_dynamo.config.recompile_limit, 64)
         generator.synthesis = torch.compile(generator.synthesis, backend=config.compile_backend)
     if config.autocast is None:
         yield
