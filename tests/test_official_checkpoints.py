@@ -11,7 +11,7 @@ from hairedit.errors import CheckpointError, MissingWeightsError
 from hairedit.networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
 from tests.conftest import Booby
 from tests.official.bald_proxy import write_bald_proxy
-from tests.official.clip import clip_shapes, write_clip
+from tests.official.clip import clip_shapes
 from tests.official.ffhq import generator_shapes, write_ffhq
 from tests.official.seg import bisenet_shapes
 from tests.official.sketch_proxy import write_sketch_proxy

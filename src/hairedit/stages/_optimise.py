@@ -38,6 +38,17 @@ class Plateau:
         return self.since_best >= self.patience
 
 
+def take_step(
+    optimizer, loss: torch.Tensor, plateau: Plateau, reporter, stage: str, step: int, total: int, preview
+) -> bool:
+    """One optimiser step on ``loss``, reported; True once the loss has plateaued."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    reporter.step(stage, step, total, loss, preview)
+    return plateau.reached(loss)
+
+
 def render(generator, latent: torch.Tensor, loss_px: int | None, start_features: torch.Tensor | None = None):
     """The image losses look at: the full image, or the skip image after the ``loss_px`` block."""
     return generator.synthesis(latent, start_features=start_features, stop_px=loss_px).image

@@ -20,7 +20,7 @@ from ..config import ColorProxyConfig, LatentRows
 from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
 from ..networks.bisenet import HAIR
 from ..progress import Reporter
-from ._optimise import PartialLatent, Plateau, render
+from ._optimise import PartialLatent, Plateau, render, take_step
 from .sketch import dilate_erode
 
 
@@ -68,8 +68,9 @@ def color_proxy(
     hairstyle_image = hairstyle_image.detach()
     loss_px = None if fast is None else fast.loss_px_for(g.size)
     # Stage 1 compares with the hairstyle image at the size its losses look at.
-    hairstyle_small = hairstyle_image if loss_px is None else F.interpolate(
-        hairstyle_image, size=(loss_px, loss_px), mode="area")
+    hairstyle_small = (
+        hairstyle_image if loss_px is None else F.interpolate(hairstyle_image, size=(loss_px, loss_px), mode="area")
+    )
     with torch.no_grad():
         hairstyle_labels = _labels(components, hairstyle_small)
         if target.text is not None:
@@ -93,11 +94,16 @@ def color_proxy(
             loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
         else:
             loss = loss + color_weight * lab_color_loss(target_lab, image, (labels == HAIR).float())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        reporter.step("colour proxy", step + 1, config.stage1_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=features).image)
-        if plateau.reached(loss):
+        if take_step(
+            optimizer,
+            loss,
+            plateau,
+            reporter,
+            "colour proxy",
+            step + 1,
+            config.stage1_steps,
+            lambda: g.synthesis(latent.full().detach(), start_features=features).image,
+        ):
             break
     color_latent = latent.full().detach()
 
@@ -121,13 +127,22 @@ def color_proxy(
     for step in range(config.stage2_steps):
         image = g.synthesis(latent.full(), start_features=blended).image
         loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
-        loss = loss + config.not_hair_mse_lambda * F.mse_loss(image * (1 - hair_mask), hairstyle_image * (1 - hair_mask))
-        loss = loss + config.hair_lpips_lambda * _lpips(components, image * hair_mask, stage1_image * hair_mask, loss_px)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        reporter.step("colour blending", step + 1, config.stage2_steps, loss, lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image)
-        if plateau.reached(loss):
+        loss = loss + config.not_hair_mse_lambda * F.mse_loss(
+            image * (1 - hair_mask), hairstyle_image * (1 - hair_mask)
+        )
+        loss = loss + config.hair_lpips_lambda * _lpips(
+            components, image * hair_mask, stage1_image * hair_mask, loss_px
+        )
+        if take_step(
+            optimizer,
+            loss,
+            plateau,
+            reporter,
+            "colour blending",
+            step + 1,
+            config.stage2_steps,
+            lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image,
+        ):
             break
     with torch.no_grad():
         final = g.synthesis(latent.full(), start_features=blended).image

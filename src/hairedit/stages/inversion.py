@@ -25,7 +25,7 @@ from ..networks.stylegan2 import Generator
 from ..networks.vgg import LPIPS
 from ..progress import Reporter
 from ..resample import bicubic_downsample
-from ._optimise import Plateau, render
+from ._optimise import Plateau, take_step
 
 
 @dataclass
@@ -70,16 +70,21 @@ class Inverter:
 
     # -- losses --------------------------------------------------------------------------
 
-    def _loss(self, generated: torch.Tensor, target: torch.Tensor, target_small: torch.Tensor,
-              latent: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, generated: torch.Tensor, target: torch.Tensor, target_small: torch.Tensor, latent: torch.Tensor
+    ) -> torch.Tensor:
         c = self.config
         loss = c.l2_lambda * F.mse_loss(generated, target)
-        loss = loss + c.percept_lambda * self.lpips(bicubic_downsample(generated, self.lpips_factor), target_small).sum()
+        loss = (
+            loss + c.percept_lambda * self.lpips(bicubic_downsample(generated, self.lpips_factor), target_small).sum()
+        )
         return loss + c.p_norm_lambda * self.pca.p_norm(latent)
 
     def _targets(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.mean_latent.device
-        return image_tensor(image, self.image_px, device), image_tensor(image, self.image_px // self.lpips_factor, device)
+        return image_tensor(image, self.image_px, device), image_tensor(
+            image, self.image_px // self.lpips_factor, device
+        )
 
     def _noise(self) -> str | None:
         return "random" if self.config.random_noise else None
@@ -98,11 +103,9 @@ class Inverter:
         for step in range(steps):
             generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=self._noise()).image
             loss = self._loss(generated, target, target_small, latent)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            reporter.step(stage, step + 1, steps, loss, lambda: self.generator(latent.detach()))
-            if plateau.reached(loss):
+            if take_step(
+                optimizer, loss, plateau, reporter, stage, step + 1, steps, lambda: self.generator(latent.detach())
+            ):
                 break
         w_latent = latent.detach()
         self._cache_save(image, "w", {"w_latent": w_latent})
@@ -128,12 +131,20 @@ class Inverter:
                 latent, start_features=features, stop_px=self.loss_px, noise=self._noise()
             ).image
             loss = self._loss(generated, target, target_small, latent)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            reporter.step("inversion (FS)", step + 1, steps, loss, lambda: self.generator.synthesis(torch.cat([fixed_rows, free_rows], 1).detach(),
-                                                           start_features=features.detach()).image)
-            if plateau.reached(loss):
+            if take_step(
+                optimizer,
+                loss,
+                plateau,
+                reporter,
+                "inversion (FS)",
+                step + 1,
+                steps,
+                lambda: (
+                    self.generator.synthesis(
+                        torch.cat([fixed_rows, free_rows], 1).detach(), start_features=features.detach()
+                    ).image
+                ),
+            ):
                 break
         result = Inversion(torch.cat([fixed_rows, free_rows], 1).detach(), features.detach(), w_latent)
         self._cache_save(image, "fs", asdict(result))

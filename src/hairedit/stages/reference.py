@@ -14,7 +14,7 @@ from ..config import LatentRows, ReferenceProxyConfig
 from ..losses import landmark_loss, painted_mask_loss
 from ..networks.bisenet import HAIR
 from ..progress import Reporter
-from ._optimise import PartialLatent, Plateau, render
+from ._optimise import PartialLatent, Plateau, render, take_step
 
 
 def _image_and_hair_256(components, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,10 +54,15 @@ def reference_proxy(
         if painted_labels is not None:
             loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
         previous = latent.free.detach().clone()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        reporter.step("reference proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
-        if plateau.reached(loss):
+        if take_step(
+            optimizer,
+            loss,
+            plateau,
+            reporter,
+            "reference proxy",
+            step + 1,
+            config.steps,
+            lambda: g(latent.full().detach()),
+        ):
             break
     return latent.full().detach()

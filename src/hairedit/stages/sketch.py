@@ -18,9 +18,7 @@ def dilate_erode(mask: np.ndarray, dilate_px: int, erode_px: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def sketch_proxy(
-    components, sketch: np.ndarray, config: SketchProxyConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
+def sketch_proxy(components, sketch: np.ndarray, config: SketchProxyConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """sketch: (canvas, canvas) uint8, strokes > 0 on black (official: grey 128, 2 px, 512 canvas).
 
     Returns the latent (1, n, D) = encoder(sketch at 256 px, in [0, 1]) + mean latent, and the

@@ -11,7 +11,7 @@ import torch
 from ..config import LatentRows, TextProxyConfig
 from ..losses import landmark_loss, painted_mask_loss
 from ..progress import Reporter
-from ._optimise import PartialLatent, Plateau, render
+from ._optimise import PartialLatent, Plateau, render, take_step
 
 
 def text_proxy(
@@ -42,10 +42,8 @@ def text_proxy(
         loss = loss + config.landmark_lambda * landmark_loss(source_heatmaps, components.landmarks(image), True)
         if painted_labels is not None:
             loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        reporter.step("text proxy", step + 1, config.steps, loss, lambda: g(latent.full().detach()))
-        if plateau.reached(loss):
+        if take_step(
+            optimizer, loss, plateau, reporter, "text proxy", step + 1, config.steps, lambda: g(latent.full().detach())
+        ):
             break
     return latent.full().detach()
