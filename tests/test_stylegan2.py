@@ -53,6 +53,22 @@ def test_fast_ops_equal_the_reference_formulation(generator):
     torch.testing.assert_close(grad_fast, grad_reference, rtol=1e-4, atol=1e-6)
 
 
+def test_fast_ops_equal_the_reference_from_features_for_a_batch(generator):
+    # FS optimises F and the rows after it, two samples at a time in the blending stages.
+    latent = torch.cat([_latent(generator, 0), _latent(generator, 1)]).requires_grad_(True)
+    features = generator.synthesis(latent.detach(), stop_px=16).features.requires_grad_(True)
+
+    def render_and_grads():
+        image = generator.synthesis(latent, start_features=features).image
+        return (image, *torch.autograd.grad(image.square().mean(), (latent, features)))
+
+    fast = render_and_grads()
+    with reference_formulation(generator):
+        reference = render_and_grads()
+    for ours, theirs in zip(fast, reference):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
 def test_fast_ops_equal_the_reference_at_1024_px():
     torch.manual_seed(0)
     generator = Generator(1024).eval()

@@ -34,27 +34,66 @@ ACTIVATION_GAIN = math.sqrt(2)
 
 
 class FastOps:
-    """Resampling as single convolutions (no zero-insertion tensors, no permutes), and
-    modulation applied to the activations rather than the weights."""
+    """Resampling as single convolutions (no zero-insertion tensors, no permutes), modulation
+    applied to the activations rather than the weights, and each styled convolution's
+    demodulation, noise, bias and activation fused into three passes over its output."""
+
+    @staticmethod
+    def memory_format(device: torch.device) -> torch.memory_format:
+        """Layout of the feature maps: oneDNN runs the depthwise blur and the 3x3 convolutions
+        about twice as fast on channels-last tensors on CPU."""
+        return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
     @staticmethod
     def modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Scale the input by the style, convolve with the shared weights, demodulate the output.
+        out, demodulation = FastOps.undemodulated_conv(conv, x, style)
+        return out if demodulation is None else out * demodulation
+
+    @staticmethod
+    def undemodulated_conv(
+        conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The modulated convolution before demodulation, and the demodulation (B, out, 1, 1).
+
+        x: (B, in, H, W); style: (B, in), the output of ``conv.modulation``.
 
         The same maths as modulating the weights per sample, but the backward pass only needs
-        the convolution's input gradient, not a weight gradient per sample.
+        the convolution's input gradient, not a weight gradient per sample. The demodulation
+        is a per-channel scale, so it commutes with the (depthwise) blur of an upsampling conv.
         """
         batch = x.shape[0]
         weight = conv.weight[0] * conv.scale  # (out, in, k, k)
-        x = x * style.view(batch, -1, 1, 1)
-        if conv.upsample:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        if conv.kernel_size == 1:
+            # A 1x1 convolution is a matrix product over channels; with the style folded into
+            # the (tiny) weights it costs one pass over x instead of three.
+            per_sample = (weight[None, :, :, 0, 0] * style[:, None, :]).transpose(1, 2)  # (B, in, out)
+            out = (x.permute(0, 2, 3, 1) @ per_sample[:, None]).permute(0, 3, 1, 2)
         else:
-            out = F.conv2d(x, weight, padding=conv.padding)
-        if conv.demodulate:
-            demod = torch.rsqrt(style.pow(2) @ weight.pow(2).sum([2, 3]).t() + 1e-8)  # (B, out)
-            out = out * demod.view(batch, -1, 1, 1)
-        return conv.blur(out) if conv.upsample else out
+            x = x * style.view(batch, -1, 1, 1)
+            if conv.upsample:
+                out = conv.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+            else:
+                out = F.conv2d(x, weight, padding=conv.padding)
+        if not conv.demodulate:
+            return out, None
+        demodulation = torch.rsqrt(style.pow(2) @ weight.pow(2).sum([2, 3]).t() + 1e-8)  # (B, out)
+        return out, demodulation.view(batch, -1, 1, 1)
+
+    @staticmethod
+    def styled_conv(
+        layer: StyledConv, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``leaky_relu(demodulated_conv + noise_weight * noise + bias) * sqrt(2)``.
+
+        The gain moves inside the activation (``leaky_relu(z) * g == leaky_relu(g * z)`` for
+        g > 0), so the scaled demodulation and bias go into one ``addcmul`` and the noise is
+        added in place.
+        """
+        out, demodulation = FastOps.undemodulated_conv(layer.conv, x, layer.conv.modulation(style))
+        bias = (layer.activate.bias * ACTIVATION_GAIN).view(1, -1, 1, 1)
+        out = torch.addcmul(bias, out, demodulation * ACTIVATION_GAIN)
+        out.add_(layer.noise.weight * ACTIVATION_GAIN * layer.noise.sample(out, noise))
+        return F.leaky_relu(out, LEAKY_SLOPE, inplace=True)
 
     @staticmethod
     def blur(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
@@ -186,10 +225,15 @@ class NoiseInjection(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        return x + self.weight * self.sample(x, noise)
+
+    @staticmethod
+    def sample(x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """``noise``, or fresh standard normal noise (B, 1, H, W) for ``x`` when it is None."""
         if noise is None:
             batch, _, height, width = x.shape
             noise = x.new_empty(batch, 1, height, width).normal_()
-        return x + self.weight * noise
+        return noise
 
 
 class FusedLeakyReLU(nn.Module):
@@ -217,9 +261,10 @@ class StyledConv(nn.Module):
         self.conv = ModulatedConv2d(in_channel, out_channel, 3, style_dim, upsample=upsample)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channel)
+        self.ops = FastOps
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, style), noise))
+        return self.ops.styled_conv(self, x, style, noise)
 
 
 class ToRGB(nn.Module):
@@ -285,6 +330,7 @@ class Generator(nn.Module):
         if size < 8 or size & (size - 1):
             raise ValueError(f"generator size must be a power of two >= 8. Got {size}")
         self.size, self.style_dim = size, style_dim
+        self.ops = FastOps
         self.layout = StyleLayout(size)
         self.n_latent = self.layout.n_latent
         self.style = nn.Sequential(
@@ -366,12 +412,13 @@ class Generator(nn.Module):
         elif isinstance(noise, str):
             noise = [None] * self.num_layers
 
-        skip = None
+        layout = self.ops.memory_format(latent.device)
         if start_features is None:
-            out = self.conv1(self.input(latent.shape[0]), latent[:, 0], noise[0])
+            start = self.input(latent.shape[0]).contiguous(memory_format=layout)
+            out = self.conv1(start, latent[:, 0], noise[0])
             skip = self.to_rgb1(out, latent[:, 1], None)
         else:
-            out, skip = start_features, start_image
+            out, skip = start_features.contiguous(memory_format=layout), start_image
         res = 8
         for index, to_rgb in enumerate(self.to_rgbs):
             if res > stop_px:
@@ -382,7 +429,7 @@ class Generator(nn.Module):
                 out = self.convs[2 * index + 1](out, latent[:, row + 1], noise[row + 1])
                 skip = to_rgb(out, latent[:, row + 2], skip)
             res *= 2
-        return Synthesis(image=skip, features=out)
+        return Synthesis(image=skip.contiguous(), features=out.contiguous())
 
     def forward(self, latent: torch.Tensor, noise: list[torch.Tensor] | str | None = None) -> torch.Tensor:
         """Full synthesis: W+ (B, n_latent, style_dim) -> image (B, 3, size, size)."""

@@ -52,6 +52,15 @@ class ReferenceOps(FastOps):
     """rosinality's formulation of the same ops."""
 
     @staticmethod
+    def memory_format(device: torch.device) -> torch.memory_format:
+        return torch.contiguous_format
+
+    @staticmethod
+    def styled_conv(layer, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """Modulated convolution, then noise, then bias and leaky ReLU, each its own pass."""
+        return layer.activate(layer.noise(layer.conv(x, style), noise))
+
+    @staticmethod
     def modulated_conv(conv, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Per-sample modulated and demodulated weights, one grouped convolution for the batch."""
         batch, _, height, width = x.shape
