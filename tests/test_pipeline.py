@@ -50,6 +50,8 @@ def test_text_edit_records_falling_losses_and_keeps_the_photo_size(editor, photo
         losses = _losses(record, stage)
         assert len(losses) == STEPS, stage
         assert np.mean(losses[-2:]) < losses[0], (stage, losses)
+        previews = [p.preview for p in record if p.stage == stage and p.preview is not None]
+        assert previews and previews[-1].shape == (64, 64, 3), stage
     assert result.proxies.bald is not None and result.proxies.hairstyle is not None
     assert set(result.timings) >= {"align", "inversion", "text proxy", "blending", "colour proxy", "paste back"}
 
@@ -139,6 +141,12 @@ def test_second_edit_of_the_same_photo_reuses_the_inversion(editor, photo):
     record = []
     editor.edit(photo, rgb="green", callback=record.append)
     assert not [p for p in record if p.stage.startswith("inversion")]
+
+
+def test_progress_without_previews_renders_no_images(editor, photo):
+    record = []
+    editor.edit(photo, rgb="green", callback=record.append, previews=False)
+    assert record and all(p.preview is None for p in record)
 
 
 def test_seeded_edits_are_reproducible(tmp_path, photo):

@@ -138,7 +138,9 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
         config.fast = dataclasses.replace(config.fast, plateau_patience=steps + 1)  # time every step
     editor.config = config
     start = time.perf_counter()
-    editor.edit(data.astronaut(), callback=lambda p: stamps.append((p.stage, time.perf_counter())), **EDIT)
+    editor.edit(
+        data.astronaut(), callback=lambda p: stamps.append((p.stage, time.perf_counter())), previews=False, **EDIT
+    )
     total = time.perf_counter() - start
     per_step, loop_time, previous = {}, 0.0, start
     by_stage: dict[str, list[float]] = {}

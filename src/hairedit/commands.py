@@ -204,7 +204,9 @@ def run_edit(args: argparse.Namespace) -> int:
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
     editor.check_inputs(**conditions)
     with StageBars() as bars:
-        result = editor.edit(photo, face=args.face, preset=args.preset, seed=args.seed, callback=bars, **conditions)
+        result = editor.edit(
+            photo, face=args.face, preset=args.preset, seed=args.seed, callback=bars, previews=False, **conditions
+        )
     if args.save_intermediates is not None:
         write_intermediates(editor, result, args, args.save_intermediates)
     save_image(result.image, args.output, overwrite=args.overwrite)
@@ -343,7 +345,9 @@ def run_demo(args: argparse.Namespace) -> int:
     for mode in modes(editor, photo, everything=False):
         print(f"demo: {mode.label}", file=sys.stderr)
         with StageBars() as bars:
-            result = editor.edit(photo, preset=args.preset, seed=args.seed, callback=bars, **mode.conditions)
+            result = editor.edit(
+                photo, preset=args.preset, seed=args.seed, callback=bars, previews=False, **mode.conditions
+            )
         before = result.crop_before
         tiles.append((mode.label, result.crop_after))
     save_image(contact_sheet(before, tiles), args.output, overwrite=args.overwrite)

@@ -167,11 +167,17 @@ class HairEditor:
         seed: int | None = None,
         callback: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        previews: bool = True,
     ) -> EditResult:
-        """Edit the hair of face ``face`` (0 = largest) in ``photo``; see the README for the modes."""
+        """Edit the hair of face ``face`` (0 = largest) in ``photo``; see the README for the modes.
+
+        ``callback`` gets a :class:`Progress` per optimisation step; with ``previews`` about
+        ten of them per stage carry an image (each costs one more synthesis). ``cancel``
+        stops the edit with :class:`EditInterrupted` at the next step.
+        """
         config = self._config_for(preset, seed)
         c = self.components
-        reporter, timer = Reporter(callback, cancel), _Timer()
+        reporter, timer = Reporter(callback, cancel, previews), _Timer()
         with _precision(config, c):
             return self._edit(photo, hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb, face, config,
                               reporter, timer)

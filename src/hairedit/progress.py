@@ -37,9 +37,15 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 class Reporter:
     """Passes progress to a callback and stops the work when ``cancel`` is set."""
 
-    def __init__(self, callback: ProgressCallback | None = None, cancel: threading.Event | None = None):
+    def __init__(
+        self,
+        callback: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        previews: bool = True,  # each preview costs a full synthesis
+    ):
         self.callback = callback
         self.cancel = cancel
+        self.previews = previews
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -59,7 +65,7 @@ class Reporter:
             return
         every = max(1, total // PREVIEWS_PER_STAGE)
         image = None
-        if preview is not None and (step % every == 0 or step == total):
+        if self.previews and preview is not None and (step % every == 0 or step == total):
             with torch.no_grad():
                 image = to_uint8(preview())
         self.callback(Progress(stage, step, total, None if loss is None else float(loss.detach()), image))
