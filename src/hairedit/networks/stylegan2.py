@@ -66,8 +66,8 @@ class FastOps:
         if conv.kernel_size == 1:
             # A 1x1 convolution is a matrix product over channels; with the style folded into
             # the (tiny) weights it costs one pass over x instead of three.
-            per_sample = (weight[None, :, :, 0, 0] * style[:, None, :]).transpose(1, 2)  # (B, in, out)
-            out = (x.permute(0, 2, 3, 1) @ per_sample[:, None]).permute(0, 3, 1, 2)
+            per_sample = weight[None, :, :, 0, 0] * style[:, None, :]  # (B, out, in)
+            out = (per_sample @ x.flatten(2)).view(batch, -1, *x.shape[-2:])
         else:
             x = x * style.view(batch, -1, 1, 1)
             if conv.upsample:
@@ -291,7 +291,8 @@ class Synthesis:
 
     image: (B, 3, r, r) in about [-1, 1], the RGB skip output after the last block run
         (the full image when synthesis ran to the end).
-    features: (B, C, r, r), that block's features (F when it is the 32 px block).
+    features: (B, C, r, r), that block's features (F when it is the 32 px block), channels-last
+        in memory on CPU.
     """
 
     image: torch.Tensor
@@ -429,7 +430,7 @@ class Generator(nn.Module):
                 out = self.convs[2 * index + 1](out, latent[:, row + 1], noise[row + 1])
                 skip = to_rgb(out, latent[:, row + 2], skip)
             res *= 2
-        return Synthesis(image=skip.contiguous(), features=out.contiguous())
+        return Synthesis(image=skip.contiguous(), features=out)
 
     def forward(self, latent: torch.Tensor, noise: list[torch.Tensor] | str | None = None) -> torch.Tensor:
         """Full synthesis: W+ (B, n_latent, style_dim) -> image (B, 3, size, size)."""
