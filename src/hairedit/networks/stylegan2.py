@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..config import StyleLayout
+from .layout import preferred_memory_format
 
 BLUR_KERNEL = (1, 3, 3, 1)
 LEAKY_SLOPE = 0.2
@@ -38,11 +39,7 @@ class FastOps:
     applied to the activations rather than the weights, and each styled convolution's
     demodulation, noise, bias and activation fused into three passes over its output."""
 
-    @staticmethod
-    def memory_format(device: torch.device) -> torch.memory_format:
-        """Layout of the feature maps: oneDNN runs the depthwise blur and the 3x3 convolutions
-        about twice as fast on channels-last tensors on CPU."""
-        return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    memory_format = staticmethod(preferred_memory_format)
 
     @staticmethod
     def modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

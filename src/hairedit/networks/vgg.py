@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from .layout import preferred_memory_format
 
 # torchvision's VGG16 `features`: channel widths, "M" for max pooling.
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -58,6 +59,7 @@ class VGG16Features(nn.Module):
     def activations(self, x: torch.Tensor, indices: tuple[int, ...]) -> list[torch.Tensor]:
         """Outputs of the layers ``indices`` (ascending) for ``x`` (B, 3, H, W); runs no further."""
         out = []
+        x = x.contiguous(memory_format=preferred_memory_format(x.device))
         for index, layer in enumerate(self.features[: max(indices) + 1]):
             x = layer(x)
             if index in indices:
@@ -104,12 +106,22 @@ class LPIPS(nn.Module):
         if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 3:
             shapes = f"{tuple(a.shape)}, {tuple(b.shape)}"
             raise ValueError(f"LPIPS needs two (B, 3, H, W) images of one shape. Got {shapes}.")
-        features_a = self.net.activations((a - self.shift) / self.scale, LPIPS_LAYERS)
-        features_b = self.net.activations((b - self.shift) / self.scale, LPIPS_LAYERS)
+        return self.distance(self.features(a), self.features(b))
+
+    def features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """What LPIPS compares: the unit-normalised VGG activations of ``image`` (B, 3, H, W).
+
+        A loop that compares with one fixed target computes the target's once and calls
+        :meth:`distance`, which halves the VGG work of every step and changes no number.
+        """
+        activations = self.net.activations((image - self.shift) / self.scale, LPIPS_LAYERS)
+        return [unit_normalise(a) for a in activations]
+
+    def distance(self, features_a: list[torch.Tensor], features_b: list[torch.Tensor]) -> torch.Tensor:
+        """LPIPS (B,) between two images' :meth:`features`."""
         total = 0
         for index, (fa, fb) in enumerate(zip(features_a, features_b)):
-            difference = (unit_normalise(fa) - unit_normalise(fb)) ** 2
-            total = total + self.linear(index, difference).mean((2, 3))
+            total = total + self.linear(index, (fa - fb) ** 2).mean((2, 3))
         return total.view(-1)
 
 

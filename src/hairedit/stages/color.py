@@ -40,13 +40,12 @@ class ColorResult:
     hair_mask: torch.Tensor  # the grown hair mask used in stage 2, (1, 1, S, S)
 
 
-def _lpips(components, a: torch.Tensor, b: torch.Tensor, loss_px: int | None) -> torch.Tensor:
-    """LPIPS at full size (official), or, in the fast preset, on both images area-downsampled
-    to ``loss_px``."""
+def _lpips_features(components, image: torch.Tensor, loss_px: int | None) -> list[torch.Tensor]:
+    """LPIPS features at full size (official), or, in the fast preset, of the image
+    area-downsampled to ``loss_px``."""
     if loss_px is not None:
-        a = F.interpolate(a, size=(loss_px, loss_px), mode="area")
-        b = F.interpolate(b, size=(loss_px, loss_px), mode="area")
-    return components.lpips(a, b).sum()
+        image = F.interpolate(image, size=(loss_px, loss_px), mode="area")
+    return components.lpips.features(image)
 
 
 def _labels(components, image: torch.Tensor) -> torch.Tensor:
@@ -120,6 +119,7 @@ def color_proxy(
         color_block = g.synthesis(color_latent, start_features=features, stop_px=block).features
         weight = F.interpolate(hair_mask, size=(block, block), mode="bicubic", align_corners=False)
         blended = color_block * weight + source_block * (1 - weight)
+        stage1_features = _lpips_features(components, stage1_image * hair_mask, loss_px)
     latent = PartialLatent(source_latent, rows.color_final)
     blended = blended.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
@@ -130,9 +130,8 @@ def color_proxy(
         loss = loss + config.not_hair_mse_lambda * F.mse_loss(
             image * (1 - hair_mask), hairstyle_image * (1 - hair_mask)
         )
-        loss = loss + config.hair_lpips_lambda * _lpips(
-            components, image * hair_mask, stage1_image * hair_mask, loss_px
-        )
+        features = _lpips_features(components, image * hair_mask, loss_px)
+        loss = loss + config.hair_lpips_lambda * components.lpips.distance(features, stage1_features).sum()
         if take_step(
             optimizer,
             loss,

@@ -71,20 +71,20 @@ class Inverter:
     # -- losses --------------------------------------------------------------------------
 
     def _loss(
-        self, generated: torch.Tensor, target: torch.Tensor, target_small: torch.Tensor, latent: torch.Tensor
+        self, generated: torch.Tensor, target: torch.Tensor, target_features: list[torch.Tensor], latent: torch.Tensor
     ) -> torch.Tensor:
         c = self.config
         loss = c.l2_lambda * F.mse_loss(generated, target)
-        loss = (
-            loss + c.percept_lambda * self.lpips(bicubic_downsample(generated, self.lpips_factor), target_small).sum()
-        )
+        features = self.lpips.features(bicubic_downsample(generated, self.lpips_factor))
+        loss = loss + c.percept_lambda * self.lpips.distance(features, target_features).sum()
         return loss + c.p_norm_lambda * self.pca.p_norm(latent)
 
-    def _targets(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _targets(self, image: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The image the MSE compares with, and the LPIPS features of its downsampled copy."""
         device = self.mean_latent.device
-        return image_tensor(image, self.image_px, device), image_tensor(
-            image, self.image_px // self.lpips_factor, device
-        )
+        with torch.no_grad():
+            target_features = self.lpips.features(image_tensor(image, self.image_px // self.lpips_factor, device))
+        return image_tensor(image, self.image_px, device), target_features
 
     def _noise(self) -> str | None:
         return "random" if self.config.random_noise else None
@@ -96,13 +96,13 @@ class Inverter:
         cached = self._cache_load(image, "w")
         if cached is not None:
             return cached["w_latent"]
-        target, target_small = self._targets(image)
+        target, target_features = self._targets(image)
         latent = self.mean_latent.detach().view(1, 1, -1).repeat(1, self.generator.n_latent, 1).requires_grad_(True)
         optimizer = torch.optim.Adam([latent], lr=self.config.learning_rate)
         steps, plateau = self.config.w_steps, Plateau(self.fast)
         for step in range(steps):
             generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=self._noise()).image
-            loss = self._loss(generated, target, target_small, latent)
+            loss = self._loss(generated, target, target_features, latent)
             if take_step(
                 optimizer, loss, plateau, reporter, stage, step + 1, steps, lambda: self.generator(latent.detach())
             ):
@@ -117,7 +117,7 @@ class Inverter:
         if cached is not None:
             return Inversion(cached["latent"], cached["features"], cached["w_latent"])
         w_latent = self.invert_w(image, reporter)
-        target, target_small = self._targets(image)
+        target, target_features = self._targets(image)
         features = self.generator.synthesis(w_latent, stop_px=self.rows.features_px, noise=self._noise()).features
         features = features.detach().requires_grad_(True)
         free = list(self.rows.fs_free)
@@ -130,7 +130,7 @@ class Inverter:
             generated = self.generator.synthesis(
                 latent, start_features=features, stop_px=self.loss_px, noise=self._noise()
             ).image
-            loss = self._loss(generated, target, target_small, latent)
+            loss = self._loss(generated, target, target_features, latent)
             if take_step(
                 optimizer,
                 loss,
