@@ -68,7 +68,8 @@ def bench_generator(device: torch.device, repeats: int, generator=None) -> tuple
     from .networks.stylegan2_reference import reference_formulation
 
     torch.manual_seed(0)
-    generator = generator or Generator(1024).eval().requires_grad_(False)
+    if generator is None:
+        generator = Generator(1024).eval().requires_grad_(False)
     generator = generator.to(device)
     latent = generator.mean_latent(256).unsqueeze(1).repeat(1, generator.n_latent, 1)
     latent = (latent + 0.1 * torch.randn_like(latent)).requires_grad_(True)
