@@ -39,6 +39,7 @@ def files(tmp_path_factory):
     (folder / "broken.json").write_text("{not json")
     (folder / "typo.json").write_text(json.dumps({"text": {"stepz": 2}}))
     (folder / "turbo.json").write_text(json.dumps({"preset": "turbo"}))
+    (folder / "many.json").write_text(json.dumps({"text": {"steps": "many"}}))
     return folder
 
 
@@ -58,6 +59,7 @@ def edit(files, out, *options):
         (["--rgb", "red", "--config", "{files}/typo.json"], "stepz"),
         (["--rgb", "red", "--config", "{files}/missing.json"], "missing.json"),
         (["--rgb", "red", "--config", "{files}/turbo.json"], "unknown preset 'turbo'"),
+        (["--rgb", "red", "--config", "{files}/many.json"], "text.steps must be int, not 'many'"),
         (["--rgb", "crimsonn"], "not a colour"),
         (["--sketch", "{files}/narrow_sketch.png"], "narrow_sketch.png is 400x512"),
         (["--sketch", "{files}/me.png"], "does not look like a sketch"),

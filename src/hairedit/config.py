@@ -9,6 +9,8 @@ for a small test generator (see :meth:`LayerResolutions.for_generator`).
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -246,21 +248,37 @@ class EditConfig:
         return dataclasses.asdict(self)
 
 
-def _from_dict(kind: type, values: dict[str, Any]) -> Any:
+JSON_VALUES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}  # a field's type -> what it accepts
+
+
+def _from_dict(kind: type, values: dict[str, Any], path: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(kind)}
     unknown = set(values) - set(fields)
     if unknown:
         raise ValueError(f"unknown {kind.__name__} settings: {sorted(unknown)}; known: {sorted(fields)}")
-    built = {}
-    for name, value in values.items():
-        default = getattr(kind(), name) if name in fields else None
-        if isinstance(value, dict) and name == "fast":
-            built[name] = _from_dict(FastConfig, value)
-        elif dataclasses.is_dataclass(default) and isinstance(value, dict):
-            built[name] = _from_dict(type(default), value)
-        else:
-            built[name] = value
-    return kind(**built)
+    hints = typing.get_type_hints(kind)
+    return kind(**{name: _typed(hints[name], value, f"{path}{name}") for name, value in values.items()})
+
+
+def _typed(hint: Any, value: Any, name: str) -> Any:
+    """``value`` checked against the field's type ``hint`` (numbers must not be negative)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    hint = next(option for option in options if option is not type(None))
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return _from_dict(hint, value, f"{name}.")
+    if typing.get_origin(hint) is Literal:
+        if value not in typing.get_args(hint):
+            raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(map(str, typing.get_args(hint)))}")
+        return value
+    expected = JSON_VALUES.get(hint)
+    if expected is None or not isinstance(value, expected) or (hint is not bool and isinstance(value, bool)):
+        wanted = "a settings object" if dataclasses.is_dataclass(hint) else getattr(hint, "__name__", str(hint))
+        raise ValueError(f"{name} must be {wanted}" + (" or null" if len(options) > 1 else "") + f", not {value!r}")
+    if hint in (int, float) and value < 0:
+        raise ValueError(f"{name} must not be negative, not {value!r}")
+    return float(value) if hint is float else value
 
 
 def _fast(base: EditConfig) -> EditConfig:
