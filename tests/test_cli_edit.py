@@ -196,3 +196,12 @@ def test_demo_and_doctor_without_smoke_need_no_work_to_answer(tmp_path, capsys, 
     out = capsys.readouterr().out
     assert "torch" in out and "devices: cpu" in out
     assert "MISSING  ffhq.pt" in out and "hairedit weights download" in out
+
+
+def test_old_hair_left_past_the_crop_is_reported(files, tmp_path, capsys, monkeypatch):
+    import hairedit.pipeline
+
+    monkeypatch.setattr(hairedit.pipeline, "old_hair_left_past_crop", lambda *args: True)
+    assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
+    assert f"hairedit: warning: {hairedit.pipeline.OLD_HAIR_PAST_CROP}" in capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()

@@ -11,7 +11,13 @@ from skimage import data
 from hairedit.errors import InputError
 from hairedit.face.align import AlignedFace, CropTransform, align_face
 from hairedit.face.detect import choose_face, detect_faces
-from hairedit.face.paste import BORDER_FEATHER_FRACTION, FEATHER_FRACTION, blend_weights, paste_back
+from hairedit.face.paste import (
+    BORDER_FEATHER_FRACTION,
+    FEATHER_FRACTION,
+    blend_weights,
+    old_hair_left_past_crop,
+    paste_back,
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +118,28 @@ def test_long_hair_past_the_crop_is_kept_and_joined_without_a_seam(astronaut, al
     np.testing.assert_array_equal(values[-15:], original[-15:])
     weight_along = np.abs(values - original).mean(axis=1) / np.maximum(np.abs(200 - original).mean(axis=1), 1)
     assert weight_along[:5].min() > 0.9 and np.abs(np.diff(weight_along)).max() < 0.35
+
+
+def _long_hair(bottom_row: int, size: int = 256) -> np.ndarray:
+    hair = np.zeros((size, size), np.float32)
+    hair[20:bottom_row, 60:200] = 1
+    return hair
+
+
+def test_hair_cut_short_at_the_crop_edge_is_noticed(aligned):
+    transform = aligned.transform  # the astronaut's crop lies inside the photo
+    assert old_hair_left_past_crop(_long_hair(256), _long_hair(180), transform)
+    assert not old_hair_left_past_crop(_long_hair(256), _long_hair(256), transform)  # still reaches the edge
+    assert not old_hair_left_past_crop(_long_hair(180), _long_hair(120), transform)  # never reached it
+
+
+def test_hair_at_a_crop_edge_outside_the_photo_does_not_count():
+    # A 1024 px crop whose bottom 124 rows lie below the photo (the aligner pads there).
+    transform = CropTransform(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 1024, (1024, 900))
+    assert not old_hair_left_past_crop(_long_hair(256), _long_hair(180), transform)
+    sideways = np.zeros((256, 256), np.float32)
+    sideways[100:150, 0:100] = 1  # hair through the left edge, inside the photo
+    assert old_hair_left_past_crop(sideways, np.zeros_like(sideways), transform)
 
 
 def test_fine_detail_does_not_alias_when_the_photo_is_smaller_than_the_crop(astronaut, aligned, upper_region):

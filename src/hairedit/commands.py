@@ -212,6 +212,8 @@ def run_edit(args: argparse.Namespace) -> int:
     save_image(result.image, args.output, overwrite=args.overwrite)
     timings = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items())
     print(f"wrote {args.output} in {sum(result.timings.values()):.1f} s ({timings})")
+    for warning in result.warnings:
+        print(f"hairedit: warning: {warning}", file=sys.stderr)
     if args.smoke:
         print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 0

@@ -25,7 +25,7 @@ from .config import EditConfig, LatentRows
 from .errors import InputError
 from .face.align import AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
-from .face.paste import paste_back
+from .face.paste import old_hair_left_past_crop, paste_back
 from .imageio import PhotoLike, load_photo
 from .networks.bisenet import EAR, HAIR
 from .progress import ProgressCallback, Reporter, to_uint8
@@ -40,6 +40,11 @@ from .weights.registry import weights_dir as default_weights_dir
 
 CROP_SIZE_PX = 1024
 EDIT_MARGIN_FRACTION = 0.02  # the paste region reaches this far (of the crop side) past the hair
+OLD_HAIR_PAST_CROP = (
+    "the hair in the photo runs on past the edge of the face crop, and the new hair stops short of it there: "
+    "hair outside the crop is never edited, so the old ends may still show beyond the new hair. For a large change "
+    "of length, use a photo where the hair fits inside the face square (see docs/faces.md, 'Long hair past the crop')."
+)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class EditResult:
     face_index: int
     faces: list[DetectedFace] = field(default_factory=list)
     aligned: AlignedFace | None = None
+    warnings: list[str] = field(default_factory=list)  # things the user should know about the result
 
 
 def default_device() -> torch.device:
@@ -293,6 +299,7 @@ class HairEditor:
             hair_before, hair_after, region,
             None if local_mask is None else F.interpolate(local_mask, size=(size, size))[0, 0].cpu().numpy(),
         )
+        warnings = [OLD_HAIR_PAST_CROP] if old_hair_left_past_crop(hair_before, hair_after, aligned.transform) else []
         return EditResult(
             image=Image.fromarray(whole),
             crop_before=Image.fromarray(aligned.crop),
@@ -303,6 +310,7 @@ class HairEditor:
             face_index=face,
             faces=faces,
             aligned=aligned,
+            warnings=warnings,
         )
 
     def check_inputs(self, hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb) -> dict:

@@ -421,6 +421,8 @@ class HairEditApp:
         headline = f"Done in {sum(result.timings.values()):.1f} s ({timings})"
         if reused:
             headline += "; inversion reused from an earlier edit of this photo"
+        for warning in result.warnings:
+            gr.Warning(html.escape(warning), duration=MESSAGE_SECONDS, title="About this result")
         proxies = [(image, name.replace("_", " ")) for name, image in vars(result.proxies).items() if image is not None]
         yield (
             board.render(headline), skip, (Image.fromarray(session.photo), result.image),

@@ -207,3 +207,27 @@ def _check(photo: np.ndarray, aligned: AlignedFace, edited_crop: np.ndarray, edi
         raise InputError(f"paste_back: the edited crop must be uint8 (0-255). Got {edited_crop.dtype}")
     if edit_region.ndim != 2 or edit_region.shape[0] != edit_region.shape[1]:
         raise InputError(f"paste_back: the edit region must be a square (R, R) mask. Got {edit_region.shape}")
+
+
+def old_hair_left_past_crop(hair_before: np.ndarray, hair_after: np.ndarray, transform: CropTransform) -> bool:
+    """Whether the photo's hair runs on past the crop's edge where the new hair stops short.
+
+    hair_before, hair_after: (S, S) hair masks in crop coordinates; transform: crop <-> photo
+    at any crop size. Looks at the crop's outer ``FEATHER_FRACTION`` band, where it lies inside
+    the photo: True when hair covers more than 1% of it before the edit and the new hair
+    covers less than half of that. The old hair outside the crop is then kept (it is never
+    edited) and its ends may show beyond the shorter new hair.
+    """
+    size = hair_before.shape[0]
+    band = max(1, round(size * FEATHER_FRACTION))
+    border = np.ones((size, size), bool)
+    border[band:-band, band:-band] = False
+    ys, xs = np.nonzero(border)
+    photo_points = transform.for_size(size).to_photo(np.stack([xs, ys], 1))  # pixel centres
+    width, height = transform.photo_size
+    in_photo = (photo_points[:, 0] >= -0.5) & (photo_points[:, 0] < width - 0.5)
+    in_photo &= (photo_points[:, 1] >= -0.5) & (photo_points[:, 1] < height - 0.5)
+    before = hair_before[ys, xs][in_photo] > 0.5
+    if before.sum() <= 0.01 * border.sum():
+        return False
+    return (hair_after[ys, xs][in_photo][before] > 0.5).mean() < 0.5
