@@ -74,7 +74,6 @@ def test_intermediates_and_overwrite(files, tmp_path):
         ("notes.txt", ["--rgb", "red"], "not a readable image"),
         ("wall.png", ["--rgb", "red"], "no face found"),
         ("me.jpg", ["--rgb", "300,0,0"], "between 0 and 255"),
-        ("me.jpg", ["--rgb", "blurple"], "not a colour"),
         ("me.jpg", ["--sketch", "{files}/notes.txt"], "notes.txt is not a readable image"),
         ("me.jpg", ["--hairstyle", "bob", "--mask", "{files}/me.jpg"], "label map"),
         ("me.jpg", [], "nothing to do"),
