@@ -16,6 +16,13 @@ def test_numbers_are_converted_where_the_type_allows():
     assert config.fast.loss_px == 128
 
 
+def test_settings_objects_and_any_seed_are_accepted():
+    from hairedit.config import FastConfig
+
+    config = EditConfig.from_dict({"fast": FastConfig(loss_px=64), "seed": -1})
+    assert config.fast.loss_px == 64 and config.seed == -1
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

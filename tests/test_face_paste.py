@@ -133,13 +133,20 @@ def test_hair_cut_short_at_the_crop_edge_is_noticed(aligned):
     assert not old_hair_left_past_crop(_long_hair(180), _long_hair(120), transform)  # never reached it
 
 
-def test_hair_at_a_crop_edge_outside_the_photo_does_not_count():
-    # A 1024 px crop whose bottom 124 rows lie below the photo (the aligner pads there).
-    transform = CropTransform(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 1024, (1024, 900))
-    assert not old_hair_left_past_crop(_long_hair(256), _long_hair(180), transform)
+def test_hair_at_a_crop_edge_where_the_photo_ends_does_not_count():
+    # A 1024 px crop 200 px in from the left of a 1300x900 photo: the photo goes on past the
+    # crop's left and right edges, ends at its top edge, and its bottom 124 rows lie below it.
+    transform = CropTransform(np.array([[1.0, 0, 200], [0, 1.0, 0]]), 1024, (1300, 900))
+    assert not old_hair_left_past_crop(_long_hair(256), _long_hair(180), transform)  # bottom: no photo
+    top = np.zeros((256, 256), np.float32)
+    top[0:60, 100:150] = 1
+    assert not old_hair_left_past_crop(top, np.zeros_like(top), transform)  # top: the photo ends there
     sideways = np.zeros((256, 256), np.float32)
-    sideways[100:150, 0:100] = 1  # hair through the left edge, inside the photo
+    sideways[100:150, 0:100] = 1  # hair through the left edge, where the photo goes on
     assert old_hair_left_past_crop(sideways, np.zeros_like(sideways), transform)
+    # Already-aligned photos: the crop is the whole photo, so nothing lies past any edge.
+    whole = CropTransform(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 1024, (1024, 1024))
+    assert not old_hair_left_past_crop(sideways, np.zeros_like(sideways), whole)
 
 
 def test_fine_detail_does_not_alias_when_the_photo_is_smaller_than_the_crop(astronaut, aligned, upper_region):

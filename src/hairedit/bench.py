@@ -73,7 +73,7 @@ def bench_generator(device: torch.device, repeats: int, generator=None) -> tuple
     generator = generator.to(device)
     latent = generator.mean_latent(256).unsqueeze(1).repeat(1, generator.n_latent, 1)
     latent = (latent + 0.1 * torch.randn_like(latent)).requires_grad_(True)
-    full, quarter = generator.size, generator.size // 4
+    full, quarter = generator.size, max(4, generator.size // 4)  # 4 px: the first block
 
     def forward(stop_px=None):
         with torch.no_grad():

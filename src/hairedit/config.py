@@ -261,13 +261,16 @@ def _from_dict(kind: type, values: dict[str, Any], path: str = "") -> Any:
 
 
 def _typed(hint: Any, value: Any, name: str) -> Any:
-    """``value`` checked against the field's type ``hint`` (numbers must not be negative)."""
+    """``value`` checked against the field's type ``hint`` (numbers other than the seed must
+    not be negative)."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None
     hint = next(option for option in options if option is not type(None))
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return _from_dict(hint, value, f"{name}.")
+    if dataclasses.is_dataclass(hint) and isinstance(value, hint):
+        return value
     if typing.get_origin(hint) is Literal:
         if value not in typing.get_args(hint):
             raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(map(str, typing.get_args(hint)))}")
@@ -276,7 +279,7 @@ def _typed(hint: Any, value: Any, name: str) -> Any:
     if expected is None or not isinstance(value, expected) or (hint is not bool and isinstance(value, bool)):
         wanted = "a settings object" if dataclasses.is_dataclass(hint) else getattr(hint, "__name__", str(hint))
         raise ValueError(f"{name} must be {wanted}" + (" or null" if len(options) > 1 else "") + f", not {value!r}")
-    if hint in (int, float) and value < 0:
+    if hint in (int, float) and value < 0 and name != "seed":  # any integer seeds (modulo 2**32)
         raise ValueError(f"{name} must not be negative, not {value!r}")
     return float(value) if hint is float else value
 

@@ -213,21 +213,30 @@ def old_hair_left_past_crop(hair_before: np.ndarray, hair_after: np.ndarray, tra
     """Whether the photo's hair runs on past the crop's edge where the new hair stops short.
 
     hair_before, hair_after: (S, S) hair masks in crop coordinates; transform: crop <-> photo
-    at any crop size. Looks at the crop's outer ``FEATHER_FRACTION`` band, where it lies inside
-    the photo: True when hair covers more than 1% of it before the edit and the new hair
-    covers less than half of that. The old hair outside the crop is then kept (it is never
-    edited) and its ends may show beyond the shorter new hair.
+    at any crop size. Looks at the crop's outer ``FEATHER_FRACTION`` band, where the photo goes
+    on past the nearest crop edge (a band's width beyond it is still in the photo): True when
+    hair covers more than 1% of that part before the edit and the new hair covers less than
+    half of that hair. The old hair outside the crop is then kept (it is never edited) and its
+    ends may show beyond the shorter new hair.
     """
     size = hair_before.shape[0]
     band = max(1, round(size * FEATHER_FRACTION))
     border = np.ones((size, size), bool)
     border[band:-band, band:-band] = False
     ys, xs = np.nonzero(border)
-    photo_points = transform.for_size(size).to_photo(np.stack([xs, ys], 1))  # pixel centres
+    # Each band pixel, carried a band's width past its nearest crop edge.
+    to_edge = np.stack([xs, ys, size - 1 - xs, size - 1 - ys], 1)
+    nearest = to_edge.argmin(1)
+    outside = np.stack([xs, ys], 1).astype(np.float64)
+    outside[nearest == 0, 0] = -band
+    outside[nearest == 1, 1] = -band
+    outside[nearest == 2, 0] = size - 1 + band
+    outside[nearest == 3, 1] = size - 1 + band
+    photo_points = transform.for_size(size).to_photo(outside)  # pixel centres
     width, height = transform.photo_size
-    in_photo = (photo_points[:, 0] >= -0.5) & (photo_points[:, 0] < width - 0.5)
-    in_photo &= (photo_points[:, 1] >= -0.5) & (photo_points[:, 1] < height - 0.5)
-    before = hair_before[ys, xs][in_photo] > 0.5
-    if before.sum() <= 0.01 * border.sum():
+    photo_goes_on = (photo_points[:, 0] >= -0.5) & (photo_points[:, 0] < width - 0.5)
+    photo_goes_on &= (photo_points[:, 1] >= -0.5) & (photo_points[:, 1] < height - 0.5)
+    before = hair_before[ys, xs][photo_goes_on] > 0.5
+    if before.sum() <= 0.01 * photo_goes_on.sum():
         return False
-    return (hair_after[ys, xs][in_photo][before] > 0.5).mean() < 0.5
+    return (hair_after[ys, xs][photo_goes_on][before] > 0.5).mean() < 0.5

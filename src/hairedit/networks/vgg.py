@@ -118,7 +118,10 @@ class LPIPS(nn.Module):
         return [unit_normalise(a) for a in activations]
 
     def distance(self, features_a: list[torch.Tensor], features_b: list[torch.Tensor]) -> torch.Tensor:
-        """LPIPS (B,) between two images' :meth:`features`."""
+        """LPIPS (B,) between two images' :meth:`features`, of images of one shape."""
+        if features_a[0].shape != features_b[0].shape:
+            shapes = f"{tuple(features_a[0].shape)}, {tuple(features_b[0].shape)}"
+            raise ValueError(f"LPIPS compares features of images of one shape. Got first stages {shapes}.")
         total = 0
         for index, (fa, fb) in enumerate(zip(features_a, features_b)):
             total = total + self.linear(index, (fa - fb) ** 2).mean((2, 3))
