@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -17,17 +18,32 @@ from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
 
 
+class _LoadedOnce(cached_property):
+    """A cached_property whose value is made once even when threads ask for it together: the UI's
+    photo handlers and edits share one editor, and a network must not load twice. One lock per
+    property, so different networks still load side by side."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        with instance._load_locks.setdefault(self.attrname, threading.Lock()):  # setdefault is atomic
+            if self.attrname in instance.__dict__:  # made while this thread waited
+                return instance.__dict__[self.attrname]
+            return super().__get__(instance, owner)
+
+
 class Components:
     def __init__(self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str):
         self._loaders = loaders
         self.device = device
         self.description = description  # "pretrained" or "random (smoke)"
+        self._load_locks: dict[str, threading.Lock] = {}
 
     def _load(self, name: str):
         value = self._loaders[name]()
         return value.to(self.device) if hasattr(value, "to") else value
 
-    @cached_property
+    @_LoadedOnce
     def _generator_and_mean(self) -> tuple[stylegan2.Generator, torch.Tensor]:
         generator, mean = self._loaders["generator"]()
         return generator.to(self.device), mean.to(self.device)
@@ -41,39 +57,39 @@ class Components:
         """(1, style_dim): the checkpoint's ``latent_avg``."""
         return self._generator_and_mean[1]
 
-    @cached_property
+    @_LoadedOnce
     def parser(self) -> bisenet.FaceParser:
         return self._load("parser")
 
-    @cached_property
+    @_LoadedOnce
     def vgg(self) -> vgg.VGG16Features:
         return self._load("vgg")
 
-    @cached_property
+    @_LoadedOnce
     def lpips(self) -> vgg.LPIPS:
         return self._load("lpips")
 
-    @cached_property
+    @_LoadedOnce
     def style_loss(self) -> vgg.MaskedStyleLoss:
         return vgg.MaskedStyleLoss(self.vgg)
 
-    @cached_property
+    @_LoadedOnce
     def landmarks(self) -> fan.LandmarkHeatmaps:
         return self._load("landmarks")
 
-    @cached_property
+    @_LoadedOnce
     def clip(self) -> clip.CLIPGuide:
         return self._load("clip")
 
-    @cached_property
+    @_LoadedOnce
     def bald_mapper(self) -> bald_mapper.BaldMapper:
         return self._load("bald_mapper")
 
-    @cached_property
+    @_LoadedOnce
     def sketch_encoder(self) -> sketch_encoder.SketchEncoder:
         return self._load("sketch_encoder")
 
-    @cached_property
+    @_LoadedOnce
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
 

@@ -361,23 +361,36 @@ class HairEditor:
 
 @contextlib.contextmanager
 def _precision(config: EditConfig, components: Components):
-    """Optional GPU speed-ups: mixed precision and compiled generator blocks."""
-    generator = components.generator
-    if config.compile and "synthesis" not in vars(generator):
-        # Compiled once per editor. Each block range, grad mode and noise kind is its own graph:
-        # a few dozen in all, more than dynamo's default limit of 8.
+    """Optional GPU speed-ups for one edit: mixed precision and compiled generator blocks.
+    The editor is left as it was, so a later edit without ``compile`` runs the plain blocks."""
+    with contextlib.ExitStack() as stack:
+        if config.compile:
+            stack.enter_context(_compiled_synthesis(components.generator, config.compile_backend))
+        if config.autocast is not None:
+            dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+            if config.autocast not in dtypes:
+                raise InputError(f"autocast must be 'bf16' or 'fp16'. Got {config.autocast!r}")
+            stack.enter_context(torch.autocast(components.device.type, dtype=dtypes[config.autocast]))
+        yield
+
+
+@contextlib.contextmanager
+def _compiled_synthesis(generator, backend: str):
+    """``generator.synthesis`` compiled for the time of one edit. The compiled function is kept
+    per backend, so later compiled edits reuse its graphs instead of compiling again."""
+    compiled = generator.__dict__.setdefault("_compiled_synthesis", {})
+    if backend not in compiled:
+        # Each block range, grad mode and noise kind is its own graph: a few dozen in all, more
+        # than dynamo's default limit of 8.
         from torch import _dynamo
 
         _dynamo.config.recompile_limit = max(_dynamo.config.recompile_limit, 64)
-        generator.synthesis = torch.compile(generator.synthesis, backend=config.compile_backend)
-    if config.autocast is None:
+        compiled[backend] = torch.compile(type(generator).synthesis.__get__(generator), backend=backend)
+    generator.synthesis = compiled[backend]
+    try:
         yield
-        return
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
-    if config.autocast not in dtypes:
-        raise InputError(f"autocast must be 'bf16' or 'fp16'. Got {config.autocast!r}")
-    with torch.autocast(components.device.type, dtype=dtypes[config.autocast]):
-        yield
+    finally:
+        generator.__dict__.pop("synthesis", None)  # the class's own method again
 
 
 def _seed_everything(seed: int) -> None:
