@@ -148,15 +148,16 @@ def _merge(defaults: dict, overrides: dict) -> dict:
     return merged
 
 
-def build_editor(args: argparse.Namespace):
-    """The HairEditor the options ask for. Cheap: networks load on the first edit."""
+def build_editor(args: argparse.Namespace, download: bool = True):
+    """The HairEditor the options ask for. Cheap: networks load on the first edit, downloading
+    missing files unless ``download`` is False."""
     from .pipeline import HairEditor
 
     config = read_config(args)
     device = check_device(args.device)
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=config)
-    return HairEditor.from_pretrained(args.weights_dir, device, config)
+    return HairEditor.from_pretrained(args.weights_dir, device, config, download)
 
 
 # -- progress -------------------------------------------------------------------------------

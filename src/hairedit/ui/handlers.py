@@ -1,0 +1,265 @@
+"""The page's event handlers: :class:`HairEditApp`, around one HairEditor shared by every tab.
+
+Each handler finds its tab's :class:`~hairedit.ui.session.EditSession` by Gradio's session
+hash. A problem the user can fix comes back as a message for the message area beside Run,
+never as a toast over the controls; anything else is a bug, reported in the terminal.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+from collections.abc import Iterator
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from ..commands import CONDITION_OPTIONS
+from ..errors import EditInterrupted, HaireditError, InputError
+from ..face.align import align_face
+from ..face.detect import choose_face
+from ..imageio import load_photo
+from ..pipeline import CROP_SIZE_PX
+from ..progress import Progress
+from .canvas import colour_labels, crop_canvas, face_caption, face_thumbnail
+from .inputs import colour_conditions, describe, hairstyle_conditions
+from .render import BUG, StageBoard, download_progress, message, missing_summary, problem
+from .session import EditSession, SessionStore
+from .weights import PROGRESS_REFRESH_S, WeightsDownload
+
+
+def read_upload(payload: dict | None, what: str) -> np.ndarray | None:
+    """An image component's raw (not preprocessed) value -> RGB uint8 (H, W, 3); None when empty.
+
+    Messages name the file as the user knows it, not as Gradio stored it.
+    """
+    path = payload.get("path") if payload else None
+    if path is None:
+        return None
+    shown = payload.get("orig_name") or what
+    try:
+        return load_photo(path, what)
+    except InputError as error:
+        raise InputError(str(error).replace(path, shown)) from None
+
+
+class HairEditApp:
+    """The page's event handlers around one HairEditor, shared by every tab.
+
+    ``preset`` and ``seed`` are what the page's settings start at (default: the editor's);
+    ``weights`` offers the download of missing pretrained files (None: nothing to download).
+    """
+
+    def __init__(self, editor, smoke: bool = False, preset: str | None = None, seed: int | None = None,
+                 sessions: SessionStore | None = None, weights: WeightsDownload | None = None):
+        self.editor = editor
+        self.smoke = smoke
+        self.preset = preset or editor.config.preset
+        self.seed = editor.config.seed if seed is None else seed
+        self.sessions = sessions if sessions is not None else SessionStore()
+        self.weights = weights
+        self._cancels: dict[str, threading.Event] = {}
+
+    def close(self) -> None:
+        self.sessions.close()
+
+    # -- pretrained files ----------------------------------------------------------------------
+
+    def weights_panel(self):
+        """On page load: the offer to download, while files are missing. Outputs: panel, summary, progress."""
+        if self.weights is None:
+            return gr.update(visible=False), "", ""
+        if self.weights.running:
+            return gr.update(visible=True), missing_summary(self.weights.state.files), download_progress(
+                self.weights.state, True)
+        missing = self.weights.missing()
+        return gr.update(visible=bool(missing)), missing_summary(missing) if missing else "", ""
+
+    def download_weights(self) -> Iterator[tuple]:
+        """Start the download (or follow the one running); stream its progress. Outputs: progress, button."""
+        self.weights.start()
+        busy = gr.update(interactive=False)
+        while self.weights.running:
+            yield download_progress(self.weights.state, True), busy
+            self.weights.wait(PROGRESS_REFRESH_S)
+        failed = self.weights.state.failed
+        yield download_progress(self.weights.state, False), gr.update(visible=failed, interactive=failed)
+
+    # -- photo and face ----------------------------------------------------------------------
+
+    def photo_changed(self, payload: dict | None, request: gr.Request):
+        """A new photo (upload, webcam, paste) or a cleared one: find its faces, align the largest.
+
+        Outputs: photo, face thumbnails, crop, sketch canvas, mask painter, messages. A photo
+        that cannot be used is cleared, with a message saying why.
+        """
+        session = self.sessions.get(request.session_hash)
+        session.clear_photo()
+        try:
+            photo = read_upload(payload, "the photo")
+            if photo is None:  # cleared, by the user or by a message below: the message stays
+                return gr.skip(), [], None, None, None, gr.skip()
+            faces = self.editor.detect_faces(photo)
+            choose_face(faces, 0)  # says why when there is no usable face
+            session.photo, session.faces = photo, faces
+            shown = self._use_face(session, 0)
+        except HaireditError as error:
+            session.clear_photo()
+            return None, [], None, None, None, problem("Cannot use this photo:", error)
+        thumbnails = [(face_thumbnail(photo, face), face_caption(i)) for i, face in enumerate(faces)]
+        return gr.skip(), gr.update(value=thumbnails, selected_index=0), *shown, ""
+
+    def face_selected(self, selection: gr.SelectData, request: gr.Request):
+        """Outputs: crop, sketch canvas, mask painter, messages; unchanged if the face cannot be used."""
+        session = self.sessions.get(request.session_hash)
+        try:
+            return *self._use_face(session, int(selection.index)), ""
+        except HaireditError as error:
+            return gr.skip(), gr.skip(), gr.skip(), problem("Cannot use this face:", error)
+
+    def _use_face(self, session: EditSession, index: int):
+        """Align face ``index``; prefill the sketch canvas with its crop and the mask painter with its parse."""
+        if session.photo is None:
+            raise InputError(self._no_photo(session))
+        aligned = align_face(session.photo, choose_face(session.faces, index), CROP_SIZE_PX)
+        labels = self.editor.parse(aligned.crop)
+        session.face_index, session.crop, session.labels = index, aligned.crop, labels
+        return aligned.crop, crop_canvas(aligned.crop), colour_labels(labels)
+
+    def reference_changed(self, kind: str):
+        """A handler keeping the hairstyle or colour reference photo once it shows a face.
+
+        Outputs: the reference image (cleared when unusable) and messages.
+        """
+        what = {"hairstyle_ref": "the hairstyle reference", "color_ref": "the colour reference"}[kind]
+
+        def changed(payload: dict | None, request: gr.Request):
+            session = self.sessions.get(request.session_hash)
+            setattr(session, kind, None)
+            try:
+                photo = read_upload(payload, what)
+                if photo is not None:
+                    choose_face(self.editor.detect_faces(photo), 0, what)
+            except HaireditError as error:
+                return None, problem(f"Cannot use {what}:", error)
+            setattr(session, kind, photo)
+            return gr.skip(), ""
+
+        return changed
+
+    def _no_photo(self, session: EditSession) -> str:
+        if session.follows_forgotten:
+            minutes = self.sessions.ttl_s / 60
+            return f"this page was idle for over {minutes:.0f} minute(s), so its photos were let go: upload them again."
+        return "upload a photo with a face first."
+
+    # -- the edit ----------------------------------------------------------------------------
+
+    def conditions(self, session: EditSession, hairstyle_from: str, hairstyle_text: str | None, sketch: dict | None,
+                   mask: dict | None, colour_from: str, colour_text: str | None, colour_pick: str | None) -> dict:
+        """The edit's keyword arguments from the page's inputs; InputError says what is missing."""
+        if session.photo is None or session.crop is None:
+            raise InputError(self._no_photo(session))
+        chosen = {
+            **hairstyle_conditions(session, hairstyle_from, hairstyle_text, sketch, mask),
+            **colour_conditions(session, colour_from, colour_text, colour_pick),
+        }
+        if not chosen:
+            raise InputError("nothing to change: choose a hairstyle, draw a sketch or choose a colour.")
+        self.editor.check_inputs(**{name: chosen.get(name) for name in CONDITION_OPTIONS})
+        return chosen
+
+    def run(self, hairstyle_from: str, hairstyle_text: str | None, sketch: dict | None, mask: dict | None,
+            colour_from: str, colour_text: str | None, colour_pick: str | None, preset: str, seed: float | None,
+            request: gr.Request) -> Iterator[tuple]:
+        """Run the edit in a worker thread, streaming its progress; yields the page's outputs:
+        progress, live preview, before/after, download, proxies, history, messages."""
+        skip = gr.skip()
+        session = self.sessions.get(request.session_hash)
+        try:
+            chosen = self.conditions(
+                session, hairstyle_from, hairstyle_text, sketch, mask, colour_from, colour_text, colour_pick
+            )
+        except HaireditError as error:
+            yield "<p>Ready when you are.</p>", *(skip,) * 5, problem("Cannot run the edit:", error)
+            return
+        photo, face = session.photo, session.face_index  # as when Run was pressed, whatever the tab uploads meanwhile
+        cancel = threading.Event()
+        self._cancels[request.session_hash] = cancel
+        updates: queue.Queue[Progress] = queue.Queue()
+        outcome: dict = {}
+
+        def work():
+            try:
+                outcome["result"] = self.editor.edit(
+                    photo, face=face, preset=preset, seed=int(seed or 0),
+                    callback=updates.put, cancel=cancel, **chosen,
+                )
+            except BaseException as error:  # handed to the page below, whatever it is
+                outcome["error"] = error
+
+        board = StageBoard()
+        worker = threading.Thread(target=work, name="hairedit-edit", daemon=True)
+        worker.start()
+        yield board.render("Aligning the face…"), None, *(skip,) * 4, ""
+        try:
+            while worker.is_alive() or not updates.empty():
+                pending = self._pending(updates)
+                if not pending:
+                    continue
+                previews = [p.preview for p in pending if p.preview is not None]
+                for update in pending:
+                    board.update(update)
+                yield board.render(f"Running: {pending[-1].stage}"), previews[-1] if previews else skip, *(skip,) * 5
+        finally:
+            if worker.is_alive():  # the page went away mid-edit: stop the work too
+                cancel.set()
+                worker.join()
+            self._cancels.pop(request.session_hash, None)
+        yield self._finish(session, photo, chosen, board, outcome)
+
+    @staticmethod
+    def _pending(updates: queue.Queue) -> list[Progress]:
+        """Every update waiting, after waiting a moment for the first; [] when none came."""
+        try:
+            pending = [updates.get(timeout=PROGRESS_REFRESH_S)]
+        except queue.Empty:
+            return []
+        while not updates.empty():
+            pending.append(updates.get_nowait())
+        return pending
+
+    def _finish(self, session: EditSession, photo: np.ndarray, chosen: dict, board: StageBoard, outcome: dict) -> tuple:
+        skip = gr.skip()
+        error = outcome.get("error")
+        if isinstance(error, EditInterrupted):
+            return board.render("Stopped. Nothing was changed."), *(skip,) * 6
+        if isinstance(error, HaireditError):
+            return board.render("Failed."), *(skip,) * 5, problem("The edit failed:", error)
+        if error is not None:  # a bug: the traceback goes to the terminal, not to the page
+            traceback.print_exception(error)
+            return board.render("Failed."), *(skip,) * 5, message("The edit failed.", BUG, "error")
+        result = outcome["result"]
+        path = self.sessions.save_result(session, result.image, describe(chosen))
+        reused = not any(stage.startswith("inversion") for stage in board.stages)
+        timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.timings.items())
+        headline = f"Done in {sum(result.timings.values()):.1f} s ({timings})"
+        if reused:
+            headline += "; inversion reused from an earlier edit of this photo"
+        notes = "".join(message("About this result:", warning) for warning in result.warnings)
+        proxies = [(image, name.replace("_", " ")) for name, image in vars(result.proxies).items() if image is not None]
+        return (
+            board.render(headline), skip, (Image.fromarray(photo), result.image),
+            gr.update(value=str(path), visible=True), proxies, [(str(p), c) for p, c in session.history], notes,
+        )
+
+    def stop(self, request: gr.Request) -> None:
+        cancel = self._cancels.get(request.session_hash)
+        if cancel is not None:
+            cancel.set()
+
+    def forget(self, request: gr.Request) -> None:
+        """The tab closed: let its photos and results go."""
+        self.sessions.forget(request.session_hash)
