@@ -30,6 +30,7 @@ from torch import nn
 from ..checkpoints import load_strict, read_checkpoint, state_digests, take
 from ..errors import CheckpointError
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
+from .random_init import seeded
 from .stylegan2 import EqualLinear
 
 PREFIX = "encoder."
@@ -183,8 +184,7 @@ def small_e4e_encoder(
     """The same structure, one unit per stage and narrow stages, for a small generator
     (``n_latent`` rows of ``style_dim``); ``latent_avg`` (e.g. its mean latent) is added to
     every output, zeros when None."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         encoder = E4EEncoder(n_latent, style_dim, units=(1, 1, 1, 1), depths=(16, 16, 32, 32))
     if latent_avg is not None:
         encoder.latent_avg = latent_avg.detach().float().reshape(-1, style_dim).clone()

@@ -51,6 +51,7 @@ from ..checkpoints import load_strict, read_checkpoint, state_digests, take
 from ..errors import CheckpointError, MissingWeightsError
 from .clip import CLIP_SIZE_PX, VIT_B_32, CLIPGuide, small_clip
 from .clip_openai import openai_to_transformers, uninitialised_clip_model
+from .random_init import seeded
 from .stylegan2 import PixelNorm
 
 PREFIX = "mapper."
@@ -275,7 +276,6 @@ def small_hairclip_mapper(
     ``clip`` (default :func:`~hairedit.networks.clip.small_clip`), for tests and ``--smoke``."""
     clip = clip if clip is not None else small_clip(seed)
     embed_dim = clip.model.config.projection_dim
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         mapper = HairMapper(n_latent, style_dim, embed_dim)
     return HairCLIP(mapper, clip).eval().requires_grad_(False)
