@@ -172,33 +172,31 @@ def test_text_without_tokenizer_says_what_to_download(compact_file):
         hairclip.hairstyle_text_embedding("bob cut")
 
 
-def test_embeddings_are_the_official_ones(golden_hairclip):
-    golden = np.load(GOLDEN)
+@pytest.fixture(scope="module")
+def our_embeddings(golden_hairclip):
+    """hairedit's four embeddings of the golden conditions, through the public methods."""
     references = official_references()
-    ours = {
+    return {
         "hairstyle_text_embedding": golden_hairclip.hairstyle_text_embedding("bob cut"),
         "color_text_embedding": golden_hairclip.color_text_embedding("purple"),
         **{f"{name}_embedding": golden_hairclip.reference_embedding(*pair) for name, pair in references.items()},
     }
-    for key, value in ours.items():
+
+
+def test_embeddings_are_the_official_ones(our_embeddings):
+    golden = np.load(GOLDEN)
+    for key, value in our_embeddings.items():
         assert value.shape == (1, 512) and value.dtype == torch.float32
         assert np.abs(value.double().numpy() - golden[key]).max() < EMBEDDING_ATOL, key
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_edited_latents_are_the_official_ones(golden_hairclip, case):
+def test_edited_latents_are_the_official_ones(golden_hairclip, our_embeddings, case):
     golden = np.load(GOLDEN)
     key, hairstyle_key, color_key = case
-    references = official_references()
-    embeddings = {
-        "hairstyle_text_embedding": lambda: golden_hairclip.hairstyle_text_embedding("bob cut hairstyle"),
-        "color_text_embedding": lambda: golden_hairclip.color_text_embedding("purple"),
-        "hairstyle_ref_embedding": lambda: golden_hairclip.reference_embedding(*references["hairstyle_ref"]),
-        "color_ref_embedding": lambda: golden_hairclip.reference_embedding(*references["color_ref"]),
-    }
-    hairstyle = embeddings[hairstyle_key]() if hairstyle_key else None
-    color = embeddings[color_key]() if color_key else None
+    hairstyle, color = (our_embeddings[k] if k else None for k in (hairstyle_key, color_key))
     edited = golden_hairclip.edit(torch.from_numpy(golden["w"]), hairstyle, color)
+    assert edited.shape == (1, 18, 512)
     assert np.abs(edited.double().numpy() - golden[key]).max() < LATENT_ATOL
 
 

@@ -70,7 +70,8 @@ def fp16_keys(shapes: dict) -> list[str]:
     text_projection and proj parameters."""
     fp16 = ("attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight", "attn.out_proj.bias",
             "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias")
-    return [key for key in shapes if key.endswith(fp16) or key in ("visual.conv1.weight", "text_projection", "visual.proj")]
+    parameters = ("visual.conv1.weight", "text_projection", "visual.proj")
+    return [key for key in shapes if key.endswith(fp16) or key in parameters]
 
 
 def mapper_shapes(fine_rows: int = 10) -> dict:

@@ -49,11 +49,13 @@ _QKV = ("q_proj", "k_proj", "v_proj")
 def _rules(text_layers: int, vision_layers: int) -> list[tuple[str, tuple[str, ...], bool]]:
     """(OpenAI key, the transformers keys it becomes (three for a packed projection), transposed)."""
     rules = [(openai, (ours,), transposed) for openai, (ours, transposed) in _TOP_NAMES.items()]
-    for openai_tower, our_tower, layers in (("", "text_model", text_layers), ("visual.", "vision_model", vision_layers)):
+    towers = (("", "text_model", text_layers), ("visual.", "vision_model", vision_layers))
+    for openai_tower, our_tower, layers in towers:
         for index in range(layers):
             openai, ours = f"{openai_tower}transformer.resblocks.{index}.", f"{our_tower}.encoder.layers.{index}."
             for kind in ("weight", "bias"):
-                rules.append((f"{openai}attn.in_proj_{kind}", tuple(f"{ours}self_attn.{p}.{kind}" for p in _QKV), False))
+                packed = tuple(f"{ours}self_attn.{projection}.{kind}" for projection in _QKV)
+                rules.append((f"{openai}attn.in_proj_{kind}", packed, False))
                 for openai_name, our_name in _LAYER_NAMES.items():
                     rules.append((f"{openai}{openai_name}.{kind}", (f"{ours}{our_name}.{kind}",), False))
     return rules
