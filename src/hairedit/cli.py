@@ -22,6 +22,7 @@ _COMMAND_MODULES = {
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
     "bench": "hairedit.bench",
+    "eval": "hairedit.evaluate.commands",
 }
 
 _SUMMARIES = {
@@ -32,6 +33,7 @@ _SUMMARIES = {
     "weights": "list, download or verify the pretrained files",
     "ui": "start the browser interface",
     "bench": "time the generator and each stage; print speed-up ratios",
+    "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
 }
 
 
@@ -46,10 +48,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, module_name in _COMMAND_MODULES.items():
         modules.setdefault(module_name, []).append(name)
     for module_name, names in modules.items():
-        if command is None or command in names:
+        if command in names:
             importlib.import_module(module_name).register(subparsers)
         else:
-            # Commands not asked for get a placeholder, so `--help` lists them without importing them.
+            # Commands not asked for get a placeholder, so `--help` lists them without importing
+            # them (nor torch or gradio).
             for name in names:
                 subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
     return parser

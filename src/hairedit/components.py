@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
-from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+from .networks import bald_mapper, bisenet, clip, fan, inception, sketch_encoder, stylegan2, vgg
 
 
 class Components:
@@ -74,6 +74,11 @@ class Components:
         return self._load("sketch_encoder")
 
     @cached_property
+    def inception(self) -> inception.FIDInception:
+        """The FID network; no edit uses it, ``hairedit eval`` does."""
+        return self._load("inception")
+
+    @cached_property
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
 
@@ -108,6 +113,7 @@ class Components:
             ),
             "bald_mapper": lambda: bald_mapper.load_bald_mapper(path("bald_proxy.pt")),
             "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
+            "inception": lambda: inception.load_inception(path("pt_inception-2015-12-05-6726825d.pth")),
             "pca": pca,
         }
         components = cls(loaders, device, "pretrained")
@@ -132,6 +138,7 @@ class Components:
             "sketch_encoder": lambda: sketch_encoder.small_sketch_encoder(
                 seed, components.generator.n_latent, components.generator.style_dim
             ),
+            "inception": lambda: inception.small_inception(seed),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
         }
         components = cls(loaders, device, "random (smoke)")
