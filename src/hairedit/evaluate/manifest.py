@@ -13,12 +13,12 @@ The rows carry the attribute names of ``hairedit batch``'s rows (``photo``, ``co
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..commands import CONDITION_OPTIONS
 from ..errors import InputError
+from .runs import jsonl_records
 
 FILE_CONDITIONS = ("hairstyle_ref", "sketch", "mask", "color_ref")
 OTHER_COLUMNS = ("photo", "face", "seed", "preset", "output")
@@ -39,7 +39,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist; give a manifest (.csv or .jsonl) of the edits to compare.")
-    records = _csv_records(path) if path.suffix.lower() == ".csv" else _jsonl_records(path)
+    records = _csv_records(path) if path.suffix.lower() == ".csv" else jsonl_records(path)
     rows = [_row(record, line, path) for line, record in records]
     if not rows:
         raise InputError(f"{path} has no rows.")
@@ -50,21 +50,6 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         return [(reader.line_num, record) for record in reader]
-
-
-def _jsonl_records(path: Path) -> list[tuple[int, dict]]:
-    records = []
-    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}, line {line_number}: not JSON ({error.msg}).") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}, line {line_number}: expected a JSON object of columns.")
-        records.append((line_number, record))
-    return records
 
 
 def _row(record: dict, line: int, path: Path) -> ManifestRow:

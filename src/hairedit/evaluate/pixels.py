@@ -15,7 +15,7 @@ from ..face.align import CropTransform
 from ..networks.vgg import LPIPS
 
 REGION_MARGIN_FRACTION = 0.02  # of the crop side: the edit may blend this far past the hair
-LPIPS_MAX_PX = 1024  # LPIPS sees images at most this large on their long side (VGG needs no more)
+LPIPS_MAX_PX = 512  # LPIPS sees images area-downsized to at most this on their long side
 # SSIM as Wang et al. 2004: an 11 px Gaussian window of sigma 1.5, K1 0.01, K2 0.03.
 SSIM_SIGMA = 1.5
 SSIM_WINDOW_PX = 11

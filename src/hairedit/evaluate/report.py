@@ -138,8 +138,17 @@ def _summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
     rows = []
     for name in report.main_metrics() + report.set_metrics():
         arrow = " ↑" if name in HIGHER_IS_BETTER else " ↓"
-        rows.append([name + arrow] + [format_summary(report.summaries[g].get(name)) for g in report.groups])
+        cells = [_summary_cell(report.summaries[group].get(name), _count(report, group)) for group in report.groups]
+        rows.append([name + arrow] + cells)
     return header, rows
+
+
+def _summary_cell(value: Interval | float | None, edits: int) -> str:
+    """The value, saying over how many edits where some were left out (infinite or not measured)."""
+    text = format_summary(value)
+    if isinstance(value, Interval) and 0 < value.count < edits:
+        text += f" (n={value.count})"
+    return text
 
 
 def _count(report: Report, group: str) -> int:
