@@ -108,19 +108,22 @@ def test_a_batch_folder_is_measured_with_its_failures_listed(files, tmp_path, ca
     run.mkdir()
     blurred = cv2.GaussianBlur(data.astronaut(), (0, 0), 2)
     Image.fromarray(blurred).save(run / "me-blurred.png")
-    rows = [
-        {"photo": str(files / "me.png"), "output": "me-blurred.png", "status": "done", "rgb": "180,40,40",
-         "timings": {"inversion": 3.0, "colour proxy": 1.5}},
-        {"photo": str(files / "me.png"), "output": str(files / "me_red.png"), "status": "skipped",
-         "conditions": {"rgb": "180,40,40"}},
-        {"photo": str(files / "wall.png"), "status": "failed", "reason": "no face found in wall.png"},
+    rows = [  # as `hairedit batch` writes them, then with the conditions, face and timings of its rows
+        {"row": 1, "index": 0, "status": "done", "photo": str(files / "me.png"), "output": "me-blurred.png",
+         "key": "ab12", "origin": "m.csv, line 2", "error": None, "seconds": 4.5},
+        {"row": 2, "index": 1, "status": "skipped", "photo": str(files / "me.png"), "output": str(files / "me_red.png"),
+         "conditions": {"rgb": "180,40,40"}, "face": 0, "timings": {"inversion": 3.0, "colour proxy": 1.5}},
+        {"row": 3, "index": 2, "status": "failed", "photo": str(files / "wall.png"), "output": "wall.png",
+         "error": "no face found in wall.png"},
     ]
     (run / "report.jsonl").write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     code, report = _eval_json(capsys, str(run), "--smoke", "--json", "-o", str(tmp_path / "report"))
     assert code == 1  # a row failed
     assert len(report["edits"]) == 2 and report["failures"][0]["message"] == "no face found in wall.png"
     first, second = report["edits"]
-    assert first["seconds"] == 4.5 and first["seconds_colour_proxy"] == 1.5
+    assert first["seconds"] == 4.5 and "color_delta_e" not in first
+    assert second["seconds"] == 4.5 and second["seconds_colour_proxy"] == 1.5
+    assert second["color_delta_e"] < second["color_delta_e_before"]
     assert first["identity"] < second["identity"]  # the blurred face is less like the original than the red hair
     summary = report["summary"]["edits"]
     assert summary["identity"]["count"] == 2 and summary["fid"] is not None

@@ -1,6 +1,7 @@
 """Every per-edit metric of one edit, and the per-set summary of many.
 
-Metric names (the keys of :attr:`Measured.metrics`; nan where a metric does not apply):
+Metric names (the keys of :attr:`Measured.metrics`, present where they apply; nan where
+undefined, e.g. a colour distance when the parser sees no hair):
 
 - ``identity``, ``identity_distance``: dlib embeddings' cosine similarity and distance;
 - ``psnr_outside``, ``ssim_outside``, ``lpips_outside`` on the whole photo, the same with
@@ -29,13 +30,13 @@ from ..face.align import AlignedFace, align_face
 from ..face.detect import choose_face, detect_faces
 from ..imageio import load_photo
 from ..networks.bisenet import HAIR
+from ..pipeline import CROP_SIZE_PX
 from ..stages.inversion import image_tensor
 from . import agreement
 from .identity import identity_score
 from .pixels import edit_region, preservation, region_in_photo
 from .sets import Interval, embed, frechet_distance, mean_interval
 
-CROP_SIZE_PX = 1024
 THUMBNAIL_PX = 320
 # Metrics where more is better; for all others (distances, LPIPS, seconds) less is better.
 HIGHER_IS_BETTER = (
@@ -50,9 +51,9 @@ class EditSample:
 
     before, after: the whole photos (H, W, 3) uint8, one size. conditions: what was asked,
     under ``edit``'s names (``hairstyle``, ``color``, ``rgb``, ``color_ref``, ``mask``,
-    ``sketch``; others are not measured), as files or arrays. aligned: the face's alignment
-    in ``before`` and crops the aligned crops before and after, where the editor gave them
-    (otherwise found here). timings: seconds per stage, where known.
+    ``sketch``; others are not measured), as files or arrays. aligned (whose crop is the crop
+    before) and crop_after: the face's alignment in ``before`` and the aligned crop after,
+    where the editor gave them (otherwise found here). timings: seconds per stage, where known.
     """
 
     before: np.ndarray
