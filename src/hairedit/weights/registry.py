@@ -78,8 +78,14 @@ WEIGHTS: dict[str, WeightFile] = {
             "PCA of the mapped W space (X_mean, X_comp, X_stdev) for the inversion prior",
             (
                 HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/StyleGAN/ffhq_PCA.npz"),
-                UrlFile("https://github.com/wty-ustc/HairCLIPv2/raw/main/pretrained_models/ffhq_PCA.npz"),
+                UrlFile(
+                    "https://github.com/wty-ustc/HairCLIPv2/raw/8672dd909d6aa27c9f7ea1935153eacd2964c6d6/"
+                    "pretrained_models/ffhq_PCA.npz"
+                ),
             ),
+            # The file in the official repository at that commit.
+            size_bytes=2_108_402,
+            sha256="77f77159767399a0b0a531d4e2c33b707f68ed7782adaa987bfde2bd0275e7e6",
             needed_for="inversion (computed from the generator when absent)",
         ),
         WeightFile(
