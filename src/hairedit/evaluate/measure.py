@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..face.align import AlignedFace, align_face
 from ..face.detect import choose_face, detect_faces
 from ..imageio import load_photo
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from ..pipeline import CROP_SIZE_PX
 from ..stages.inversion import image_tensor
 from . import agreement

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from .random_init import seeded
 
 INPUT_SIZE_PX = 299
 FEATURES = 2048
@@ -231,9 +232,9 @@ def small_inception(seed: int = 0, width_divisor: int = 16) -> FIDInception:
     """The FID Inception's structure with every width divided by ``width_divisor``, random
     weights drawn to keep the activations' scale through its 94 layers (He initialisation;
     PyTorch's default shrinks them a thousandfold)."""
-    torch.manual_seed(seed)
-    network = FIDInception(width_divisor)
-    for module in network.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    with seeded(seed):
+        network = FIDInception(width_divisor)
+        for module in network.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     return network.eval().requires_grad_(False)
