@@ -120,7 +120,8 @@ def test_verify_accepts_official_layouts(official_dir, tmp_path, capsys):
     assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     for name in ("ffhq.pt", "ffhq_PCA.npz", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
-                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat"):
+                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat",
+                 "e4e_ffhq_encode.pt", "hairclip.pt"):
         assert any(line.startswith("ok") and name in line for line in out.splitlines()), name
 
 

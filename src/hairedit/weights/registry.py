@@ -111,6 +111,25 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="sketch edits",
         ),
         WeightFile(
+            "e4e_ffhq_encode.pt",
+            "encoder4editing FFHQ encoder, IR-SE-50 (state_dict: encoder, decoder; latent_avg, opts)",
+            (
+                HuggingFaceFile("public-data/e4e", "e4e_ffhq_encode.pt"),
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/encoder4editing/e4e_ffhq_encode.pt"),
+                GoogleDriveFile("1cUv_reLE6k3604or78EranS7XzuVMWeO"),
+            ),
+            needed_for="the instant preset",
+        ),
+        WeightFile(
+            "hairclip.pt",
+            "HairCLIP v1 mapper with its CLIP ViT-B/32 (state_dict: mapper, decoder; opts)",
+            (
+                HuggingFaceFile("public-data/HairCLIP", "hairclip.pt"),
+                GoogleDriveFile("1hqZT6ZMldhX3M_x378Sm4Z2HMYr-UwQ4"),
+            ),
+            needed_for="the instant preset",
+        ),
+        WeightFile(
             "shape_predictor_68_face_landmarks.dat",
             "dlib 68-point face landmarks",
             (
