@@ -47,17 +47,19 @@ def compare_presets(
     """Each row edited under each preset, measured: a Measured per edit, or a Failure with its
     one-line reason (a bad row does not stop the rest).
 
-    Inversions are cached for the run only, so that a photo in several rows is inverted once
-    per preset, while an earlier run's cache cannot flatter a preset's seconds.
+    Inversions are cached for the run only, one cache per preset: a photo in several rows is
+    inverted once per preset, and neither an earlier run nor another preset (whose inversion
+    settings may be the same) can flatter a preset's seconds.
     ``callback_for(label)`` gives the edit's progress callback.
     """
     saved_cache = editor.cache
-    with tempfile.TemporaryDirectory(prefix="hairedit-eval-") as cache:
-        editor.cache = InversionCache(cache)
+    with tempfile.TemporaryDirectory(prefix="hairedit-eval-") as folder:
+        caches = {preset: InversionCache(Path(folder) / preset) for preset in presets}
         try:
             for index, row in enumerate(rows):
                 name = row_name(row, index)
                 for preset in presets:
+                    editor.cache = caches[preset]
                     try:
                         yield _edit_and_measure(editor, evaluator, row, name, preset, seed, callback_for)
                     except EditInterrupted:
