@@ -105,13 +105,13 @@ def check_output(path: Path, overwrite: bool, fallback_format: str | None = None
 def read_config(args: argparse.Namespace) -> EditConfig:
     """The settings: the preset (--preset, else the one --config names, else faithful) with
     --config's settings laid over it (over the smoke step counts with --smoke)."""
-    overrides = smoke_overrides(SMOKE_STEPS) if args.smoke else {}
-    if args.config is not None:
-        overrides = merge_settings(overrides, _settings_json(args.config))
-    preset = args.preset or overrides.get("preset", "faithful")
-    overrides.pop("preset", None)
+    settings = {} if args.config is None else _settings_json(args.config)
+    preset = args.preset or settings.pop("preset", "faithful")
+    settings.pop("preset", None)
     try:
-        return EditConfig.for_preset(preset, overrides)
+        if args.smoke:
+            settings = merge_settings(smoke_overrides(SMOKE_STEPS, preset), settings)
+        return EditConfig.for_preset(preset, settings)
     except (ValueError, TypeError) as error:
         raise InputError(f"--config: {error}.") from None
 

@@ -261,7 +261,7 @@ class EditConfig:
     @classmethod
     def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
         """``preset`` with every optimisation cut to ``steps`` steps: for random networks."""
-        return cls.for_preset(preset, smoke_overrides(steps))
+        return cls.for_preset(preset, smoke_overrides(steps, preset))
 
     def overrides(self) -> dict[str, Any]:
         """What differs from this configuration's preset, as a nested dict (settings equal to
@@ -295,14 +295,23 @@ class EditConfig:
         return dataclasses.asdict(self)
 
 
-def smoke_overrides(steps: int) -> dict[str, Any]:
-    """Every optimisation loop cut to ``steps`` steps."""
-    return {
-        "inversion": {"w_steps": steps, "fs_steps": steps},
-        "text": {"steps": steps},
-        "reference": {"steps": steps},
-        "color": {"stage1_steps": steps, "stage2_steps": steps},
-    }
+LOOPS = {  # every optimisation loop: its progress stage name -> the setting holding its step count
+    "inversion (W+)": ("inversion", "w_steps"),
+    "inversion (FS)": ("inversion", "fs_steps"),
+    "text proxy": ("text", "steps"),
+    "reference proxy": ("reference", "steps"),
+    "colour proxy": ("color", "stage1_steps"),
+    "colour blending": ("color", "stage2_steps"),
+}
+
+
+def smoke_overrides(steps: int, preset: str = "faithful") -> dict[str, Any]:
+    """Every optimisation loop of ``preset`` cut to at most ``steps`` steps (a loop the preset
+    does not run stays at 0)."""
+    base, overrides = EditConfig.for_preset(preset), {}
+    for section, name in LOOPS.values():
+        overrides.setdefault(section, {})[name] = min(steps, getattr(getattr(base, section), name))
+    return overrides
 
 
 def merge_settings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -209,10 +209,14 @@ class HairCLIP(nn.Module):
 
     @torch.no_grad()
     def edit(
-        self, latent: torch.Tensor, hairstyle: torch.Tensor | None = None, color: torch.Tensor | None = None
+        self,
+        latent: torch.Tensor,
+        hairstyle: torch.Tensor | None = None,
+        color: torch.Tensor | None = None,
+        strength: float = EDIT_STRENGTH,
     ) -> torch.Tensor:
         """latent (B, n_latent, style_dim) W+ -> the edited W+ of the same shape,
-        ``latent + 0.1 * mapper(latent, hairstyle, color)``.
+        ``latent + strength * mapper(latent, hairstyle, color)`` (officially 0.1).
 
         Args:
             hairstyle: (1 or B, embed_dim), from a hairstyle text or reference, or None.
@@ -220,7 +224,7 @@ class HairCLIP(nn.Module):
         """
         if hairstyle is None and color is None:
             raise ValueError("an edit needs a hairstyle or a colour embedding (or both).")
-        return latent + EDIT_STRENGTH * self.mapper(latent, hairstyle, color)
+        return latent + strength * self.mapper(latent, hairstyle, color)
 
 
 # ---------------------------------------------------------------------------------------
