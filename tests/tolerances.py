@@ -32,3 +32,18 @@ def assert_within_rounding(ours: torch.Tensor, exact: torch.Tensor, dtype: torch
     """``ours`` (computed in ``dtype``) equals ``exact`` (float64) up to ``dtype``'s rounding."""
     tolerance = rounding_tolerance(dtype, exact.abs().max().item(), reduction, layers)
     torch.testing.assert_close(ours.double(), exact.double(), rtol=0, atol=tolerance)
+
+
+def resampling_tolerance(picture: torch.Tensor, magnification: float = 3.0, safety: float = 4.0) -> float:
+    """The largest difference float32 rounding of sampling positions can explain between two
+    bilinear resamplings of ``picture`` (..., H, W) at the same positions.
+
+    Positions computed in float32 in [-1, 1] coordinates (as grid_sample takes them) are off by
+    up to u32 there: u32 (size - 1) / 2 pixels, times the warp's ``magnification`` (a strong
+    perspective squeezes an edge to 0.3 of its length: ~3). Bilinear interpolation turns a
+    position error d into a value error of at most d times the largest step between neighbouring
+    pixels; ``safety`` covers the arithmetic of the four-term samples.
+    """
+    steps = max(picture.diff(dim=-1).abs().max().item(), picture.diff(dim=-2).abs().max().item())
+    position_px = torch.finfo(torch.float32).eps / 2 * (max(picture.shape[-2:]) - 1) / 2
+    return safety * magnification * position_px * steps
