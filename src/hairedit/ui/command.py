@@ -122,10 +122,12 @@ def create_app(args: argparse.Namespace):
     from .weights import WeightsDownload
 
     editor = build_editor(args, download=False)  # a missing file is a message in the page, not a silent download
-    if editor.cache_dir is None:
+    if editor.cache is None:
         # Random networks get a throwaway cache, so a second edit of a photo still reuses its inversion.
-        editor.cache_dir = Path(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
-        atexit.register(shutil.rmtree, editor.cache_dir, ignore_errors=True)
+        from ..cache import InversionCache
+
+        editor.cache = InversionCache(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
+        atexit.register(shutil.rmtree, editor.cache.folder, ignore_errors=True)
     weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir))
     if weights is not None and (missing := weights.missing()):
         print(f"hairedit: {len(missing)} pretrained file(s) are missing; the page offers to download them "

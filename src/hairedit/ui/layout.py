@@ -8,11 +8,10 @@ At 800 px the first two columns still sit side by side, so Run is on the first s
 from __future__ import annotations
 
 import os
-import typing
 
 import gradio as gr
 
-from ..config import Preset
+from ..config import PRESETS
 from ..networks.bisenet import HAIR
 from .canvas import (
     CANVAS_PX,
@@ -29,10 +28,6 @@ from .inputs import COLOUR_SOURCES, HAIRSTYLE_SOURCES
 
 SHOW_BUTTONS = ["download", "fullscreen"]  # no "share": nothing leaves this computer
 COLUMN_MIN_PX = 320
-
-
-def preset_names() -> list[str]:
-    return list(typing.get_args(Preset))
 
 
 def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
@@ -74,7 +69,7 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                 colour = _colour_inputs()
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     preset = gr.Radio(
-                        preset_names(), value=app.preset, label="Preset", elem_id="preset",
+                        list(PRESETS), value=app.preset, label="Preset", elem_id="preset",
                         info="faithful: the paper's settings, minutes on a GPU; the others take fewer steps.",
                     )
                     seed = gr.Number(value=app.seed, precision=0, label="Seed", elem_id="seed")
