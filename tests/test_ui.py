@@ -5,7 +5,6 @@ The page itself, in headless Chromium, is tests/test_ui_browser.py.
 
 import argparse
 import hashlib
-import http.server
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from hairedit.ui.session import HISTORY_LIMIT, SessionStore
 from hairedit.ui.weights import WeightsDownload
 from hairedit.weights import registry
 from hairedit.weights.registry import HuggingFaceFile, WeightFile
+from tests.test_weights import Server
 
 PHOTO_SIZE = (448, 512)  # the astronaut, narrowed so that "the input's size" is not the crop's square
 
@@ -225,45 +225,11 @@ def test_ui_help_loads_neither_gradio_nor_torch():
 PAYLOADS = {"seg.pth": bytes(range(256)) * 10240, "ffhq.pt": bytes(reversed(range(256))) * 9216}  # 2.5, 2.25 MiB
 
 
-class SlowServer:
-    """Serves PAYLOADS under /test/repo/resolve/main/<name>, a chunk at a time, so progress shows."""
-
-    chunk_bytes = 128 * 1024
-    pause_s = 0.05  # 2.5 MiB/s at most
-
-    def __init__(self):
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = PAYLOADS.get(self.path.rsplit("/", 1)[-1])
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                for start in range(0, len(body), server.chunk_bytes):
-                    self.wfile.write(body[start : start + server.chunk_bytes])
-                    self.wfile.flush()
-                    time.sleep(server.pause_s)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-
-
 @pytest.fixture
 def fake_registry(monkeypatch):
     """The registry with two small files in place of the networks (the face detector's stays as it is),
     served from 127.0.0.1."""
-    server = SlowServer()
+    server = Server(PAYLOADS, chunk_bytes=128 * 1024, pause_s=0.05)  # 2.5 MiB/s at most
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     entries = {
         name: WeightFile(name, "a test file", (HuggingFaceFile("test/repo", name),), size_bytes=len(body),

@@ -5,6 +5,7 @@ import http.server
 import re
 import shutil
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -20,9 +21,10 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 
 class Server:
-    """Serves PAYLOAD at any path, honours Range, and can cut the first response short."""
+    """Serves PAYLOAD at any path (or ``files[name]`` at .../name), honours Range, can cut the first
+    response short, and can send ``chunk_bytes`` at a time with ``pause_s`` between (to watch progress)."""
 
-    def __init__(self):
+    def __init__(self, files: dict[str, bytes] | None = None, chunk_bytes: int | None = None, pause_s: float = 0.0):
         self.requests = []
         self.cut_first_after = None
         server = self
@@ -33,13 +35,14 @@ class Server:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
-                if self.path.startswith("/missing"):
+                payload = PAYLOAD if files is None else files.get(self.path.rsplit("/", 1)[-1])
+                if self.path.startswith("/missing") or payload is None:
                     self.send_error(404)
                     return
                 start = 0
                 if self.headers.get("Range"):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                body = PAYLOAD[start:]
+                body = payload[start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -48,7 +51,10 @@ class Server:
                     self.wfile.flush()
                     self.connection.shutdown(2)  # the connection drops mid-file
                     return
-                self.wfile.write(body)
+                for offset in range(0, len(body), chunk_bytes or len(body) or 1):
+                    self.wfile.write(body[offset : offset + (chunk_bytes or len(body))])
+                    self.wfile.flush()
+                    time.sleep(pause_s)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
