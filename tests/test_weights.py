@@ -1,28 +1,30 @@
-"""Downloads against a local HTTP server on 127.0.0.1, and `hairedit weights verify`."""
+"""Downloads against a local HTTP server on 127.0.0.1: resuming, falling through sources,
+bz2 files, progress, and the messages a user sees."""
 
+import bz2
 import hashlib
 import http.server
-import shutil
 import threading
 
 import pytest
-import torch
 
 from hairedit.cli import main
-from hairedit.errors import DownloadError
+from hairedit.errors import DownloadError, MissingWeightsError
 from hairedit.weights import download as downloads
-from hairedit.weights.registry import HuggingFaceFile, UrlFile, WeightFile
-from tests.conftest import Booby
+from hairedit.weights.registry import WEIGHTS, HuggingFaceFile, UrlFile, WeightFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class Server:
-    """Serves PAYLOAD at any path, honours Range, and can cut the first response short."""
+    """Serves ``files[path]`` (PAYLOAD for any other path), honours Range, and cuts the first
+    response for a path in ``cut_once`` short after that many bytes."""
 
     def __init__(self):
         self.requests = []
-        self.cut_first_after = None
+        self.files = {}
+        self.cut_once = {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,12 +39,12 @@ class Server:
                 start = 0
                 if self.headers.get("Range"):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                body = PAYLOAD[start:]
+                body = server.files.get(self.path, PAYLOAD)[start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if server.cut_first_after is not None and len(server.requests) == 1:
-                    self.wfile.write(body[: server.cut_first_after])
+                if self.path in server.cut_once:
+                    self.wfile.write(body[: server.cut_once.pop(self.path)])
                     self.wfile.flush()
                     self.connection.shutdown(2)  # the connection drops mid-file
                     return
@@ -63,19 +65,19 @@ def server():
     s.close()
 
 
-def _entry(*sources, sha256=hashlib.sha256(PAYLOAD).hexdigest(), size=len(PAYLOAD)):
-    return WeightFile("test.bin", "a test file", tuple(sources), size_bytes=size, sha256=sha256)
+def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
+    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
 
 
 def test_download_lands_whole_and_checked(server, tmp_path):
-    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path, progress=False)
+    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.bin"]
 
 
 def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
-    server.cut_first_after = 300_000
-    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path, progress=False)
+    server.cut_once["/file.bin"] = 300_000
+    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
     assert len(server.requests) == 2
     assert server.requests[1][1] == "bytes=300000-"
@@ -84,20 +86,86 @@ def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
 def test_checksum_mismatch_leaves_nothing_in_the_cache(server, tmp_path):
     entry = _entry(UrlFile(f"{server.url}/file.bin"), sha256="0" * 64)
     with pytest.raises(DownloadError, match="checksum mismatch"):
-        downloads.fetch(entry, tmp_path, progress=False)
+        downloads.fetch(entry, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failing_sources_fall_through_and_are_all_listed(server, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = _entry(UrlFile(f"{server.url}/missing/a.bin"), HuggingFaceFile("someone/repo", "weights/b.bin"))
-    assert downloads.fetch(entry, tmp_path, progress=False).read_bytes() == PAYLOAD
-    assert server.requests[-1][0] == "/someone/repo/resolve/main/weights/b.bin"
+    entry = _entry(
+        UrlFile(f"{server.url}/missing/a.bin"), HuggingFaceFile("someone/repo", "weights/b.bin", revision="0123abcd")
+    )
+    assert downloads.fetch(entry, tmp_path).read_bytes() == PAYLOAD
+    assert server.requests[-1][0] == "/someone/repo/resolve/0123abcd/weights/b.bin"  # the pinned commit
     entry = _entry(UrlFile(f"{server.url}/missing/a.bin"), UrlFile(f"{server.url}/missing/c.bin"))
     with pytest.raises(DownloadError) as error:
-        downloads.fetch(entry, tmp_path / "other", progress=False)
+        downloads.fetch(entry, tmp_path / "other")
     message = str(error.value)
-    assert "missing/a.bin" in message and "missing/c.bin" in message and "by hand" in message
+    assert "missing/a.bin: HTTP 404" in message and "missing/c.bin" in message and "by hand" in message
+
+
+def test_network_failures_are_told_in_words_not_exception_text(tmp_path):
+    closed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    port = closed.server_address[1]
+    closed.server_close()  # nothing listens there any more
+    with pytest.raises(DownloadError) as error:
+        downloads.fetch(_entry(UrlFile(f"http://127.0.0.1:{port}/file.bin")), tmp_path)
+    assert "the connection was refused" in str(error.value)
+    assert "Errno" not in str(error.value) and "urlopen" not in str(error.value)
+
+
+def test_the_dlib_bz2_file_is_decompressed_and_checked(server, tmp_path):
+    server.files["/model.dat.bz2"] = bz2.compress(PAYLOAD)
+    server.files["/broken.dat.bz2"] = b"BZh9 not really bzip2"
+    server.cut_once["/model.dat.bz2"] = 1000  # the compressed download is resumed too
+    entry = _entry(
+        UrlFile(f"{server.url}/broken.dat.bz2", compression="bz2"),
+        UrlFile(f"{server.url}/model.dat.bz2", compression="bz2"),
+    )
+    path = downloads.fetch(entry, tmp_path)
+    assert path.read_bytes() == PAYLOAD  # the decompressed file, with the size and sha256 pinned for it
+    assert [p.name for p in tmp_path.iterdir()] == ["test.bin"]
+    assert [request[1] for request in server.requests] == [None, None, "bytes=1000-"]
+
+
+def test_the_real_dlib_entry_downloads_the_bz2_file(tmp_path):
+    entry = WEIGHTS["shape_predictor_68_face_landmarks.dat"]
+    assert [source.compression for source in entry.sources if isinstance(source, UrlFile)] == ["bz2", "bz2"]
+    assert entry.size_bytes == 99_693_937  # the size of the decompressed file, as checked
+
+
+def test_progress_reports_each_file_and_the_total(server, tmp_path, monkeypatch):
+    entries = {
+        name: _entry(UrlFile(f"{server.url}/{name}"), name=name) for name in ("first.bin", "second.bin")
+    }
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    reports = []
+    paths = downloads.download(None, tmp_path, progress=reports.append)
+    assert [path.name for path in paths] == ["first.bin", "second.bin"]
+    assert {(r.name, r.file_index, r.file_count) for r in reports} == {("first.bin", 1, 2), ("second.bin", 2, 2)}
+    assert all(r.total_bytes == 2 * len(PAYLOAD) for r in reports)
+    last = reports[-1]
+    assert (last.file_bytes, last.file_total_bytes, last.done_bytes) == (len(PAYLOAD), len(PAYLOAD), 2 * len(PAYLOAD))
+    assert [r.done_bytes for r in reports] == sorted(r.done_bytes for r in reports)
+
+
+def test_a_progress_callback_can_stop_the_download_and_a_rerun_resumes(server, tmp_path, monkeypatch):
+    entries = {"big.bin": _entry(UrlFile(f"{server.url}/big.bin"), name="big.bin")}
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    monkeypatch.setattr(downloads, "CHUNK_BYTES", 256 * 1024)
+
+    def stop_midway(progress):
+        if progress.file_bytes >= 512 * 1024:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        downloads.download(["big.bin"], tmp_path, progress=stop_midway)
+    assert not (tmp_path / "big.bin").exists()
+    downloads.download(["big.bin"], tmp_path, progress=False)
+    assert (tmp_path / "big.bin").read_bytes() == PAYLOAD
+    assert server.requests[-1][1] == "bytes=524288-"
 
 
 def test_package_files_are_used_in_place(tmp_path):
@@ -105,33 +173,28 @@ def test_package_files_are_used_in_place(tmp_path):
     assert path.name == "shape_predictor_68_face_landmarks.dat" and "face_recognition_models" in str(path)
 
 
-def test_missing_file_without_download_says_where_to_get_it(tmp_path):
-    from hairedit.errors import MissingWeightsError
-
-    with pytest.raises(MissingWeightsError, match="Google Drive id 1sa732uBfX1739MFsvtRCKWCN54zYyltC"):
+def test_missing_files_are_told_in_one_message_with_sizes_and_the_command(tmp_path):
+    missing = downloads.missing_files(["bald_proxy.pt", "ffhq.pt", "shape_predictor_68_face_landmarks.dat"], tmp_path)
+    assert [entry.name for entry in missing] == ["bald_proxy.pt", "ffhq.pt"]  # dlib's ships in a package
+    message = downloads.missing_files_message(missing, tmp_path)
+    assert message.startswith("2 pretrained files are missing (about 0.1 GB): bald_proxy.pt (8 MB), ffhq.pt (133 MB).")
+    assert "`hairedit weights download`" in message and str(tmp_path) in message and "\n" not in message
+    with pytest.raises(MissingWeightsError, match=r"bald_proxy.pt \(8 MB\).*hairedit weights download"):
         downloads.ensure("bald_proxy.pt", tmp_path, download=False)
 
 
-def test_verify_accepts_official_layouts(official_dir, tmp_path, capsys):
-    folder = tmp_path / "weights"
-    shutil.copytree(official_dir, folder)
-    assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
-    out = capsys.readouterr().out
-    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
-                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat"):
-        assert any(line.startswith("ok") and name in line for line in out.splitlines()), name
+def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    from PIL import Image
 
-
-def test_verify_rejects_broken_and_booby_trapped_files(official_dir, tmp_path, capsys):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    checkpoint = torch.load(official_dir / "bald_proxy.pt", weights_only=False)
-    checkpoint["state_dict"]["structure_mapping.fc2.bias"] = torch.zeros(7)
-    torch.save(checkpoint, folder / "bald_proxy.pt")
-    seg = torch.load(official_dir / "seg.pth")
-    seg["trap"] = Booby()
-    torch.save(seg, folder / "seg.pth")
-    assert main(["weights", "verify", "--weights-dir", str(folder)]) == 1
-    out = capsys.readouterr().out
-    assert "structure_mapping.fc2.bias (7,)" in out
-    assert any(line.startswith("failed") and "seg.pth" in line and "refused" in line for line in out.splitlines())
+    Image.new("RGB", (64, 64)).save(photo)
+    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40",
+                 "--weights-dir", str(tmp_path / "empty")])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.count("\n") == 1 and error.startswith("hairedit: error: 10 pretrained files are missing")
+    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "clip_vit_b32.safetensors",
+                 "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
+        assert name in error
+    assert "GB" in error and "`hairedit weights download`" in error
+    assert not (tmp_path / "out.png").exists()

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from .conditions import LABEL_COLOURS, load_sketch
 from .config import EditConfig
-from .errors import InputError
+from .errors import InputError, MissingWeightsError
 from .imageio import load_photo, save_image
 from .progress import Progress
 
@@ -156,7 +156,18 @@ def build_editor(args: argparse.Namespace):
     device = check_device(args.device)
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=config)
+    check_weights_present(args.weights_dir)
     return HairEditor.from_pretrained(args.weights_dir, device, config)
+
+
+def check_weights_present(folder: Path | None) -> None:
+    """Every missing pretrained file in one message, before any work (not one at a time, midway)."""
+    from .weights.download import missing_files, missing_files_message
+    from .weights.registry import WEIGHTS
+
+    missing = missing_files([name for name, entry in WEIGHTS.items() if entry.required], folder)
+    if missing:
+        raise MissingWeightsError(missing_files_message(missing, folder))
 
 
 # -- progress -------------------------------------------------------------------------------

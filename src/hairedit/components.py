@@ -7,14 +7,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
 import torch
 
+from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+
+log = logging.getLogger(__name__)
 
 
 class Components:
@@ -86,16 +90,23 @@ class Components:
 
         def pca(generator: stylegan2.Generator) -> LatentPCA:
             try:
-                return load_latent_pca(path("ffhq_PCA.npz"))
-            except Exception:
-                # No PCA file to be had: compute it from the mapping network, once.
-                cached = weights_dir / "ffhq_PCA.computed.npz"
-                if cached.is_file():
-                    return load_latent_pca(cached)
-                computed = compute_latent_pca(generator)
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                computed.save(cached)
-                return computed
+                official = path("ffhq_PCA.npz")
+            except (MissingWeightsError, DownloadError) as error:
+                return computed_pca(generator, str(error).splitlines()[0])
+            return load_latent_pca(official)  # a broken or tampered file is an error naming it
+
+        def computed_pca(generator: stylegan2.Generator, reason: str) -> LatentPCA:
+            # No PCA file to be had: compute it from the mapping network, once. Close to the
+            # official one, not the same: the inversion prior changes a little, so say so.
+            cached = weights_dir / "ffhq_PCA.computed.npz"
+            log.warning("ffhq_PCA.npz cannot be had (%s): using the PCA of the generator's own mapping network, "
+                        "computed once and kept at %s", reason, cached)
+            if cached.is_file():
+                return load_latent_pca(cached)
+            computed = compute_latent_pca(generator)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            computed.save(cached)
+            return computed
 
         loaders = {
             "generator": lambda: stylegan2.load_generator(path("ffhq.pt")),

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 from skimage.morphology import skeletonize
 
+from ._requirements import require
 from .conditions import parse_rgb
 from .errors import CheckpointError, DownloadError, EditInterrupted, HaireditError, InputError, MissingWeightsError
 from .face.align import align_face
@@ -44,6 +45,7 @@ from .progress import Progress
 
 # Before gradio is imported: no telemetry and no version check, so the app never calls out.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+require("gradio")  # an older gradio lacks arguments the page uses: say so in one line
 import gradio as gr  # noqa: E402
 
 CANVAS_PX = 512  # the official sketch canvas; the mask painter uses the same square
