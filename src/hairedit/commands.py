@@ -374,7 +374,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     import torch
 
     from . import __version__
-    from .weights.download import locate
+    from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS, weights_dir
 
     print(f"hairedit {__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
@@ -382,11 +382,11 @@ def run_doctor(args: argparse.Namespace) -> int:
     for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
     print(f"weights folder: {weights_dir(args.weights_dir)}")
-    missing = [name for name in WEIGHTS if locate(name, args.weights_dir) is None]
+    missing = missing_files(folder=args.weights_dir)
     for name in WEIGHTS:
-        print(f"  {'MISSING' if name in missing else 'present':8s} {name}")
+        print(f"  {'MISSING' if WEIGHTS[name] in missing else 'present':8s} {name}")
     if missing:
-        print("missing files are downloaded on first use, or now with `hairedit weights download`.")
+        print(missing_files_message(missing, args.weights_dir))
     if not args.smoke:
         return 0
     return _run_every_mode(args)
