@@ -26,12 +26,14 @@ def official_dir(tmp_path_factory):
     from tests.official.clip import write_clip
     from tests.official.fan import write_fan
     from tests.official.ffhq import write_ffhq
+    from tests.official.pca import write_pca
     from tests.official.seg import write_seg
     from tests.official.sketch_proxy import write_sketch_proxy
     from tests.official.vgg import write_lpips_lin, write_vgg16
 
     folder = tmp_path_factory.mktemp("official")
     write_ffhq(folder / "ffhq.pt")
+    write_pca(folder / "ffhq_PCA.npz")
     write_seg(folder / "seg.pth")
     write_bald_proxy(folder / "bald_proxy.pt")
     write_sketch_proxy(folder / "sketch_proxy.pt")

@@ -4,8 +4,10 @@ bz2 files, progress, and the messages a user sees."""
 import bz2
 import hashlib
 import http.server
+import re
 import threading
 
+import numpy as np
 import pytest
 
 from hairedit.cli import main
@@ -198,3 +200,37 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
         assert name in error
     assert "GB" in error and "`hairedit weights download`" in error
     assert not (tmp_path / "out.png").exists()
+
+
+def test_the_official_pca_file_loads_as_published(tmp_path):
+    from hairedit.losses import load_latent_pca
+    from tests.official.pca import write_pca
+
+    write_pca(tmp_path / "ffhq_PCA.npz")
+    assert (tmp_path / "ffhq_PCA.npz").stat().st_size == 2_108_402  # the published file's size
+    pca = load_latent_pca(tmp_path / "ffhq_PCA.npz")
+    with np.load(tmp_path / "ffhq_PCA.npz") as official:
+        assert np.array_equal(pca.mean.numpy()[0], official["X_mean"])
+        np.testing.assert_array_equal(pca.stdev.numpy(), official["X_stdev"].astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ({"X_mean": np.zeros(511, np.float32)}, "X_mean is float32 (511,), expected floats of shape (512,)"),
+        ({"X_stdev": np.full(512, np.nan)}, "X_stdev holds NaN"),
+        ({"X_stdev": np.zeros(512)}, "X_stdev must be positive"),
+        ({"X_comp": np.zeros((512, 512), np.int64)}, "X_comp is int64"),
+    ],
+)
+def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, message):
+    from hairedit.errors import CheckpointError
+    from hairedit.losses import load_latent_pca
+    from tests.official.pca import write_pca
+
+    write_pca(tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as good:
+        arrays = {**dict(good), **damage}
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_latent_pca(tmp_path / "bad.npz")

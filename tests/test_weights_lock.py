@@ -20,7 +20,7 @@ from tests.test_weights import PAYLOAD, Server
 
 # The tests' official-layout files hold random numbers: they cannot match the published
 # checksums, so these entries are treated as unpinned where a test loads them.
-RANDOM_IN_TESTS = ("vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "clip_vocab.json", "clip_merges.txt")
+RANDOM_IN_TESTS = ("ffhq_PCA.npz", "vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "clip_vocab.json", "clip_merges.txt")
 
 
 @pytest.fixture
@@ -109,8 +109,8 @@ def test_verify_checks_hashes_then_loads_official_layouts(official_dir, tmp_path
     shutil.copytree(official_dir, folder)
     assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth", "clip_vit_b32.safetensors",
-                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar"):
+    for name in ("ffhq.pt", "ffhq_PCA.npz", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
+                 "clip_vit_b32.safetensors", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar"):
         assert any(line.startswith("ok") and name in line and "sha256 recorded" in line for line in lines), name
     assert any(line.startswith("ok") and "shape_predictor" in line and "matches its pin" in line for line in lines)
     assert set(lock.read_lock(folder)) >= {"ffhq.pt", "seg.pth", "clip_vit_b32.safetensors"}

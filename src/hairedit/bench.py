@@ -12,7 +12,6 @@ counts. Machine-readable lines:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
@@ -140,12 +139,12 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
     from skimage import data
 
     stamps: list[tuple[str, float]] = []
-    config = EditConfig.preset_config(preset, editor.config)
+    overrides: dict = {}
     for section, name in LOOPS.values():
-        setattr(getattr(config, section), name, steps)
-    if config.fast is not None:
-        config.fast = dataclasses.replace(config.fast, plateau_patience=steps + 1)  # time every step
-    editor.config = config
+        overrides.setdefault(section, {})[name] = steps
+    if EditConfig.for_preset(preset).fast is not None:
+        overrides["fast"] = {"plateau_patience": steps + 1}  # time every step
+    editor.config = EditConfig.for_preset(preset, overrides)
     start = time.perf_counter()
     editor.edit(
         data.astronaut(), callback=lambda p: stamps.append((p.stage, time.perf_counter())), previews=False, **EDIT
@@ -176,7 +175,7 @@ def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
     totals = {}
     for preset in ("faithful", "fast"):
         per_step, once = bench_preset(editor, preset, steps)
-        official = EditConfig.preset_config(preset)
+        official = EditConfig.for_preset(preset)
         totals[preset] = projected(per_step, once, official)
         print(f"  {preset} preset, seconds per step:", flush=True)
         for stage, (section, name) in LOOPS.items():

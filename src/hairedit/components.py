@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .cache import fingerprint
 from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
@@ -22,10 +23,22 @@ log = logging.getLogger(__name__)
 
 
 class Components:
-    def __init__(self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str):
+    def __init__(
+        self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str, pretrained: bool = False
+    ):
         self._loaders = loaders
         self.device = device
         self.description = description  # "pretrained" or "random (smoke)"
+        self.pretrained = pretrained  # the official weights: results mean something
+
+    @cached_property
+    def inversion_fingerprint(self) -> str:
+        """Tells apart the networks an inversion depends on (generator, LPIPS, PCA prior)."""
+        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        tensors.update({f"lpips.{k}": v for k, v in self.lpips.state_dict().items()})
+        tensors.update({"mean_latent": self.mean_latent, "pca.mean": self.pca.mean, "pca.components": self.pca.components,
+                        "pca.stdev": self.pca.stdev})
+        return fingerprint(tensors)
 
     def _load(self, name: str):
         value = self._loaders[name]()
@@ -121,7 +134,7 @@ class Components:
             "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
             "pca": pca,
         }
-        components = cls(loaders, device, "pretrained")
+        components = cls(loaders, device, "pretrained", pretrained=True)
         return components
 
     @classmethod
@@ -136,7 +149,7 @@ class Components:
             "generator": generator,
             "parser": lambda: bisenet.small_parser(seed, input_size_px=min(size_px, 512)),
             "vgg": lambda: vgg.small_vgg16(seed),
-            "lpips": lambda: vgg.lpips_with(components.vgg, None),
+            "lpips": lambda: vgg.lpips_with(components.vgg, None, seed),
             "landmarks": lambda: fan.small_fan(seed),
             "clip": lambda: clip.small_clip(seed),
             "bald_mapper": lambda: bald_mapper.small_bald_mapper(seed, components.generator.style_dim),

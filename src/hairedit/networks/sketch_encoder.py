@@ -18,6 +18,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..errors import CheckpointError
+from .random_init import seeded
 
 PREFIX = "encoder_firststage."
 IR_SE_50_UNITS = (3, 4, 14, 3)  # bottleneck units per stage
@@ -132,8 +133,9 @@ def load_sketch_encoder(path: str | Path, device: str | torch.device = "cpu") ->
 
 def small_sketch_encoder(seed: int = 0, n_styles: int = 10, style_dim: int = 64) -> SketchEncoder:
     """Same structure, one unit per stage and narrow stages, for a small generator."""
-    torch.manual_seed(seed)
     coarse = n_styles // 2
     medium = (n_styles - coarse + 1) // 2
     rows = (coarse, medium, n_styles - coarse - medium)
-    return SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32)).eval().requires_grad_(False)
+    with seeded(seed):
+        encoder = SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32))
+    return encoder.eval().requires_grad_(False)

@@ -6,6 +6,10 @@ value) while a background MSE keeps everything outside the hair. Stage 2 blends 
 colour render's features after the colour block into the hairstyle render's inside the
 grown hair mask, then optimises those features and the rows from that block on: MSE to
 the colour render inside the hair, MSE to the hairstyle render outside, LPIPS inside.
+
+As the official loops, each stage hands on the rows its last loss was computed for (the last
+Adam update of the rows is discarded); stage 2 renders those rows with its features as
+updated by that last step.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch.nn.functional as F
 
 from ..config import ColorProxyConfig, LatentRows
 from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
 from .sketch import dilate_erode
@@ -85,26 +89,20 @@ def color_proxy(
     latent = PartialLatent(source_latent, rows.color)
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     plateau = Plateau(fast)
+    color_latent = latent.full().detach()
     for step in range(config.stage1_steps):
-        image = render(g, latent.full(), loss_px, start_features=features)
+        full = latent.full()
+        color_latent = full.detach()
+        image = render(g, full, loss_px, start_features=features)
         labels = _labels(components, image)
         loss = config.background_lambda * background_loss(hairstyle_small, image, hairstyle_labels, labels)
         if target.text is not None:
             loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
         else:
             loss = loss + color_weight * lab_color_loss(target_lab, image, (labels == HAIR).float())
-        if take_step(
-            optimizer,
-            loss,
-            plateau,
-            reporter,
-            "colour proxy",
-            step + 1,
-            config.stage1_steps,
-            lambda: g.synthesis(latent.full().detach(), start_features=features).image,
-        ):
+        preview = lambda: g.synthesis(color_latent, start_features=features).image  # noqa: E731
+        if take_step(optimizer, loss, plateau, reporter, "colour proxy", step + 1, config.stage1_steps, preview):
             break
-    color_latent = latent.full().detach()
 
     # Stage 2: blend the colour block's features, then refine features and fine rows.
     with torch.no_grad():
@@ -124,25 +122,20 @@ def color_proxy(
     blended = blended.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
     plateau = Plateau(fast)
+    final_latent = latent.full().detach()
     for step in range(config.stage2_steps):
-        image = g.synthesis(latent.full(), start_features=blended).image
+        full = latent.full()
+        final_latent = full.detach()
+        image = g.synthesis(full, start_features=blended).image
         loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
         loss = loss + config.not_hair_mse_lambda * F.mse_loss(
             image * (1 - hair_mask), hairstyle_image * (1 - hair_mask)
         )
-        features = _lpips_features(components, image * hair_mask, loss_px)
-        loss = loss + config.hair_lpips_lambda * components.lpips.distance(features, stage1_features).sum()
-        if take_step(
-            optimizer,
-            loss,
-            plateau,
-            reporter,
-            "colour blending",
-            step + 1,
-            config.stage2_steps,
-            lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image,
-        ):
+        hair_features = _lpips_features(components, image * hair_mask, loss_px)
+        loss = loss + config.hair_lpips_lambda * components.lpips.distance(hair_features, stage1_features).sum()
+        preview = lambda: g.synthesis(final_latent, start_features=blended.detach()).image  # noqa: E731
+        if take_step(optimizer, loss, plateau, reporter, "colour blending", step + 1, config.stage2_steps, preview):
             break
     with torch.no_grad():
-        final = g.synthesis(latent.full(), start_features=blended).image
+        final = g.synthesis(final_latent, start_features=blended).image
     return ColorResult(final, stage1_image, hair_mask)
