@@ -234,3 +234,26 @@ def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, mes
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(CheckpointError, match=re.escape(message)):
         load_latent_pca(tmp_path / "bad.npz")
+
+
+def test_google_drive_files_report_progress_and_resume(tmp_path, monkeypatch):
+    import gdown
+
+    from hairedit.weights.registry import GoogleDriveFile
+
+    calls = []
+
+    def fake_download(id, output, quiet, resume, progress):  # gdown >= 6.0's signature, as hairedit calls it
+        calls.append((id, quiet, resume))
+        with open(output, "wb") as handle:
+            for start in range(0, len(PAYLOAD), 256 * 1024):
+                handle.write(PAYLOAD[start:start + 256 * 1024])
+                progress(start + 256 * 1024, len(PAYLOAD))
+        return output
+
+    monkeypatch.setattr(gdown, "download", fake_download)
+    reports = []
+    tracker = downloads.Tracker([_entry(GoogleDriveFile("abc"))], reports.append)
+    path = downloads.fetch(_entry(GoogleDriveFile("abc")), tmp_path, tracker)
+    assert path.read_bytes() == PAYLOAD and calls == [("abc", True, True)]
+    assert [r.file_bytes for r in reports][-4:] == [262144, 524288, 786432, 1048576]
