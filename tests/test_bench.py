@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hairedit import EditConfig, HairEditor
-from hairedit.bench import LOOPS, bench_generator, bench_preset, projected
+from hairedit.bench import BENCH_LOOPS, bench_generator, bench_preset, projected
 from hairedit.networks import stylegan2_reference
 from hairedit.networks.stylegan2 import small_generator
 
@@ -29,7 +29,7 @@ def test_generator_bench_refuses_formulations_that_disagree(monkeypatch):
 
 
 def test_projection_counts_each_loop_at_its_presets_official_steps():
-    per_step = {stage: 1.0 for stage in LOOPS}
+    per_step = {stage: 1.0 for stage in BENCH_LOOPS}
     per_step["text proxy"] = 2.0
     # faithful: 1100 + 250 + 2 * 200 + 100 + 100 steps, fast: 150 + 50 + 2 * 50 + 30 + 20, plus 5 s outside.
     assert projected(per_step, 5.0, EditConfig.for_preset("faithful")) == 1955.0
@@ -40,6 +40,6 @@ def test_preset_bench_times_every_loop_of_a_real_edit():
     editor = HairEditor.from_random(config=EditConfig.smoke(2))
     for preset in ("faithful", "fast"):
         per_step, once = bench_preset(editor, preset, steps=2)
-        assert set(per_step) == set(LOOPS) and all(seconds > 0 for seconds in per_step.values())
+        assert set(per_step) == set(BENCH_LOOPS) and all(seconds > 0 for seconds in per_step.values())
         assert once > 0
         assert editor.config.preset == preset

@@ -43,7 +43,7 @@ def test_a_fast_settings_dict_under_another_preset_runs_that_preset():
 
 
 def test_the_fast_section_belongs_to_the_fast_preset():
-    with pytest.raises(ValueError, match="'fast' settings apply to the fast preset only"):
+    with pytest.raises(ValueError, match="'fast' settings apply to the fast and instant presets only"):
         EditConfig.for_preset("faithful", {"fast": {"loss_px": 128}})
     tuned = EditConfig.for_preset("fast", {"fast": {"loss_px": 128}})
     assert tuned.fast.loss_px == 128
@@ -81,7 +81,7 @@ def test_smoke_settings_cut_every_loop():
         ({"seed": True}, "seed must be int"),
         ({"text": 3}, "text must be a settings object"),
         ({"autocast": 16}, "autocast must be str or null"),
-        ({"preset": "turbo"}, "unknown preset 'turbo'; choose from faithful, fast"),
+        ({"preset": "turbo"}, "unknown preset 'turbo'; choose from faithful, fast, instant"),
         ({"preset": "fast", "fast": {"loss_pixels": 64}}, "unknown FastConfig settings: ['loss_pixels']"),
     ],
 )

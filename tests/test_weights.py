@@ -199,7 +199,11 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
                  "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
         assert name in error
     assert "GB" in error and "`hairedit weights download`" in error
+    assert "e4e_ffhq_encode.pt" not in error  # only the instant preset needs it
     assert not (tmp_path / "out.png").exists()
+    assert main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40", "--preset", "instant",
+                 "--weights-dir", str(tmp_path / "empty")]) == 2
+    assert "e4e_ffhq_encode.pt (1200 MB)" in capsys.readouterr().err
 
 
 def test_the_official_pca_file_loads_as_published(tmp_path):

@@ -110,7 +110,8 @@ def test_verify_checks_hashes_then_loads_official_layouts(official_dir, tmp_path
     assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
     lines = capsys.readouterr().out.splitlines()
     for name in ("ffhq.pt", "ffhq_PCA.npz", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
-                 "clip_vit_b32.safetensors", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar"):
+                 "clip_vit_b32.safetensors", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar",
+                 "e4e_ffhq_encode.pt", "hairclip.pt"):
         assert any(line.startswith("ok") and name in line and "sha256 recorded" in line for line in lines), name
     assert any(line.startswith("ok") and "shape_predictor" in line and "matches its pin" in line for line in lines)
     assert set(lock.read_lock(folder)) >= {"ffhq.pt", "seg.pth", "clip_vit_b32.safetensors"}

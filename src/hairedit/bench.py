@@ -18,17 +18,15 @@ import time
 
 import torch
 
+<<<<<<< HEAD
 from .config import EditConfig
 from .memory import measure_peak_memory
+=======
+from .config import LOOPS, EditConfig
+>>>>>>> main
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
-LOOPS = {  # stage name -> the config field holding its step count
-    "inversion (W+)": ("inversion", "w_steps"),
-    "inversion (FS)": ("inversion", "fs_steps"),
-    "text proxy": ("text", "steps"),
-    "colour proxy": ("color", "stage1_steps"),
-    "colour blending": ("color", "stage2_steps"),
-}
+BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,7 +138,8 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
 
     stamps: list[tuple[str, float]] = []
     overrides: dict = {}
-    for section, name in LOOPS.values():
+    for stage in BENCH_LOOPS:
+        section, name = LOOPS[stage]
         overrides.setdefault(section, {})[name] = steps
     if EditConfig.for_preset(preset).fast is not None:
         overrides["fast"] = {"plateau_patience": steps + 1}  # time every step
@@ -164,13 +163,35 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
 
 def projected(per_step: dict[str, float], once: float, config: EditConfig) -> float:
     seconds = once
-    for stage, (section, name) in LOOPS.items():
+    for stage in BENCH_LOOPS:
+        section, name = LOOPS[stage]
         seconds += per_step[stage] * getattr(getattr(config, section), name)
     return seconds
 
 
+<<<<<<< HEAD
 def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
     """Each preset's projected whole edit, seconds, printed stage by stage."""
+=======
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(args: argparse.Namespace) -> int:
+    from .devices import resolve_device
+
+    device = resolve_device(args.device)
+    repeats = 2 if args.quick else 3
+    steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
+    print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
+
+    generator_times, speedup_generator = bench_generator(device, repeats)
+    for name, value in generator_times.items():
+        print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
+
+>>>>>>> main
     editor = full_size_editor(device, EditConfig())
     totals = {}
     for preset in ("faithful", "fast"):
@@ -178,7 +199,8 @@ def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
         official = EditConfig.for_preset(preset)
         totals[preset] = projected(per_step, once, official)
         print(f"  {preset} preset, seconds per step:", flush=True)
-        for stage, (section, name) in LOOPS.items():
+        for stage in BENCH_LOOPS:
+            section, name = LOOPS[stage]
             count = getattr(getattr(official, section), name)
             print(f"    {stage:20s} {per_step[stage]:8.3f} s x {count:5d} steps = {per_step[stage] * count:9.1f} s")
         print(f"    {'outside the loops':20s} {once:8.3f} s")

@@ -100,13 +100,13 @@ def check_output(path: Path, overwrite: bool, fallback_format: str | None = None
 def read_config(args: argparse.Namespace) -> EditConfig:
     """The settings: the preset (--preset, else the one --config names, else faithful) with
     --config's settings laid over it (over the smoke step counts with --smoke)."""
-    overrides = smoke_overrides(SMOKE_STEPS) if args.smoke else {}
-    if args.config is not None:
-        overrides = merge_settings(overrides, _settings_json(args.config))
-    preset = args.preset or overrides.get("preset", "faithful")
-    overrides.pop("preset", None)
+    settings = {} if args.config is None else _settings_json(args.config)
+    preset = args.preset or settings.pop("preset", "faithful")
+    settings.pop("preset", None)
     try:
-        return EditConfig.for_preset(preset, overrides)
+        if args.smoke:
+            settings = merge_settings(smoke_overrides(SMOKE_STEPS, preset), settings)
+        return EditConfig.for_preset(preset, settings)
     except (ValueError, TypeError) as error:
         raise InputError(f"--config: {error}.") from None
 
@@ -136,16 +136,16 @@ def build_editor(args: argparse.Namespace, config: EditConfig | None = None):
     config = config or read_config(args)
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
-    check_weights_present(args.weights_dir)
+    check_weights_present(args.weights_dir, config.preset)
     return HairEditor.from_pretrained(args.weights_dir, args.device, config)
 
 
-def check_weights_present(folder: Path | None) -> None:
+def check_weights_present(folder: Path | None, preset: str) -> None:
     """Every missing pretrained file in one message, before any work (not one at a time, midway)."""
     from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS
 
-    missing = missing_files([name for name, entry in WEIGHTS.items() if entry.required], folder)
+    missing = missing_files([name for name, entry in WEIGHTS.items() if entry.needed_by(preset)], folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 from .cache import fingerprint
+from .checkpoints import check_decoder
 from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
-from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+from .networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Components:
         self.device = device
         self.description = description  # "pretrained" or "random (smoke)"
         self.pretrained = pretrained  # the official weights: results mean something
+        self.warnings: list[str] = []  # what loading found that the user should know
 
     @cached_property
     def inversion_fingerprint(self) -> str:
@@ -91,6 +93,29 @@ class Components:
         return self._load("sketch_encoder")
 
     @cached_property
+    def e4e(self) -> e4e_encoder.E4EEncoder:
+        """The encoder4editing encoder (instant preset)."""
+        return self._with_decoder_checked(self._load("e4e"), "e4e_ffhq_encode.pt")
+
+    @cached_property
+    def hairclip(self) -> hairclip_mapper.HairCLIP:
+        """HairCLIP's mapper with its own CLIP (instant preset)."""
+        return self._with_decoder_checked(self._load("hairclip"), "hairclip.pt")
+
+    @cached_property
+    def e4e_fingerprint(self) -> str:
+        return fingerprint({**self.e4e.state_dict(), "latent_avg": self.e4e.latent_avg})
+
+    def _with_decoder_checked(self, network, file_name: str):
+        """A network trained on a StyleGAN2 (its file's ``decoder.*``) is only right for that
+        generator: say so when ffhq.pt is another."""
+        if self.pretrained:
+            check = check_decoder(network.decoder_digests, self.generator, file_name)
+            if not check.equal:
+                self.warnings.append(check.message)
+        return network
+
+    @cached_property
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
 
@@ -132,6 +157,10 @@ class Components:
             ),
             "bald_mapper": lambda: bald_mapper.load_bald_mapper(path("bald_proxy.pt")),
             "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
+            "e4e": lambda: e4e_encoder.load_e4e_encoder(path("e4e_ffhq_encode.pt")),
+            "hairclip": lambda: hairclip_mapper.load_hairclip_mapper(
+                path("hairclip.pt"), tokenizer=clip.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
+            ),
             "pca": pca,
         }
         components = cls(loaders, device, "pretrained", pretrained=True)
@@ -155,6 +184,12 @@ class Components:
             "bald_mapper": lambda: bald_mapper.small_bald_mapper(seed, components.generator.style_dim),
             "sketch_encoder": lambda: sketch_encoder.small_sketch_encoder(
                 seed, components.generator.n_latent, components.generator.style_dim
+            ),
+            "e4e": lambda: e4e_encoder.small_e4e_encoder(
+                seed, components.generator.n_latent, components.generator.style_dim, components.mean_latent.cpu()
+            ),
+            "hairclip": lambda: hairclip_mapper.small_hairclip_mapper(
+                seed, components.generator.n_latent, components.generator.style_dim, components.clip
             ),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
         }

@@ -193,7 +193,22 @@ class FastConfig:
         return max(8, self.loss_px * size_px // OFFICIAL_SIZE_PX)
 
 
-Preset = Literal["faithful", "fast"]
+@dataclass(frozen=True)
+class InstantConfig:
+    """What the instant preset changes: trained networks instead of optimisation.
+
+    The photo is inverted by the e4e encoder (``inversion.fs_steps`` FS refinement steps
+    after it, 0 by default); text and reference hairstyles and colours come from one forward
+    pass of HairCLIP's mapper; a painted mask is the global proxy's blending mask as painted;
+    an RGB colour, which no trained network takes, runs ``color.stage1_steps`` steps of the
+    official colour loss; colour blending is the official feature blend, rendered on without
+    the stage-2 optimisation.
+    """
+
+    mapper_strength: float = 0.1  # HairCLIP's w_hat = w + 0.1 * mapper(w, ...)
+
+
+Preset = Literal["faithful", "fast", "instant"]
 PRESETS: tuple[str, ...] = typing.get_args(Preset)  # the one list of preset names
 
 
@@ -214,7 +229,8 @@ class EditConfig:
     sketch: SketchProxyConfig = field(default_factory=SketchProxyConfig)
     blending: BlendingConfig = field(default_factory=BlendingConfig)
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
-    fast: FastConfig | None = None  # set by the fast preset
+    fast: FastConfig | None = None  # set by the fast and instant presets
+    instant: InstantConfig | None = None  # set by the instant preset
     autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)
     compile: bool = False  # torch.compile the generator's blocks
     compile_backend: str = "inductor"
@@ -226,8 +242,8 @@ class EditConfig:
     @classmethod
     def for_preset(cls, preset: str = "faithful", overrides: dict[str, Any] | None = None) -> EditConfig:
         """The complete configuration of ``preset``, with ``overrides`` (nested dict, e.g.
-        ``{"text": {"steps": 100}}``) laid over it. Settings of the fast preset's own
-        section (``fast``) are refused under another preset."""
+        ``{"text": {"steps": 100}}``) laid over it. Settings of a preset's own section
+        (``fast``, ``instant``) are refused under a preset without it."""
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
         base = _PRESET_FACTORIES[preset]()
@@ -235,14 +251,17 @@ class EditConfig:
         named = overrides.pop("preset", preset)
         if named != preset:
             raise ValueError(f"the settings name preset {named!r} but preset {preset!r} was asked for")
-        if overrides.get("fast") is not None and base.fast is None:
-            raise ValueError(f"'fast' settings apply to the fast preset only, not to {preset!r}")
+        for section in PRESET_SECTIONS:
+            if overrides.get(section) is not None and getattr(base, section) is None:
+                owners = [name for name in PRESETS if getattr(_PRESET_FACTORIES[name](), section) is not None]
+                which = f"the {' and '.join(owners)} preset{'s' if len(owners) > 1 else ''}"
+                raise ValueError(f"'{section}' settings apply to {which} only, not to {preset!r}")
         return _apply(base, overrides)
 
     @classmethod
     def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
         """``preset`` with every optimisation cut to ``steps`` steps: for random networks."""
-        return cls.for_preset(preset, smoke_overrides(steps))
+        return cls.for_preset(preset, smoke_overrides(steps, preset))
 
     def overrides(self) -> dict[str, Any]:
         """What differs from this configuration's preset, as a nested dict (settings equal to
@@ -250,13 +269,14 @@ class EditConfig:
         return _difference(self.to_dict(), _PRESET_FACTORIES[self.preset]().to_dict())
 
     def with_preset(self, preset: str) -> EditConfig:
-        """This configuration's overrides laid over another preset (the fast preset's own
-        section stays behind when leaving it)."""
+        """This configuration's overrides laid over another preset (a preset's own sections,
+        ``fast`` and ``instant``, stay behind when the other preset has none)."""
         if preset == self.preset:
             return self
-        overrides = self.overrides()
-        if _PRESET_FACTORIES[preset]().fast is None:
-            overrides.pop("fast", None)
+        overrides, target = self.overrides(), _PRESET_FACTORIES[preset]()
+        for section in PRESET_SECTIONS:
+            if getattr(target, section) is None:
+                overrides.pop(section, None)
         return EditConfig.for_preset(preset, overrides)
 
     def with_seed(self, seed: int) -> EditConfig:
@@ -275,14 +295,23 @@ class EditConfig:
         return dataclasses.asdict(self)
 
 
-def smoke_overrides(steps: int) -> dict[str, Any]:
-    """Every optimisation loop cut to ``steps`` steps."""
-    return {
-        "inversion": {"w_steps": steps, "fs_steps": steps},
-        "text": {"steps": steps},
-        "reference": {"steps": steps},
-        "color": {"stage1_steps": steps, "stage2_steps": steps},
-    }
+LOOPS = {  # every optimisation loop: its progress stage name -> the setting holding its step count
+    "inversion (W+)": ("inversion", "w_steps"),
+    "inversion (FS)": ("inversion", "fs_steps"),
+    "text proxy": ("text", "steps"),
+    "reference proxy": ("reference", "steps"),
+    "colour proxy": ("color", "stage1_steps"),
+    "colour blending": ("color", "stage2_steps"),
+}
+
+
+def smoke_overrides(steps: int, preset: str = "faithful") -> dict[str, Any]:
+    """Every optimisation loop of ``preset`` cut to at most ``steps`` steps (a loop the preset
+    does not run stays at 0)."""
+    base, overrides = EditConfig.for_preset(preset), {}
+    for section, name in LOOPS.values():
+        overrides.setdefault(section, {})[name] = min(steps, getattr(getattr(base, section), name))
+    return overrides
 
 
 def merge_settings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -367,4 +396,17 @@ def _fast_preset() -> EditConfig:
     )
 
 
-_PRESET_FACTORIES = {"faithful": EditConfig, "fast": _fast_preset}
+def _instant_preset() -> EditConfig:
+    """The instant preset (README, "Presets"): every proxy by a forward pass of a trained
+    network where one exists (see :class:`InstantConfig`), the fast preset's losses where not."""
+    return EditConfig(
+        preset="instant",
+        fast=FastConfig(),
+        instant=InstantConfig(),
+        inversion=InversionConfig(w_steps=0, fs_steps=0),
+        color=ColorProxyConfig(stage1_steps=20, stage2_steps=0),
+    )
+
+
+_PRESET_FACTORIES = {"faithful": EditConfig, "fast": _fast_preset, "instant": _instant_preset}
+PRESET_SECTIONS = ("fast", "instant")  # settings that belong to the presets that have them

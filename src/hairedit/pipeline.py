@@ -30,12 +30,14 @@ from .face.detect import DetectedFace, choose_face, detect_faces
 from .face.paste import old_hair_left_past_crop, paste_back
 from .imageio import PhotoLike, load_photo, read_photo
 from .labels import EAR, HAIR
+from .networks.e4e_encoder import e4e_input
 from .progress import ProgressBars, ProgressCallback, Reporter, to_uint8
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
 from .stages.blending import blend_hairstyle
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import Inverter, image_tensor
+from .stages.mapper import MapperCondition, mapper_latent, with_color_rows
 from .stages.reference import reference_proxy
 from .stages.sketch import sketch_proxy
 from .stages.text import text_proxy
@@ -195,6 +197,8 @@ class _EditRun:
         self.size = self.c.generator.size
         self.rows = config.layers.rows(self.size)
         self.timer = _Timer()
+        self.instant = config.instant is not None
+        self.mapped: torch.Tensor | None = None  # the instant preset's HairCLIP latent, hairstyle and colour
 
     def run(self, photo: PhotoLike, conditions: Conditions, face: int) -> EditResult:
         c, config, timer = self.c, self.config, self.timer
@@ -208,10 +212,11 @@ class _EditRun:
             color_ref = self._align(conditions.color_ref, "the colour reference")
         self.reporter.check()
 
-        # 2. Invert the photo: W+ (II2S), then F and the fine rows (FS).
+        # 2. Invert the photo: W+ (II2S, or the encoder in the instant preset), then F and the fine rows (FS).
         inverter = self._inverter()
         with timer("inversion"):
-            inversion = inverter.invert(aligned.crop, self.reporter)
+            encode = (lambda: c.e4e(e4e_input(aligned.crop, c.device))) if self.instant else None
+            inversion = inverter.invert(aligned.crop, self.reporter, encode)
         with torch.no_grad():
             reconstruction = c.generator.synthesis(inversion.latent, start_features=inversion.features).image
             source_parse = c.parser(source)
@@ -220,8 +225,8 @@ class _EditRun:
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
         bald = global_latent = local_latent = local_mask = None
         if conditions.global_hairstyle:
-            bald, global_latent = self._global_proxies(conditions, inversion.latent, source, hairstyle_ref, inverter,
-                                                       proxies)
+            bald, global_latent = self._global_proxies(conditions, inversion.latent, source, hairstyle_ref, color_ref,
+                                                       inverter, proxies)
         if conditions.sketch is not None:
             with timer("sketch proxy"):
                 local_latent, local_mask = sketch_proxy(c, conditions.sketch, config.sketch)
@@ -235,7 +240,7 @@ class _EditRun:
                 noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, c.device)
                 blend = blend_hairstyle(
                     c, inversion, source_parse.logits.argmax(1, keepdim=True), self.rows, config.blending, bald,
-                    global_latent, local_latent, local_mask, noise,
+                    global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
                 )
             features, hairstyle_image = blend.features, blend.image
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
@@ -247,6 +252,7 @@ class _EditRun:
                 result = color_proxy(
                     c, self._color_target(conditions, color_ref), hairstyle_image, inversion.latent, features,
                     config.color, self.rows, self.reporter, config.fast,
+                    self._mapped_color_latent(conditions, inversion.latent, color_ref),
                 )
             final = result.image
             proxies.color_stage1 = to_uint8(result.stage1_image)
@@ -283,28 +289,30 @@ class _EditRun:
 
     def _inverter(self) -> Inverter:
         c, config = self.c, self.config
+        context = (c.inversion_fingerprint, config.autocast, c.e4e_fingerprint if self.instant else None)
         return Inverter(
             c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, self.rows, config.seed, self.editor.cache,
-            config.fast, cache_context=(c.inversion_fingerprint, config.autocast),
+            config.fast, cache_context=context,
         )
 
-    def _global_proxies(self, conditions: Conditions, latent, source, hairstyle_ref, inverter, proxies):
+    def _global_proxies(self, conditions: Conditions, latent, source, hairstyle_ref, color_ref, inverter, proxies):
         """The bald proxy and the text or reference proxy (their images go to ``proxies``)."""
         c, config, timer = self.c, self.config, self.timer
-        painted_labels = None
-        if conditions.mask is not None:
-            p = c.parser.input_size_px
-            labels = cv2.resize(conditions.mask, (p, p), interpolation=cv2.INTER_NEAREST)
-            painted_labels = torch.from_numpy(labels).long().unsqueeze(0).to(c.device)
         with timer("bald proxy"), torch.no_grad():
             bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
             proxies.bald = to_uint8(c.generator(bald))
-        if conditions.hairstyle is not None:
+        if self.instant:
+            with timer("mapper proxy"):
+                hairstyle = MapperCondition(conditions.hairstyle, self._image(hairstyle_ref))
+                self.mapped = mapper_latent(c, latent, hairstyle, self._mapper_color(conditions, color_ref),
+                                            config.instant.mapper_strength)
+            global_latent = self.mapped
+        elif conditions.hairstyle is not None:
             with timer("text proxy"):
                 augmentations = seeding.stream(config.seed, seeding.TEXT_AUGMENTATIONS)
                 global_latent = text_proxy(
-                    c, conditions.hairstyle, source, config.text, self.rows, self.reporter, painted_labels,
-                    augmentations, config.fast,
+                    c, conditions.hairstyle, source, config.text, self.rows, self.reporter,
+                    self._painted_labels(conditions), augmentations, config.fast,
                 )
         else:
             with timer("reference proxy"):
@@ -312,11 +320,44 @@ class _EditRun:
                 reference_latent = inverter.invert_w(hairstyle_ref.crop, self.reporter, "reference inversion")
                 global_latent = reference_proxy(
                     c, reference_latent, reference_image, source, config.reference, self.rows, self.reporter,
-                    painted_labels, config.fast,
+                    self._painted_labels(conditions), config.fast,
                 )
         with torch.no_grad():
             proxies.hairstyle = to_uint8(c.generator(global_latent))
         return bald, global_latent
+
+    def _painted_labels(self, conditions: Conditions) -> torch.Tensor | None:
+        """The painted mask (1, p, p) long at the parser's size, for the proxies' mask loss."""
+        if conditions.mask is None:
+            return None
+        p = self.c.parser.input_size_px
+        labels = cv2.resize(conditions.mask, (p, p), interpolation=cv2.INTER_NEAREST)
+        return torch.from_numpy(labels).long().unsqueeze(0).to(self.c.device)
+
+    def _painted_hair(self, conditions: Conditions) -> torch.Tensor | None:
+        """The instant preset blends the global proxy where the mask's hair is painted (no
+        optimisation steers the proxy to it)."""
+        if not self.instant or conditions.mask is None:
+            return None
+        return (self._painted_labels(conditions).unsqueeze(1) == HAIR).float()
+
+    def _image(self, aligned: AlignedFace | None) -> torch.Tensor | None:
+        return None if aligned is None else image_tensor(aligned.crop, self.size, self.c.device)
+
+    def _mapper_color(self, conditions: Conditions, color_ref: AlignedFace | None) -> MapperCondition | None:
+        if conditions.color is None and color_ref is None:
+            return None  # none, or an RGB value: no trained network takes one
+        return MapperCondition(conditions.color, self._image(color_ref))
+
+    def _mapped_color_latent(self, conditions: Conditions, latent, color_ref) -> torch.Tensor | None:
+        """The instant preset's colour proxy (text or reference colour), from the mapper's
+        latent; None where the colour proxy is optimised (other presets, RGB colours)."""
+        color = self._mapper_color(conditions, color_ref)
+        if not self.instant or color is None:
+            return None
+        if self.mapped is None:  # no hairstyle asked: the mapper for the colour alone
+            self.mapped = mapper_latent(self.c, latent, None, color, self.config.instant.mapper_strength)
+        return with_color_rows(latent, self.mapped, self.rows.color)
 
     def _color_target(self, conditions: Conditions, color_ref: AlignedFace | None) -> ColorTarget:
         if conditions.color is not None:
@@ -343,12 +384,12 @@ class _EditRun:
         return EditMasks(hair_before, hair_after, region, sketch_region)
 
     def _warnings(self, masks: EditMasks, aligned: AlignedFace) -> list[str]:
-        """What the user should know about the result. Random networks say nothing about hair."""
-        if not self.c.pretrained:
-            return []
-        if old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
-            return [OLD_HAIR_PAST_CROP]
-        return []
+        """What the user should know about the result: what loading the networks found, and
+        old hair left past the crop (random networks say nothing about hair)."""
+        warnings = list(self.c.warnings)
+        if self.c.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
+            warnings.append(OLD_HAIR_PAST_CROP)
+        return warnings
 
 
 @contextlib.contextmanager

@@ -56,14 +56,16 @@ def blend_hairstyle(
     local_latent: torch.Tensor | None = None,
     local_mask: torch.Tensor | None = None,
     noise: torch.Generator | None = None,
+    global_hair: torch.Tensor | None = None,
 ) -> HairstyleBlend:
     """``source_labels``: the photo's parse (1, 1, p, p) at the parser's size (the official
     ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}; ``noise``: the stream the
-    proxies' F draw their noise from (None: the fixed noise)."""
+    proxies' F draw their noise from (None: the fixed noise); ``global_hair``: where the
+    global proxy's F goes, (1, 1, h, w) in {0, 1} (default: the proxy's own hair, parsed)."""
     g = components.generator
     size = rows.features_px
     features = source.features
-    bald_mask = global_hair = None
+    bald_mask = None
     noise = noise if config.random_noise else None
 
     def features_of(latent: torch.Tensor) -> torch.Tensor:
@@ -74,7 +76,8 @@ def blend_hairstyle(
         bald_mask = bald_blend_mask(source_labels, config)
         weight = to_feature_size(bald_mask, size)
         features = bald_features * weight + features * (1 - weight)
-        global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
+        if global_hair is None:
+            global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
         weight = to_feature_size(global_hair, size)
         features = global_features * weight + features * (1 - weight)
     if local_latent is not None:

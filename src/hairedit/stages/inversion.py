@@ -11,6 +11,7 @@ hands on those rows with F as updated).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -116,12 +117,15 @@ class Inverter:
         self._cache_save(image, "w", {"w_latent": handed_on})
         return handed_on
 
-    def invert(self, image: np.ndarray, reporter: Reporter) -> Inversion:
-        """II2S then FS: the source's W+ latent and its F features."""
+    def invert(
+        self, image: np.ndarray, reporter: Reporter, encode: Callable[[], torch.Tensor] | None = None
+    ) -> Inversion:
+        """II2S (or ``encode()``, an encoder's W+ of the image) then FS: the source's W+
+        latent and its F features."""
         cached = self._cache_load(image, "fs")
         if cached is not None:
             return Inversion(cached["latent"], cached["features"], cached["w_latent"])
-        w_latent = self.invert_w(image, reporter)
+        w_latent = self.invert_w(image, reporter) if encode is None else encode()
         target, target_features = self._targets(image)
         noise = self._noise(seeding.INVERSION_FS)
         features = self.generator.synthesis(w_latent, stop_px=self.rows.features_px, noise=noise).features

@@ -71,10 +71,15 @@ class WeightFile:
     approx_bytes: int | None = None  # for messages only, where the exact size is not known
     needed_for: str = ""  # which stage uses it, for `weights list`
     required: bool = True  # False: edits work without it (needed_for says how)
+    preset: str | None = None  # only edits with this preset use it
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
+
+    def needed_by(self, preset: str) -> bool:
+        """Whether an edit with ``preset`` cannot do without this file."""
+        return self.required and self.preset in (None, preset)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -141,6 +146,29 @@ WEIGHTS: dict[str, WeightFile] = {
             "E2Style first-stage sketch encoder (state_dict, opts)",
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
+        ),
+        WeightFile(
+            "e4e_ffhq_encode.pt",
+            "encoder4editing FFHQ encoder, IR-SE-50 (state_dict: encoder, decoder; latent_avg, opts)",
+            (
+                HuggingFaceFile("public-data/e4e", "e4e_ffhq_encode.pt"),
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/encoder4editing/e4e_ffhq_encode.pt"),
+                GoogleDriveFile("1cUv_reLE6k3604or78EranS7XzuVMWeO"),
+            ),
+            approx_bytes=1_200_000_000,
+            needed_for="the instant preset",
+            preset="instant",
+        ),
+        WeightFile(
+            "hairclip.pt",
+            "HairCLIP v1 mapper with its CLIP ViT-B/32 (state_dict: mapper, decoder; opts)",
+            (
+                HuggingFaceFile("public-data/HairCLIP", "hairclip.pt"),
+                GoogleDriveFile("1hqZT6ZMldhX3M_x378Sm4Z2HMYr-UwQ4"),
+            ),
+            approx_bytes=565_000_000,
+            needed_for="the instant preset",
+            preset="instant",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",

@@ -53,6 +53,19 @@ def _sketch(path: Path) -> str:
     return "IR-SE-50 first-stage encoder"
 
 
+def _e4e(path: Path) -> str:
+    from ..networks.e4e_encoder import load_e4e_encoder
+
+    return f"Encoder4Editing, {load_e4e_encoder(path).n_styles} W+ rows"
+
+
+def _hairclip(path: Path) -> str:
+    from ..networks.hairclip_mapper import load_hairclip_mapper
+
+    load_hairclip_mapper(path)
+    return "HairCLIP mapper and its CLIP ViT-B/32"
+
+
 def _pca(path: Path) -> str:
     from ..losses import load_latent_pca
 
@@ -110,6 +123,8 @@ CHECKERS: dict[str, Callable[[Path], str]] = {
     "seg.pth": _parser,
     "bald_proxy.pt": _bald,
     "sketch_proxy.pt": _sketch,
+    "e4e_ffhq_encode.pt": _e4e,
+    "hairclip.pt": _hairclip,
     "shape_predictor_68_face_landmarks.dat": _predictor,
     "clip_vit_b32.safetensors": _clip,
     "clip_vocab.json": _tokenizer,
