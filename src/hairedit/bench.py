@@ -18,12 +18,8 @@ import time
 
 import torch
 
-<<<<<<< HEAD
-from .config import EditConfig
-from .memory import measure_peak_memory
-=======
 from .config import LOOPS, EditConfig
->>>>>>> main
+from .memory import measure_peak_memory
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
 BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
@@ -169,29 +165,8 @@ def projected(per_step: dict[str, float], once: float, config: EditConfig) -> fl
     return seconds
 
 
-<<<<<<< HEAD
 def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
     """Each preset's projected whole edit, seconds, printed stage by stage."""
-=======
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def run(args: argparse.Namespace) -> int:
-    from .devices import resolve_device
-
-    device = resolve_device(args.device)
-    repeats = 2 if args.quick else 3
-    steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
-    print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
-
-    generator_times, speedup_generator = bench_generator(device, repeats)
-    for name, value in generator_times.items():
-        print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
-
->>>>>>> main
     editor = full_size_editor(device, EditConfig())
     totals = {}
     for preset in ("faithful", "fast"):
@@ -209,9 +184,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .pipeline import default_device
+    from .devices import resolve_device
 
-    device = torch.device(args.device) if args.device else default_device()
+    device = resolve_device(args.device)
     repeats = 2 if args.quick else 3
     steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
     print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
