@@ -27,6 +27,7 @@ _COMMAND_MODULES = {
     "ui": "hairedit.ui",
     "bench": "hairedit.bench",
     "cache": "hairedit.cache",
+    "eval": "hairedit.evaluate.commands",
 }
 
 _SUMMARIES = {
@@ -38,6 +39,7 @@ _SUMMARIES = {
     "ui": "start the browser interface",
     "bench": "time the generator and each stage; print speed-up ratios",
     "cache": "list or clear the inversion cache",
+    "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
 }
 
 

@@ -18,7 +18,9 @@ from .cache import fingerprint
 from .checkpoints import check_decoder
 from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
-from .networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
+from .networks import (
+    bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,11 @@ class Components:
         return network
 
     @cached_property
+    def inception(self) -> inception.FIDInception:
+        """The FID network; no edit uses it, ``hairedit eval`` does."""
+        return self._load("inception")
+
+    @cached_property
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
 
@@ -161,6 +168,7 @@ class Components:
             "hairclip": lambda: hairclip_mapper.load_hairclip_mapper(
                 path("hairclip.pt"), tokenizer=clip.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
             ),
+            "inception": lambda: inception.load_inception(path("pt_inception-2015-12-05-6726825d.pth")),
             "pca": pca,
         }
         components = cls(loaders, device, "pretrained", pretrained=True)
@@ -191,6 +199,7 @@ class Components:
             "hairclip": lambda: hairclip_mapper.small_hairclip_mapper(
                 seed, components.generator.n_latent, components.generator.style_dim, components.clip
             ),
+            "inception": lambda: inception.small_inception(seed),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
         }
         components = cls(loaders, device, "random (smoke)")

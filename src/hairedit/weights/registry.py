@@ -247,6 +247,34 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             needed_for="text and reference hairstyle",
         ),
+        WeightFile(
+            "dlib_face_recognition_resnet_model_v1.dat",
+            "dlib face recognition ResNet (128-d identity embeddings)",
+            (
+                PackageFile(
+                    "face_recognition_models",
+                    "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                ),
+            ),
+            size_bytes=22_466_066,
+            sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            pin_source="computed from the copy in the face_recognition_models wheel",
+            needed_for="hairedit eval (identity)",
+            required=False,
+        ),
+        WeightFile(
+            "pt_inception-2015-12-05-6726825d.pth",
+            "Inception v3, TensorFlow's FID network as ported by pytorch-fid",
+            (
+                UrlFile(
+                    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                    "pt_inception-2015-12-05-6726825d.pth"
+                ),
+            ),
+            approx_bytes=91_000_000,
+            needed_for="hairedit eval (FID of a set)",
+            required=False,
+        ),
     )
 }
 

@@ -109,6 +109,20 @@ def _fan(path: Path) -> str:
     return "FAN, 4 stacks"
 
 
+def _recognition(path: Path) -> str:
+    from ..evaluate.identity import load_recognition_model
+
+    load_recognition_model(str(path))
+    return "dlib face recognition, 128-d"
+
+
+def _inception(path: Path) -> str:
+    from ..networks.inception import load_inception
+
+    load_inception(path)
+    return "FID Inception v3"
+
+
 def _tokenizer(path: Path) -> str:
     if path.stat().st_size == 0:
         raise HaireditError("empty file")
@@ -132,6 +146,8 @@ CHECKERS: dict[str, Callable[[Path], str]] = {
     "vgg16-397923af.pth": _vgg,
     "lpips_vgg_v0.1.pth": _lpips,
     "3DFAN4-7835d9f11d.pth.tar": _fan,
+    "dlib_face_recognition_resnet_model_v1.dat": _recognition,
+    "pt_inception-2015-12-05-6726825d.pth": _inception,
 }
 
 
