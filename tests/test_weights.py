@@ -183,6 +183,9 @@ def test_missing_files_are_told_in_one_message_with_sizes_and_the_command(tmp_pa
     assert "`hairedit weights download`" in message and str(tmp_path) in message and "\n" not in message
     with pytest.raises(MissingWeightsError, match=r"bald_proxy.pt \(8 MB\).*hairedit weights download"):
         downloads.ensure("bald_proxy.pt", tmp_path, download=False)
+    # A plain `weights download` fetches what every edit needs; the instant preset's files are named.
+    instant = downloads.missing_files(["e4e_ffhq_encode.pt", "ffhq.pt"], tmp_path)
+    assert "`hairedit weights download e4e_ffhq_encode.pt ffhq.pt`" in downloads.missing_files_message(instant)
 
 
 def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, capsys):

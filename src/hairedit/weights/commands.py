@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.required = True
     for name, help_text, func in (
         ("list", "every file: present or missing, size, pinned or trusted on first use, sources (offline)", run_list),
-        ("download", "fetch the missing files (all, or the NAMES given), with progress; resumes", run_download),
+        ("download", "fetch the missing files every edit needs (or the NAMES given, or --all), with progress; resumes",
+         run_download),
         ("verify", "check every present file's sha256, then load it strictly into its network", run_verify),
         ("trust", "record the file now present as trusted (for files without a published checksum)", run_trust),
     ):
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name in ("download", "trust"):
             action.add_argument("names", nargs="*" if name == "download" else "+", metavar="NAME",
                                 help=f"some of: {', '.join(WEIGHTS)}")
+        if name == "download":
+            action.add_argument("--all", action="store_true",
+                                help="every file, also those only the instant preset and `hairedit eval` use")
         action.set_defaults(func=func)
 
 
@@ -66,7 +70,7 @@ def _trust(entry: WeightFile, record) -> str:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    names = _known(args.names) or list(WEIGHTS)
+    names = _known(args.names) or [name for name, entry in WEIGHTS.items() if args.all or entry.group == "edit"]
     missing = missing_files(names, args.weights_dir)
     if missing:
         print(f"{missing_files_summary(missing)} Downloading into {weights_dir(args.weights_dir)}.", file=sys.stderr)

@@ -95,9 +95,16 @@ def missing_files_message(missing: list[WeightFile], folder: str | Path | None =
     """One short message: which files are missing, how large, and the command that fetches them."""
     if not missing:
         return missing_files_summary(missing)
+    # A plain `weights download` fetches the files of everyday edits; others are named.
+    command = "hairedit weights download"
+    if any(entry.group != "edit" for entry in missing):
+        command += " " + " ".join(entry.name for entry in missing)
+    if len(missing) == 1:
+        sources = "; ".join(source.describe() for source in missing[0].sources)
+        return f"{missing_files_summary(missing)} Fetch it with `{command}` (into {weights_dir(folder)}), or from: {sources}."
     return (
-        f"{missing_files_summary(missing)} Fetch {'them' if len(missing) > 1 else 'it'} with "
-        f"`hairedit weights download` (into {weights_dir(folder)}; `hairedit weights list` shows the sources)."
+        f"{missing_files_summary(missing)} Fetch them with `{command}` "
+        f"(into {weights_dir(folder)}; `hairedit weights list` shows the sources)."
     )
 
 

@@ -70,8 +70,8 @@ class WeightFile:
     pin_source: str = ""  # where size_bytes and sha256 come from
     approx_bytes: int | None = None  # for messages only, where the exact size is not known
     needed_for: str = ""  # which stage uses it, for `weights list`
-    required: bool = True  # False: edits work without it (needed_for says how)
-    preset: str | None = None  # only edits with this preset use it
+    required: bool = True  # False: what uses it works without it (needed_for says how)
+    group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
 
     @property
     def pinned(self) -> bool:
@@ -79,7 +79,7 @@ class WeightFile:
 
     def needed_by(self, preset: str) -> bool:
         """Whether an edit with ``preset`` cannot do without this file."""
-        return self.required and self.preset in (None, preset)
+        return self.required and self.group in ("edit", preset)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -157,7 +157,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             approx_bytes=1_200_000_000,
             needed_for="the instant preset",
-            preset="instant",
+            group="instant",
         ),
         WeightFile(
             "hairclip.pt",
@@ -168,7 +168,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             approx_bytes=565_000_000,
             needed_for="the instant preset",
-            preset="instant",
+            group="instant",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -260,7 +260,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="hairedit eval (identity)",
-            required=False,
+            group="eval",
         ),
         WeightFile(
             "pt_inception-2015-12-05-6726825d.pth",
@@ -273,7 +273,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             approx_bytes=91_000_000,
             needed_for="hairedit eval (FID of a set)",
-            required=False,
+            group="eval",
         ),
     )
 }
