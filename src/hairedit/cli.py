@@ -22,6 +22,7 @@ _COMMAND_MODULES = {
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
     "bench": "hairedit.bench",
+    "batch": "hairedit.batch.command",
 }
 
 _SUMMARIES = {
@@ -32,6 +33,7 @@ _SUMMARIES = {
     "weights": "list, download or verify the pretrained files",
     "ui": "start the browser interface",
     "bench": "time the generator and each stage; print speed-up ratios",
+    "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
 }
 
 

@@ -39,17 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and/or a colour (--color, --color-ref or --rgb)."))
     edit.add_argument("photo", help="the photo to edit (JPEG, PNG, WebP)")
     edit.add_argument("-o", "--output", required=True, type=Path, help="where to write the edited photo")
-    edit.add_argument("--hairstyle", metavar="TEXT", help='a hairstyle in words, e.g. "bob cut hairstyle"')
-    edit.add_argument("--hairstyle-ref", metavar="IMAGE", help="a photo of someone whose hairstyle you want")
-    edit.add_argument("--sketch", metavar="IMAGE",
-                      help="strokes (light on black, dark on white, or on transparent), square, on the aligned crop")
-    edit.add_argument("--mask", metavar="IMAGE", help=(
-        "the hair shape you want, square, on the aligned crop: a label map (0 background, 1 face, 6 ear, 10 hair) "
-        "or painted in the official painter's colours; --save-intermediates writes the crop's own as parse_before.png"))
-    edit.add_argument("--color", metavar="TEXT", help='a hair colour in words, e.g. "platinum blonde"')
-    edit.add_argument("--color-ref", metavar="IMAGE", help="a photo of someone whose hair colour you want")
-    edit.add_argument("--rgb", metavar="COLOUR", help="R,G,B or #RRGGBB or a colour name, e.g. 180,40,40 or crimson")
-    edit.add_argument("--face", type=int, default=0, help="which face, 0 = the largest (see `hairedit align`)")
+    add_condition_options(edit)
     edit.add_argument("--save-intermediates", type=Path, metavar="DIR",
                       help="also write the aligned crop before/after, every proxy, the masks and the crop's parse")
     edit.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -65,6 +55,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     doctor = subparsers.add_parser("doctor", help="check torch, devices and weights; --smoke runs every mode")
     add_editor_options(doctor)
     doctor.set_defaults(func=run_doctor)
+
+
+def add_condition_options(parser: argparse.ArgumentParser) -> None:
+    """What to change: ``edit``'s conditions (CONDITION_OPTIONS) and ``--face``."""
+    parser.add_argument("--hairstyle", metavar="TEXT", help='a hairstyle in words, e.g. "bob cut hairstyle"')
+    parser.add_argument("--hairstyle-ref", metavar="IMAGE", help="a photo of someone whose hairstyle you want")
+    parser.add_argument("--sketch", metavar="IMAGE",
+                        help="strokes (light on black, dark on white, or on transparent), square, on the aligned crop")
+    parser.add_argument("--mask", metavar="IMAGE", help=(
+        "the hair shape you want, square, on the aligned crop: a label map (0 background, 1 face, 6 ear, 10 hair) "
+        "or painted in the official painter's colours; --save-intermediates writes the crop's own as parse_before.png"))
+    parser.add_argument("--color", metavar="TEXT", help='a hair colour in words, e.g. "platinum blonde"')
+    parser.add_argument("--color-ref", metavar="IMAGE", help="a photo of someone whose hair colour you want")
+    parser.add_argument("--rgb", metavar="COLOUR", help="R,G,B or #RRGGBB or a colour name, e.g. 180,40,40 or crimson")
+    parser.add_argument("--face", type=int, default=0, help="which face, 0 = the largest (see `hairedit align`)")
 
 
 def add_editor_options(parser: argparse.ArgumentParser) -> None:
