@@ -4,6 +4,8 @@ resumable, checked at every point where a SIGKILL can land. (tests/test_batch.py
 batches.)"""
 
 import json
+import os
+import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -278,3 +280,25 @@ def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(folde
     out.prepare()
     with out.lock(), pytest.raises(InputError, match="another batch is writing to"):
         run(folder)
+
+
+def test_ctrl_c_stops_the_batch_keeping_the_rows_done(folder, stand_in, capsys, monkeypatch):
+    edit = StandInEditor.edit
+
+    def interrupt_the_second(self, photo, **options):
+        if StandInEditor.edits:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
+        return edit(self, photo, **options)
+
+    monkeypatch.setattr(StandInEditor, "edit", interrupt_the_second)
+    manifest = write(folder / "edits.csv", "photo,rgb\nphotos/ann.jpg,red\nphotos/bob.png,blue\n")
+    assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 130
+    err = capsys.readouterr().err
+    assert "batch interrupted; the rows done are kept: run the same command to finish." in err
+    assert "Traceback" not in err
+    assert [line["status"] for line in map(json.loads, (folder / "out" / "report.jsonl").read_text().splitlines())] \
+        == ["done"]
+    monkeypatch.setattr(StandInEditor, "edit", edit)
+    assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 0
+    assert "2 rows: 1 done, 1 skipped (done before), 0 failed" in capsys.readouterr().out
+    assert not list((folder / "out").glob("*.part")) and not list((folder / "out").glob(".*.part"))

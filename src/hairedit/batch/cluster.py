@@ -9,6 +9,7 @@ every node can write: a shared path or an fsspec URL; the driver gathers the out
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 try:
@@ -76,14 +77,33 @@ class RayPool:
         self.slots = max(1, min(wanted or gpus or cpu_slots, groups))
         options = {**per_actor, "max_restarts": ACTOR_RESTARTS, "max_task_retries": ROW_ATTEMPTS - 1}
         self.actors = [EditorActor.options(**options).remote(editor, outdir) for _ in range(self.slots)]
+        self.starting = {slot: actor.ping.remote() for slot, actor in enumerate(self.actors)}
         self.dead: set[int] = set()
         self.running: dict[ray.ObjectRef, tuple[int, RowTask]] = {}
         self.polled = 0
+
+    def ready(self, slot: int) -> bool:
+        """Started: an actor waiting for a node (an autoscaling cluster) gets no rows yet."""
+        if slot in self.starting:
+            started, _ = ray.wait([self.starting[slot]], timeout=0)
+            if not started:
+                return False
+            try:
+                ray.get(self.starting.pop(slot))
+            except RayActorError as error:
+                self.dead.add(slot)
+                if len(self.dead) == self.slots:
+                    raise HaireditError(f"no Ray worker could start: {_first_line(error)}") from None
+                return False
+        return slot not in self.dead
 
     def submit(self, slot: int, task: RowTask) -> None:
         self.running[self.actors[slot].run.remote(task)] = (slot, task)
 
     def finished(self, timeout: float) -> list[tuple[int, RowOutcome]]:
+        if not self.running:
+            time.sleep(timeout)  # actors still starting
+            return []
         ready, _ = ray.wait(list(self.running), num_returns=1, timeout=timeout)
         self._show_a_stage()
         results = []

@@ -73,11 +73,15 @@ def run(args: argparse.Namespace) -> int:
                         args.threads)
     rows = batch_rows(args, editor)
     devices = _devices(args)
-    with BatchBar() as bar:
-        summary = run_batch(
-            rows, args.output, editor, defaults=RowDefaults(args.face, args.seed, args.preset, args.format),
-            overwrite=args.overwrite, workers=args.workers, devices=devices, cluster=args.ray, on_event=bar,
-        )
+    try:
+        with BatchBar() as bar:
+            summary = run_batch(
+                rows, args.output, editor, defaults=RowDefaults(args.face, args.seed, args.preset, args.format),
+                overwrite=args.overwrite, workers=args.workers, devices=devices, cluster=args.ray, on_event=bar,
+            )
+    except KeyboardInterrupt:
+        print("hairedit: batch interrupted; the rows done are kept: run the same command to finish.", file=sys.stderr)
+        return 130
     print(f"batch: {summary.line()}")
     for warning, count in Counter(w for outcome in summary.done for w in outcome.warnings).items():
         print(f"hairedit: warning: {count} row{'s' if count > 1 else ''}: {warning}", file=sys.stderr)

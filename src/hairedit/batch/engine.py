@@ -170,31 +170,32 @@ def _pool(editor, outdir, wanted: int | None, groups: int, devices, cluster, on_
 
 
 def dispatch(groups: list[list[RowTask]], pool) -> Iterable[RowOutcome]:
-    """Give each idle slot the next row of its group (a new group when its own is finished);
-    yield outcomes as they come. A slot that dies for good hands its rows to the others."""
+    """Give each idle, ready slot the next row of its group (a new group when its own is
+    finished); yield outcomes as they come. A slot that dies for good hands its rows on."""
     pending = deque(deque(group) for group in groups)
     own: dict[int, deque[RowTask]] = {slot: deque() for slot in range(pool.slots)}
     busy: set[int] = set()
 
-    def feed(slot: int) -> None:
-        if not own[slot] and pending:
-            own[slot] = pending.popleft()
-        if own[slot]:
-            pool.submit(slot, own[slot].popleft())
-            busy.add(slot)
-
-    for slot in own:
-        feed(slot)
-    while busy:
-        finished = pool.finished(POLL_SECONDS)
-        for slot, _ in finished:
-            busy.discard(slot)
+    def feed_idle() -> None:
+        for slot in list(own):
+            if slot in busy:
+                continue
             if not pool.alive(slot):
                 rows = own.pop(slot)
                 if rows:
                     pending.appendleft(rows)
-        for slot in [slot for slot in own if slot not in busy]:
-            feed(slot)  # next row first: the worker does not wait while the outcome is handled
+                continue
+            if not own[slot] and pending:
+                own[slot] = pending.popleft()
+            if own[slot] and pool.ready(slot):
+                pool.submit(slot, own[slot].popleft())
+                busy.add(slot)
+
+    feed_idle()
+    while busy or (own and (pending or any(own.values()))):
+        finished = pool.finished(POLL_SECONDS)
+        busy.difference_update(slot for slot, _ in finished)
+        feed_idle()  # next rows first: workers do not wait while the outcomes are handled
         yield from (outcome for _, outcome in finished)
     for group in [*own.values(), *pending]:
         for task in group:

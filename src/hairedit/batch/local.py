@@ -1,9 +1,9 @@
 """Workers on this machine: the driver itself (one worker), or worker processes, one per
 ``--workers`` slot or per ``--devices`` entry.
 
-Both offer what the engine's dispatch needs: ``slots``, ``submit(slot, task)``,
-``finished(timeout) -> [(slot, outcome)]`` (passing stage updates to ``on_event`` meanwhile),
-``alive(slot)`` and ``close()``.
+Both offer what the engine's dispatch needs: ``slots``, ``ready(slot)`` (started),
+``alive(slot)`` (not dead for good), ``submit(slot, task)``, ``finished(timeout) -> [(slot,
+outcome)]`` (passing stage updates to ``on_event`` meanwhile) and ``close()``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class InlinePool:
     def finished(self, timeout: float) -> list[tuple[int, RowOutcome]]:
         task, self.task = self.task, None
         return [(0, self.worker.run(task, self.on_event))]
+
+    def ready(self, slot: int) -> bool:
+        return True
 
     def alive(self, slot: int) -> bool:
         return True
@@ -107,6 +110,9 @@ class ProcessPool:
                     self.on_event(events.get_nowait())
                 except queue.Empty:
                     break
+
+    def ready(self, slot: int) -> bool:
+        return True
 
     def alive(self, slot: int) -> bool:
         return True

@@ -211,8 +211,11 @@ class LocalDir(OutputDir):
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock
+            yield
+            return
         path = self.root / STATE_DIR / "lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:
