@@ -19,17 +19,24 @@ def official_dir(tmp_path_factory):
     """A weights folder with every network file in its official layout, random values."""
     from tests.official.bald_proxy import write_bald_proxy
     from tests.official.clip import write_clip
+    from tests.official.e4e import write_e4e
     from tests.official.fan import write_fan
     from tests.official.ffhq import write_ffhq
+    from tests.official.hairclip import write_hairclip
+    from tests.official.pca import write_pca
     from tests.official.seg import write_seg
     from tests.official.sketch_proxy import write_sketch_proxy
     from tests.official.vgg import write_lpips_lin, write_vgg16
 
     folder = tmp_path_factory.mktemp("official")
     write_ffhq(folder / "ffhq.pt")
+    write_pca(folder / "ffhq_PCA.npz")
     write_seg(folder / "seg.pth")
     write_bald_proxy(folder / "bald_proxy.pt")
     write_sketch_proxy(folder / "sketch_proxy.pt")
+    # Full layouts at a few hundred kilobytes: one stored number per tensor.
+    write_e4e(folder / "e4e_ffhq_encode.pt", compact=True)
+    write_hairclip(folder / "hairclip.pt", compact=True)
     write_vgg16(folder / "vgg16-397923af.pth")
     write_lpips_lin(folder / "lpips_vgg_v0.1.pth")
     write_fan(folder / "3DFAN4-7835d9f11d.pth.tar")

@@ -42,7 +42,6 @@ OUTPUTS = ["astro_bob.png", "astro_crimson.png", "group_face0_sketch.png", "grou
            "group_face1_ref.webp"]
 SIZES = {"astro": (512, 512), "group": (1280, 886)}
 BAD_ROW = 6  # no face 9 in the astronaut portrait
-SEEDING = "seeding fixed by the lead in issue 10"
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +187,7 @@ def ray_cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def smoke_config(inputs):
     """The settings `batch_argv` gives the command."""
-    return read_config(argparse.Namespace(smoke=True, config=inputs / "quick.json"))
+    return read_config(argparse.Namespace(smoke=True, config=str(inputs / "quick.json"), preset=None))
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +222,6 @@ def test_on_ray_an_actor_killed_mid_batch_still_gives_a_complete_batch(on_ray, r
     assert [o.status for o in again.outcomes] == ["skipped"] * 5 + ["failed"]
 
 
-@pytest.mark.xfail(strict=True, reason=SEEDING)
 def test_the_same_manifest_gives_the_same_bytes_after_a_kill_on_two_workers_and_on_ray(reference, killed_and_rerun,
                                                                                     request):
     expected = digests(reference[0])

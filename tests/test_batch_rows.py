@@ -26,8 +26,9 @@ from hairedit.batch import (
 )
 from hairedit.batch.outputs import ROWS, OutputDir
 from hairedit.cli import main
-from hairedit.config import EditConfig
+from hairedit.config import PRESETS, EditConfig
 from hairedit.errors import InputError
+from hairedit.imageio import save_image
 from hairedit.pipeline import HairEditor
 
 
@@ -79,7 +80,7 @@ def test_jsonl_manifest_takes_nulls_as_absent_and_rgb_as_a_list(folder):
         ("m.csv", "photo,rgb\nme.jpg,red\nme.jpg,red,extra\n", "line 3: 3 values for 2 columns"),
         ("m.csv", "photo,seed\nme.jpg,1\nme.jpg,lucky\n", "line 3: seed must be a whole number, not 'lucky'"),
         ("m.csv", "photo,face\nme.jpg,-1\n", "line 2: face must be 0 or more"),
-        ("m.csv", "photo,preset\nme.jpg,turbo\n", "line 2: unknown preset 'turbo'; use faithful or fast"),
+        ("m.csv", "photo,preset\nme.jpg,turbo\n", f"line 2: unknown preset 'turbo'; use {', '.join(PRESETS)}"),
         ("m.csv", "photo,rgb,rgb\nme.jpg,red,blue\n", "line 1: the column rgb is named twice"),
         ("m.csv", "hairstyle,rgb\nbob,red\n", "line 2: no photo"),
         ("m.csv", 'photo,rgb\nme.jpg,"red\nstill the same value"\nme.jpg,blue,x\n', "line 4: 3 values"),
@@ -169,6 +170,11 @@ def test_a_catalogue_is_every_photo_times_every_style(folder):
 # -- row keys and resumable bookkeeping, with a stand-in editor -----------------------------
 
 
+class StandInResult(SimpleNamespace):
+    def save(self, path, overwrite=False):
+        return save_image(self.image, path, overwrite)
+
+
 class StandInEditor:
     """Answers edit() at once with a picture made of the inputs: the batch's bookkeeping
     is what is tested here (tests/test_batch.py runs the real editor)."""
@@ -183,7 +189,7 @@ class StandInEditor:
             raise InputError("'crimsonn' is not a colour.")
         StandInEditor.edits.append((Path(photo).name, conditions, seed))
         value = (int(np.asarray(Image.open(photo)).sum()) + 7 * seed + len(str(conditions))) % 256
-        return SimpleNamespace(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[])
+        return StandInResult(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[])
 
 
 @pytest.fixture
@@ -260,7 +266,8 @@ def test_a_file_no_row_wrote_is_kept_unless_overwrite(folder, stand_in):
     (folder / "out").mkdir()
     (folder / "out" / "ann.png").write_bytes(b"the user's own picture")
     summary = run(folder)
-    assert summary.outcomes[0].error == f"{folder / 'out' / 'ann.png'} already exists; pass --overwrite to replace it."
+    assert summary.outcomes[0].error == (f"{folder / 'out' / 'ann.png'} already exists; pass --overwrite to replace "
+                                         "it, or choose another name.")
     assert (folder / "out" / "ann.png").read_bytes() == b"the user's own picture"
     assert statuses(run(folder, overwrite=True))[0] == "done"
     assert Image.open(folder / "out" / "ann.png").size == (16, 16)

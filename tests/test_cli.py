@@ -1,14 +1,23 @@
 """The command line as a user types it: every mode with --smoke, and every kind of bad input."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
 
+import hairedit
+
 from hairedit.cli import main
 from hairedit.commands import sample_sketch
+from tests.edits import assert_only_the_edit_region_changed
+
+SOURCE = str(Path(hairedit.__file__).parents[1])  # the subprocess imports the same hairedit
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +58,41 @@ def _edit(files, tmp_path, *options):
     ],
     ids=["text", "reference", "sketch", "text+mask", "colour-text", "colour-ref", "rgb", "combination"],
 )
-def test_every_mode_writes_a_photo_of_the_input_size(files, tmp_path, options):
-    code, out = _edit(files, tmp_path, *[o.format(files=files) for o in options])
+def test_every_mode_changes_the_hair_region_and_only_it(files, tmp_path, aligned, options):
+    steps = tmp_path / "steps"
+    code, out = _edit(files, tmp_path, *[o.format(files=files) for o in options], "--save-intermediates", str(steps))
     assert code == 0
-    assert Image.open(out).size == (512, 512)
+    before = np.asarray(Image.open(files / "me.jpg").convert("RGB"))
+    after = np.asarray(Image.open(out))
+    assert after.shape == before.shape == (512, 512, 3)
+    edit_region = np.asarray(Image.open(steps / "mask_edit_region.png")) > 127
+    assert_only_the_edit_region_changed(before, after, edit_region, aligned.transform)
+
+
+@pytest.fixture(scope="module")
+def aligned(files):
+    from hairedit.face.align import align_face
+    from hairedit.face.detect import detect_faces
+    from hairedit.imageio import load_photo
+
+    photo = load_photo(files / "me.jpg")
+    return align_face(photo, detect_faces(photo)[0])
+
+
+def test_the_same_seed_gives_the_same_file_in_one_process_or_two(files, tmp_path):
+    def edit_in_process(seed, name):
+        out = tmp_path / name
+        assert main(["edit", str(files / "me.jpg"), "-o", str(out), "--smoke", "--config", str(files / "quick.json"),
+                     "--hairstyle", "bob cut hairstyle", "--seed", str(seed)]) == 0
+        return out.read_bytes()
+
+    first, again = edit_in_process(1, "a.png"), edit_in_process(1, "b.png")
+    other = tmp_path / "c.png"
+    subprocess.run([sys.executable, "-m", "hairedit.cli", "edit", str(files / "me.jpg"), "-o", str(other), "--smoke",
+                    "--config", str(files / "quick.json"), "--hairstyle", "bob cut hairstyle", "--seed", "1"],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": SOURCE})
+    assert first == again == other.read_bytes()
+    assert edit_in_process(2, "d.png") != first
 
 
 def test_intermediates_and_overwrite(files, tmp_path):

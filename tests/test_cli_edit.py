@@ -55,7 +55,9 @@ def edit(files, out, *options):
         (["--rgb", "red", "-o", "{out_dir}/out.xyz"], "unknown image extension"),
         (["--rgb", "red", "--device", "gpu"], "unknown device 'gpu'"),
         (["--rgb", "red", "--device", "cuda:7"], "not available here"),
-        (["--rgb", "red", "--config", "{files}/broken.json"], "broken.json: not a valid settings file"),
+        (["--rgb", "red", "--config", "{files}/broken.json"], "broken.json is not valid JSON"),
+        (["--rgb", "red", "--config", '{{"text": {{"steps": 2}}'], "the inline settings is not valid JSON"),
+        (["--rgb", "red", "--config", "[1, 2]"], "cannot read it"),
         (["--rgb", "red", "--config", "{files}/typo.json"], "stepz"),
         (["--rgb", "red", "--config", "{files}/missing.json"], "missing.json"),
         (["--rgb", "red", "--config", "{files}/turbo.json"], "unknown preset 'turbo'"),
@@ -99,13 +101,13 @@ def test_existing_intermediates_are_kept_unless_overwrite(files, tmp_path, capsy
 
 
 def test_ctrl_c_stops_the_edit_and_writes_nothing(files, tmp_path, capsys, monkeypatch):
-    report = commands.StageBars.__call__
+    report = commands.ProgressBars.__call__
 
     def interrupt_on_first_step(bars, progress):
         report(bars, progress)
         os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
 
-    monkeypatch.setattr(commands.StageBars, "__call__", interrupt_on_first_step)
+    monkeypatch.setattr(commands.ProgressBars, "__call__", interrupt_on_first_step)
     code = edit(files, tmp_path / "out.png", "--hairstyle", "bob cut hairstyle", "--save-intermediates",
                 tmp_path / "steps")
     err = capsys.readouterr().err
@@ -157,24 +159,50 @@ def test_intermediates_include_a_parse_to_paint_on_and_it_works_as_a_mask(files,
     assert edit(files, tmp_path / "second.png", "--hairstyle", "long hair", "--mask", tmp_path / "painted.png") == 0
 
 
-def test_preset_is_passed_to_the_edit(files, tmp_path, monkeypatch):
+def _spy_on_edits(monkeypatch) -> list:
+    """Record (preset, step counts, seed, face) of every edit the CLI runs."""
     seen = []
     real_edit = HairEditor.edit
 
     def spy(editor, *args, **kwargs):
-        seen.append((kwargs["preset"], kwargs["seed"], kwargs["face"]))
+        config = editor._config_for(kwargs.get("preset"), kwargs.get("seed"))
+        seen.append((config.preset, config.inversion.w_steps, config.text.steps, config.seed, kwargs["face"]))
         return real_edit(editor, *args, **kwargs)
 
     monkeypatch.setattr(HairEditor, "edit", spy)
+    return seen
+
+
+def test_preset_and_seed_reach_the_edit(files, tmp_path, monkeypatch):
+    seen = _spy_on_edits(monkeypatch)
     assert edit(files, tmp_path / "out.png", "--rgb", "red", "--preset", "fast", "--seed", "7") == 0
-    assert seen == [("fast", 7, 0)]
+    assert seen == [("fast", 2, 2, 7, 0)]  # quick.json's step counts laid over the fast preset
+
+
+def test_a_fast_settings_file_with_preset_faithful_runs_the_official_step_counts(files, tmp_path, monkeypatch):
+    seen = _spy_on_edits(monkeypatch)
+    fast = tmp_path / "fast.json"
+    fast.write_text(json.dumps({"preset": "fast", "color": {"stage1_steps": 1, "stage2_steps": 1}}))
+    monkeypatch.setattr(HairEditor, "from_pretrained",
+                        lambda *a, **k: pytest.fail("the real networks were asked for"))
+
+    def run(*options):
+        return main(["edit", str(files / "me.png"), "-o", str(tmp_path / f"{len(seen)}.png"), "--smoke",
+                     "--config", str(fast), "--rgb", "red", *options])
+
+    assert run() == 0 and run("--preset", "faithful") == 0
+    smoke = SMOKE_STEPS
+    assert seen == [("fast", smoke, smoke, 0, 0), ("faithful", smoke, smoke, 0, 0)]
+    config = read_config(argparse.Namespace(smoke=False, config=str(fast), preset="faithful"))
+    assert (config.preset, config.inversion.w_steps, config.text.steps, config.fast) == ("faithful", 1100, 200, None)
+    assert config.color.stage1_steps == 1  # what the file sets besides the preset still applies
 
 
 def test_config_file_overrides_only_what_it_names(tmp_path):
     def config_of(smoke, settings):
         path = tmp_path / "settings.json"
         path.write_text(json.dumps(settings))
-        return read_config(argparse.Namespace(smoke=smoke, config=path))
+        return read_config(argparse.Namespace(smoke=smoke, config=str(path), preset=None))
 
     smoke = config_of(True, {"text": {"steps": 2}, "autocast": "bf16"})
     assert smoke.text.steps == 2 and smoke.autocast == "bf16"
@@ -182,15 +210,34 @@ def test_config_file_overrides_only_what_it_names(tmp_path):
     faithful = config_of(False, {"seed": 4})
     assert faithful.inversion.w_steps == 1100 and faithful.seed == 4
     fast = config_of(False, {"preset": "fast"})
-    assert fast.fast is not None and fast.inversion.w_steps == EditConfig.preset_config("fast").inversion.w_steps < 1100
+    assert fast.fast is not None and fast.inversion.w_steps == EditConfig.for_preset("fast").inversion.w_steps < 1100
 
 
-def test_demo_and_doctor_without_smoke_need_no_work_to_answer(tmp_path, capsys, monkeypatch):
+def test_config_accepts_inline_json(files, tmp_path, monkeypatch):
+    seen = _spy_on_edits(monkeypatch)
+    inline = '{"inversion": {"w_steps": 1, "fs_steps": 1}, "color": {"stage1_steps": 1, "stage2_steps": 1}}'
+    assert main(["edit", str(files / "me.png"), "-o", str(tmp_path / "out.png"), "--smoke", "--config", inline,
+                 "--rgb", "red"]) == 0
+    assert seen == [("faithful", 1, SMOKE_STEPS, 0, 0)]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_before_or_after_the_command(files, tmp_path, capsys, where):
+    argv = ["edit", str(files / "nobody.png"), "-o", str(tmp_path / "out.png"), "--rgb", "red"]
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
+    with pytest.raises(Exception, match="nobody.png: no such file"):
+        main(argv)
+    assert main(argv[1:] if where == "before" else argv[:-1]) == 2  # without it: one line
+    assert capsys.readouterr().err.startswith("hairedit: error: ")
+
+
+def test_demo_keeps_an_existing_sheet_and_doctor_reports_missing_weights(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(HairEditor, "edit", lambda *a, **k: pytest.fail("an edit started"))
     sheet = tmp_path / "sheet.png"
     sheet.write_bytes(b"an older sheet")
     assert main(["demo", "--smoke", "-o", str(sheet)]) == 2
-    assert "already exists" in capsys.readouterr().err and sheet.read_bytes() == b"an older sheet"
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and sheet.read_bytes() == b"an older sheet"
 
     assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 0
     out = capsys.readouterr().out
@@ -198,10 +245,29 @@ def test_demo_and_doctor_without_smoke_need_no_work_to_answer(tmp_path, capsys, 
     assert "MISSING  ffhq.pt" in out and "hairedit weights download" in out
 
 
-def test_old_hair_left_past_the_crop_is_reported(files, tmp_path, capsys, monkeypatch):
+def test_the_smoke_demo_sheet_does_not_take_the_real_demos_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(HairEditor, "edit", lambda *a, **k: pytest.fail("an edit started"))
+    (tmp_path / "hairedit_demo_smoke.png").write_bytes(b"an older smoke sheet")
+    assert main(["demo", "--smoke"]) == 2  # refused: the smoke sheet's own name is taken ...
+    (tmp_path / "hairedit_demo.png").write_bytes(b"a real sheet")
+    (tmp_path / "hairedit_demo_smoke.png").unlink()
+    with pytest.raises(pytest.fail.Exception, match="an edit started"):
+        main(["demo", "--smoke"])  # ... while the real demo's sheet is no obstacle
+
+
+def test_warnings_about_the_result_are_printed(files, tmp_path, capsys, monkeypatch):
+    import hairedit.pipeline
+
+    monkeypatch.setattr(hairedit.pipeline._EditRun, "_warnings", lambda *args: [hairedit.pipeline.OLD_HAIR_PAST_CROP])
+    assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
+    assert f"hairedit: warning: {hairedit.pipeline.OLD_HAIR_PAST_CROP}" in capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_random_networks_say_nothing_about_hair_past_the_crop(files, tmp_path, capsys, monkeypatch):
     import hairedit.pipeline
 
     monkeypatch.setattr(hairedit.pipeline, "old_hair_left_past_crop", lambda *args: True)
     assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
-    assert f"hairedit: warning: {hairedit.pipeline.OLD_HAIR_PAST_CROP}" in capsys.readouterr().err
-    assert (tmp_path / "out.png").is_file()
+    assert "warning" not in capsys.readouterr().err

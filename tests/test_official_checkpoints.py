@@ -8,7 +8,7 @@ import torch
 
 from hairedit.checkpoints import read_checkpoint
 from hairedit.errors import CheckpointError, MissingWeightsError
-from hairedit.networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+from hairedit.networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
 from tests.conftest import Booby
 from tests.official.bald_proxy import write_bald_proxy
 from tests.official.clip import clip_shapes
@@ -44,6 +44,8 @@ def test_every_official_file_loads_strictly(official_dir):
     assert bisenet.load_parser(official_dir / "seg.pth").input_size_px == 512
     assert bald_mapper.load_bald_mapper(official_dir / "bald_proxy.pt").alpha == pytest.approx(0.85)
     assert sketch_encoder.load_sketch_encoder(official_dir / "sketch_proxy.pt").rows == (9, 5, 4)
+    assert e4e_encoder.load_e4e_encoder(official_dir / "e4e_ffhq_encode.pt").n_styles == 18
+    assert hairclip_mapper.load_hairclip_mapper(official_dir / "hairclip.pt").mapper.n_latent == 18
     assert isinstance(vgg.load_lpips(official_dir / "vgg16-397923af.pth", official_dir / "lpips_vgg_v0.1.pth"), vgg.LPIPS)
     assert isinstance(fan.load_fan(official_dir / "3DFAN4-7835d9f11d.pth.tar"), fan.LandmarkHeatmaps)
     guide = clip.load_clip(official_dir / "clip_vit_b32.safetensors", official_dir / "clip_vocab.json",

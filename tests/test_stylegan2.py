@@ -36,10 +36,18 @@ def test_rendering_from_features_restarts_the_rgb_path_like_hairclipv2(generator
     torch.testing.assert_close(generator.synthesis(earlier, start_features=features).image, restarted)
 
 
-def test_fixed_noise_is_deterministic_and_random_noise_is_not(generator):
+def test_fixed_noise_is_deterministic_and_fresh_noise_follows_its_generator(generator):
     latent = _latent(generator)
     torch.testing.assert_close(generator(latent), generator(latent))
-    assert not torch.equal(generator(latent, noise="random"), generator(latent, noise="random"))
+
+    def fresh(seed):
+        return generator(latent, noise=torch.Generator().manual_seed(seed))
+
+    state = torch.get_rng_state()
+    assert torch.equal(fresh(1), fresh(1))
+    assert not torch.equal(fresh(1), fresh(2))
+    assert not torch.equal(fresh(1), generator(latent))
+    assert torch.equal(torch.get_rng_state(), state)  # the global random stream is left alone
 
 
 def test_fast_ops_equal_the_reference_formulation(generator):

@@ -2,9 +2,11 @@
 
 import hashlib
 import http.server
+import re
 import shutil
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,9 +119,44 @@ def test_verify_accepts_official_layouts(official_dir, tmp_path, capsys):
     shutil.copytree(official_dir, folder)
     assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
     out = capsys.readouterr().out
-    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
-                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat"):
+    for name in ("ffhq.pt", "ffhq_PCA.npz", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
+                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat",
+                 "e4e_ffhq_encode.pt", "hairclip.pt"):
         assert any(line.startswith("ok") and name in line for line in out.splitlines()), name
+
+
+def test_the_official_pca_file_loads_as_published(tmp_path):
+    from hairedit.losses import load_latent_pca
+    from tests.official.pca import write_pca
+
+    write_pca(tmp_path / "ffhq_PCA.npz")
+    assert (tmp_path / "ffhq_PCA.npz").stat().st_size == 2_108_402  # the published file's size
+    pca = load_latent_pca(tmp_path / "ffhq_PCA.npz")
+    with np.load(tmp_path / "ffhq_PCA.npz") as official:
+        assert np.array_equal(pca.mean.numpy()[0], official["X_mean"])
+        np.testing.assert_array_equal(pca.stdev.numpy(), official["X_stdev"].astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ({"X_mean": np.zeros(511, np.float32)}, "X_mean is float32 (511,), expected floats of shape (512,)"),
+        ({"X_stdev": np.full(512, np.nan)}, "X_stdev holds NaN"),
+        ({"X_stdev": np.zeros(512)}, "X_stdev must be positive"),
+        ({"X_comp": np.zeros((512, 512), np.int64)}, "X_comp is int64"),
+    ],
+)
+def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, message):
+    from hairedit.errors import CheckpointError
+    from hairedit.losses import load_latent_pca
+    from tests.official.pca import write_pca
+
+    write_pca(tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as good:
+        arrays = {**dict(good), **damage}
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_latent_pca(tmp_path / "bad.npz")
 
 
 def test_verify_rejects_broken_and_booby_trapped_files(official_dir, tmp_path, capsys):

@@ -12,7 +12,6 @@ counts. Machine-readable lines:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import resource
 import statistics
 import sys
@@ -20,16 +19,10 @@ import time
 
 import torch
 
-from .config import EditConfig
+from .config import LOOPS, EditConfig
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
-LOOPS = {  # stage name -> the config field holding its step count
-    "inversion (W+)": ("inversion", "w_steps"),
-    "inversion (FS)": ("inversion", "fs_steps"),
-    "text proxy": ("text", "steps"),
-    "colour proxy": ("color", "stage1_steps"),
-    "colour blending": ("color", "stage2_steps"),
-}
+BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,12 +133,13 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
     from skimage import data
 
     stamps: list[tuple[str, float]] = []
-    config = EditConfig.preset_config(preset, editor.config)
-    for section, name in LOOPS.values():
-        setattr(getattr(config, section), name, steps)
-    if config.fast is not None:
-        config.fast = dataclasses.replace(config.fast, plateau_patience=steps + 1)  # time every step
-    editor.config = config
+    overrides: dict = {}
+    for stage in BENCH_LOOPS:
+        section, name = LOOPS[stage]
+        overrides.setdefault(section, {})[name] = steps
+    if EditConfig.for_preset(preset).fast is not None:
+        overrides["fast"] = {"plateau_patience": steps + 1}  # time every step
+    editor.config = EditConfig.for_preset(preset, overrides)
     start = time.perf_counter()
     editor.edit(
         data.astronaut(), callback=lambda p: stamps.append((p.stage, time.perf_counter())), previews=False, **EDIT
@@ -165,7 +159,8 @@ def bench_preset(editor, preset: str, steps: int) -> tuple[dict[str, float], flo
 
 def projected(per_step: dict[str, float], once: float, config: EditConfig) -> float:
     seconds = once
-    for stage, (section, name) in LOOPS.items():
+    for stage in BENCH_LOOPS:
+        section, name = LOOPS[stage]
         seconds += per_step[stage] * getattr(getattr(config, section), name)
     return seconds
 
@@ -177,9 +172,9 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .pipeline import default_device
+    from .devices import resolve_device
 
-    device = torch.device(args.device) if args.device else default_device()
+    device = resolve_device(args.device)
     repeats = 2 if args.quick else 3
     steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
     print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
@@ -192,10 +187,11 @@ def run(args: argparse.Namespace) -> int:
     totals = {}
     for preset in ("faithful", "fast"):
         per_step, once = bench_preset(editor, preset, steps)
-        official = EditConfig.preset_config(preset)
+        official = EditConfig.for_preset(preset)
         totals[preset] = projected(per_step, once, official)
         print(f"  {preset} preset, seconds per step:", flush=True)
-        for stage, (section, name) in LOOPS.items():
+        for stage in BENCH_LOOPS:
+            section, name = LOOPS[stage]
             count = getattr(getattr(official, section), name)
             print(f"    {stage:20s} {per_step[stage]:8.3f} s x {count:5d} steps = {per_step[stage] * count:9.1f} s")
         print(f"    {'outside the loops':20s} {once:8.3f} s")

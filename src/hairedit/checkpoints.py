@@ -9,7 +9,9 @@ needs anything else is refused without running its code.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,24 +75,40 @@ def load_strict(
     state_dict: Mapping[str, torch.Tensor],
     source: str | Path,
     ignored_keys: Iterable[str] = (),
+    assign: bool = False,
 ) -> None:
     """Load ``state_dict`` into ``module`` with every key and shape accounted for.
 
     ``ignored_keys`` names keys the official loader also ignores; they are dropped by
-    name, never by ``strict=False``.
+    name, never by ``strict=False``. ``assign`` makes the file's tensors the module's own
+    (no copy; the module may then be built on the ``meta`` device, skipping its random
+    initialisation).
 
     Raises:
         CheckpointError: naming the first missing, unexpected or misshaped keys.
     """
     ignored = set(ignored_keys)
     state_dict = {key: value for key, value in state_dict.items() if key not in ignored}
-    expected = module.state_dict()
+    expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+    check_keys(expected, state_dict, source, type(module).__name__)
+    module.load_state_dict(state_dict, strict=True, assign=assign)
+
+
+def check_keys(
+    expected: Mapping[str, tuple[int, ...]], state_dict: Mapping[str, torch.Tensor], source: str | Path, what: str
+) -> None:
+    """Every key of ``expected`` (name -> shape) in ``state_dict`` with its shape, and no other.
+
+    Raises:
+        CheckpointError: "<source> does not fit <what>: ..." naming the first missing,
+            unexpected or misshaped keys.
+    """
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
     misshaped = [
-        f"{key} {tuple(state_dict[key].shape)} (expected {tuple(value.shape)})"
-        for key, value in expected.items()
-        if key in state_dict and tuple(state_dict[key].shape) != tuple(value.shape)
+        f"{key} {tuple(state_dict[key].shape)} (expected {tuple(shape)})"
+        for key, shape in expected.items()
+        if key in state_dict and tuple(state_dict[key].shape) != tuple(shape)
     ]
     problems = []
     if missing:
@@ -100,10 +118,41 @@ def load_strict(
     if misshaped:
         problems.append(f"misshaped keys {_first(misshaped)}")
     if problems:
-        raise CheckpointError(
-            f"{source} does not fit {type(module).__name__}: " + "; ".join(problems) + "."
-        )
-    module.load_state_dict(state_dict, strict=True)
+        raise CheckpointError(f"{source} does not fit {what}: " + "; ".join(problems) + ".")
+
+
+def state_digests(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """key -> sha256 of the tensor's shape and float32 values: a fingerprint of a state dict
+    that outlives its tensors (e.g. of a file's copy of a network that is not kept)."""
+    digests = {}
+    for key, tensor in state.items():
+        values = tensor.detach().to("cpu", torch.float32).contiguous().numpy()
+        digests[key] = hashlib.sha256(repr(values.shape).encode() + values.tobytes()).hexdigest()
+    return digests
+
+
+@dataclass(frozen=True)
+class DecoderCheck:
+    equal: bool
+    message: str  # what the user should know; empty when equal
+
+
+def check_decoder(decoder_digests: Mapping[str, str], generator: nn.Module, file_name: str) -> DecoderCheck:
+    """Whether the StyleGAN2 a network in ``file_name`` was trained with (its ``decoder.*``,
+    fingerprinted by :func:`state_digests` when the file was read) is ``generator``, tensor
+    for tensor."""
+    if not decoder_digests:
+        return DecoderCheck(False, f"{file_name} held no decoder to compare with the generator.")
+    ours = state_digests(generator.state_dict())
+    differing = [key for key, digest in decoder_digests.items() if ours.get(key) != digest]
+    differing += [key for key in ours if key not in decoder_digests]
+    if not differing:
+        return DecoderCheck(True, "")
+    return DecoderCheck(
+        False,
+        f"{file_name} was trained with another StyleGAN2 than the loaded generator ({len(differing)} "
+        f"tensors differ, first {differing[0]}): its results will not fit this generator's images.",
+    )
 
 
 def _first(items: list[str], count: int = 5) -> str:

@@ -22,6 +22,8 @@ _COMMAND_MODULES = {
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
     "bench": "hairedit.bench",
+    "cache": "hairedit.cache",
+    "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",
 }
 
@@ -33,6 +35,8 @@ _SUMMARIES = {
     "weights": "list, download or verify the pretrained files",
     "ui": "start the browser interface",
     "bench": "time the generator and each stage; print speed-up ratios",
+    "cache": "list or clear the inversion cache",
+    "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
     "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
 }
 
@@ -48,13 +52,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, module_name in _COMMAND_MODULES.items():
         modules.setdefault(module_name, []).append(name)
     for module_name, names in modules.items():
-        if command is None or command in names:
+        if command in names:
             importlib.import_module(module_name).register(subparsers)
         else:
             # Commands not asked for get a placeholder, so `--help` lists them without importing them.
             for name in names:
                 subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
+    for subparser in _all_parsers(subparsers):
+        # `hairedit edit ... --debug` as well as `hairedit --debug edit ...`; SUPPRESS keeps the
+        # subcommand's default from overwriting a --debug given before it.
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
+
+
+def _all_parsers(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones (``weights list``) included."""
+    found = []
+    for parser in subparsers.choices.values():
+        found.append(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found += _all_parsers(action)
+    return found
 
 
 def _command_of(argv: list[str]) -> str | None:

@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from .conditions import LABEL_COLOURS, load_sketch
-from .config import EditConfig
+from .conditions import LABEL_COLOURS, check_conditions, load_sketch
+from .config import PRESETS, EditConfig, merge_settings, smoke_overrides
 from .errors import InputError
-from .imageio import load_photo, save_image
-from .progress import Progress
+from .imageio import output_format, read_photo, save_image
+from .progress import ProgressBars
 
 SMOKE_STEPS = 3
 # Random networks are random: with this seed the random parser labels much of the sample
@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.set_defaults(func=run_edit)
 
     demo = subparsers.add_parser("demo", help="edit a sample portrait in several modes; write a before/after sheet")
-    demo.add_argument("-o", "--output", type=Path, default=Path("hairedit_demo.png"), help="the contact sheet")
+    demo.add_argument("-o", "--output", type=Path, default=None,
+                      help="the contact sheet (default hairedit_demo.png; hairedit_demo_smoke.png with --smoke)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
     add_editor_options(demo)
     demo.set_defaults(func=run_demo)
@@ -75,11 +76,13 @@ def add_condition_options(parser: argparse.ArgumentParser) -> None:
 def add_editor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help=f"small random networks, no weights, {SMOKE_STEPS} steps a stage: output meaningless")
-    parser.add_argument("--preset", choices=("faithful", "fast"),
-                        help="faithful (the official settings; default) or fast; see README, 'Presets'")
-    parser.add_argument("--config", type=Path, metavar="JSON",
-                        help='settings overriding the defaults, e.g. {"text": {"steps": 100}} (EditConfig keys)')
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", choices=PRESETS,
+                        help="faithful (the official settings; default) or fast; see README, 'Presets'. "
+                             "It wins over a preset named in --config")
+    parser.add_argument("--config", metavar="JSON|FILE",
+                        help='settings laid over the preset: inline JSON such as \'{"text": {"steps": 100}}\' or a JSON '
+                             "file with the same nested keys (EditConfig)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed, inputs and settings give the same pixels")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     parser.add_argument("--weights-dir", type=Path, help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
 
@@ -87,134 +90,79 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
 # -- checks made before any heavy work ------------------------------------------------------
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse an output that could not be written, before any work is done."""
+def check_output(path: Path, overwrite: bool, fallback_format: str | None = None) -> None:
+    """Refuse an output that could not be written, before any work is done. A name without an
+    extension takes ``fallback_format`` (the photo's own), when there is one."""
     if path.exists() and not overwrite:
-        raise InputError(f"{path} already exists; pass --overwrite to replace it.")
+        raise InputError(f"{path} already exists; pass --overwrite to replace it, or choose another name.")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name such as {path / 'edited.png'}.")
     if not path.parent.is_dir():
         raise InputError(f"{path.parent} does not exist; create the folder first.")
-    if path.suffix.lower() not in Image.registered_extensions():
-        raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
-
-
-def available_devices() -> list[str]:
-    import torch
-
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += ["cuda"] + [f"cuda:{i}" for i in range(1, torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    return devices
-
-
-def check_device(name: str | None) -> str | None:
-    """``--device`` as given, once known to exist on this machine (None: the best available)."""
-    import torch
-
-    if name is None:
-        return None
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps.") from None
-    canonical = device.type if device.index in (None, 0) else f"{device.type}:{device.index}"
-    if canonical not in available_devices():
-        raise InputError(f"device '{name}' is not available here; available: {', '.join(available_devices())}.")
-    return name
+    output_format(path, fallback_format)
 
 
 def read_config(args: argparse.Namespace) -> EditConfig:
-    """The settings: --config's file over the defaults (or the smoke settings)."""
-    base = EditConfig.smoke(SMOKE_STEPS) if args.smoke else EditConfig()
-    if args.config is None:
-        return base
+    """The settings: the preset (--preset, else the one --config names, else faithful) with
+    --config's settings laid over it (over the smoke step counts with --smoke)."""
+    settings = {} if args.config is None else _settings_json(args.config)
+    preset = args.preset or settings.pop("preset", "faithful")
+    settings.pop("preset", None)
     try:
-        overrides = json.loads(Path(args.config).read_text())
-        if not isinstance(overrides, dict):
-            raise ValueError("expected a JSON object of settings")
-        config = EditConfig.from_dict(_merge(base.to_dict(), overrides))
-        # A file naming a preset gets the whole preset, not just its name.
-        return EditConfig.preset_config(config.preset, config)
-    except (OSError, ValueError, TypeError) as error:
-        raise InputError(f"{args.config}: not a valid settings file ({error}).") from error
+        if args.smoke:
+            settings = merge_settings(smoke_overrides(SMOKE_STEPS, preset), settings)
+        return EditConfig.for_preset(preset, settings)
+    except (ValueError, TypeError) as error:
+        raise InputError(f"--config: {error}.") from None
 
 
-def _merge(defaults: dict, overrides: dict) -> dict:
-    """``overrides`` laid over ``defaults``, nested dicts merged key by key."""
-    merged = dict(defaults)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
-            merged[key] = _merge(defaults[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _settings_json(value: str) -> dict:
+    """--config's value: inline JSON (starting with "{") or a JSON file."""
+    text, source = value, "the inline settings"
+    if not value.lstrip().startswith("{"):
+        source = value
+        try:
+            text = Path(value).read_text()
+        except OSError as error:
+            raise InputError(f"--config {value}: cannot read it ({error.strerror or error}).") from None
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"--config: {source} is not valid JSON ({error}).") from None
+    if not isinstance(settings, dict):
+        raise InputError(f"--config: {source} must hold a JSON object of settings, e.g. {{\"text\": {{\"steps\": 100}}}}.")
+    return settings
 
 
-def build_editor(args: argparse.Namespace):
+def build_editor(args: argparse.Namespace, config: EditConfig | None = None):
     """The HairEditor the options ask for. Cheap: networks load on the first edit."""
     from .pipeline import HairEditor
 
-    config = read_config(args)
-    device = check_device(args.device)
+    config = config or read_config(args)
     if args.smoke:
-        return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=config)
-    return HairEditor.from_pretrained(args.weights_dir, device, config)
-
-
-# -- progress -------------------------------------------------------------------------------
-
-
-class StageBars:
-    """One tqdm bar per stage on stderr, fed by the edit's progress callback."""
-
-    def __init__(self):
-        self.bar = None
-        self.stage = None
-
-    def __call__(self, progress: Progress) -> None:
-        from tqdm import tqdm
-
-        if progress.stage != self.stage:
-            self.close()
-            self.stage = progress.stage
-            self.bar = tqdm(total=progress.total, desc=f"{progress.stage:20s}", unit="step", file=sys.stderr)
-        self.bar.update(progress.step - self.bar.n)
-        if progress.loss is not None:
-            self.bar.set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __enter__(self) -> StageBars:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+        return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
+    return HairEditor.from_pretrained(args.weights_dir, args.device, config)
 
 
 # -- edit ----------------------------------------------------------------------------------
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    check_output(args.output, args.overwrite)
-    photo = load_photo(args.photo)  # a missing or unreadable photo fails here, named
+    # Everything the user gave is checked before torch is even imported.
+    _, info = read_photo(args.photo)  # a missing or unreadable photo fails here, named
+    check_output(args.output, args.overwrite, info.format)
     if args.save_intermediates is not None:
         check_intermediates_folder(args.save_intermediates, args.overwrite)
-    editor = build_editor(args)
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
-    editor.check_inputs(**conditions)
-    with StageBars() as bars:
-        result = editor.edit(
-            photo, face=args.face, preset=args.preset, seed=args.seed, callback=bars, previews=False, **conditions
-        )
+    check_conditions(**conditions)
+    config = read_config(args)
+    editor = build_editor(args, config)
+    with ProgressBars() as bars:
+        # Given the file (not the pixels read above), the result knows its format, profile and EXIF.
+        result = editor.edit(args.photo, face=args.face, seed=args.seed, callback=bars, previews=False, **conditions)
     if args.save_intermediates is not None:
         write_intermediates(editor, result, args, args.save_intermediates)
-    save_image(result.image, args.output, overwrite=args.overwrite)
+    result.save(args.output, overwrite=args.overwrite)
     timings = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items())
     print(f"wrote {args.output} in {sum(result.timings.values()):.1f} s ({timings})")
     for warning in result.warnings:
@@ -345,20 +293,19 @@ def contact_sheet(before: Image.Image, tiles: list[tuple[str, Image.Image]], til
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    check_output(args.output, args.overwrite)
+    output = args.output or Path("hairedit_demo_smoke.png" if args.smoke else "hairedit_demo.png")
+    check_output(output, args.overwrite)
     editor = build_editor(args)
     photo = sample_photo()
     tiles, before = [], None
     for mode in modes(editor, photo, everything=False):
         print(f"demo: {mode.label}", file=sys.stderr)
-        with StageBars() as bars:
-            result = editor.edit(
-                photo, preset=args.preset, seed=args.seed, callback=bars, previews=False, **mode.conditions
-            )
+        with ProgressBars() as bars:
+            result = editor.edit(photo, seed=args.seed, callback=bars, previews=False, **mode.conditions)
         before = result.crop_before
         tiles.append((mode.label, result.crop_after))
-    save_image(contact_sheet(before, tiles), args.output, overwrite=args.overwrite)
-    print(f"wrote {args.output}: the aligned crop before, then each edit")
+    save_image(contact_sheet(before, tiles), output, overwrite=args.overwrite)
+    print(f"wrote {output}: the aligned crop before, then each edit")
     if args.smoke:
         print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 0
@@ -368,6 +315,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     import torch
 
     from . import __version__
+    from .devices import available_devices
     from .weights.download import locate
     from .weights.registry import WEIGHTS, weights_dir
 
@@ -394,7 +342,7 @@ def _run_every_mode(args: argparse.Namespace) -> int:
     for mode in modes(editor, photo, everything=True):
         start = time.perf_counter()
         try:
-            result = editor.edit(photo, preset=args.preset, seed=args.seed, **mode.conditions)
+            result = editor.edit(photo, seed=args.seed, progress=False, **mode.conditions)
             ok = result.image.size == (photo.shape[1], photo.shape[0])
             print(f"  {'ok' if ok else 'FAILED':6s} {mode.label} ({time.perf_counter() - start:.1f} s)")
             failures += not ok

@@ -13,15 +13,32 @@ from pathlib import Path
 
 import torch
 
+from .cache import fingerprint
+from .checkpoints import check_decoder
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
-from .networks import bald_mapper, bisenet, clip, fan, sketch_encoder, stylegan2, vgg
+from .networks import (
+    bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
+)
 
 
 class Components:
-    def __init__(self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str):
+    def __init__(
+        self, loaders: dict[str, Callable[[], object]], device: torch.device, description: str, pretrained: bool = False
+    ):
         self._loaders = loaders
         self.device = device
         self.description = description  # "pretrained" or "random (smoke)"
+        self.pretrained = pretrained  # the official weights: results mean something
+        self.warnings: list[str] = []  # what loading found that the user should know
+
+    @cached_property
+    def inversion_fingerprint(self) -> str:
+        """Tells apart the networks an inversion depends on (generator, LPIPS, PCA prior)."""
+        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        tensors.update({f"lpips.{k}": v for k, v in self.lpips.state_dict().items()})
+        tensors.update({"mean_latent": self.mean_latent, "pca.mean": self.pca.mean, "pca.components": self.pca.components,
+                        "pca.stdev": self.pca.stdev})
+        return fingerprint(tensors)
 
     def _load(self, name: str):
         value = self._loaders[name]()
@@ -74,6 +91,34 @@ class Components:
         return self._load("sketch_encoder")
 
     @cached_property
+    def e4e(self) -> e4e_encoder.E4EEncoder:
+        """The encoder4editing encoder (instant preset)."""
+        return self._with_decoder_checked(self._load("e4e"), "e4e_ffhq_encode.pt")
+
+    @cached_property
+    def hairclip(self) -> hairclip_mapper.HairCLIP:
+        """HairCLIP's mapper with its own CLIP (instant preset)."""
+        return self._with_decoder_checked(self._load("hairclip"), "hairclip.pt")
+
+    @cached_property
+    def e4e_fingerprint(self) -> str:
+        return fingerprint({**self.e4e.state_dict(), "latent_avg": self.e4e.latent_avg})
+
+    def _with_decoder_checked(self, network, file_name: str):
+        """A network trained on a StyleGAN2 (its file's ``decoder.*``) is only right for that
+        generator: say so when ffhq.pt is another."""
+        if self.pretrained:
+            check = check_decoder(network.decoder_digests, self.generator, file_name)
+            if not check.equal:
+                self.warnings.append(check.message)
+        return network
+
+    @cached_property
+    def inception(self) -> inception.FIDInception:
+        """The FID network; no edit uses it, ``hairedit eval`` does."""
+        return self._load("inception")
+
+    @cached_property
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
 
@@ -108,9 +153,14 @@ class Components:
             ),
             "bald_mapper": lambda: bald_mapper.load_bald_mapper(path("bald_proxy.pt")),
             "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
+            "e4e": lambda: e4e_encoder.load_e4e_encoder(path("e4e_ffhq_encode.pt")),
+            "hairclip": lambda: hairclip_mapper.load_hairclip_mapper(
+                path("hairclip.pt"), tokenizer=clip.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
+            ),
+            "inception": lambda: inception.load_inception(path("pt_inception-2015-12-05-6726825d.pth")),
             "pca": pca,
         }
-        components = cls(loaders, device, "pretrained")
+        components = cls(loaders, device, "pretrained", pretrained=True)
         return components
 
     @classmethod
@@ -125,13 +175,20 @@ class Components:
             "generator": generator,
             "parser": lambda: bisenet.small_parser(seed, input_size_px=min(size_px, 512)),
             "vgg": lambda: vgg.small_vgg16(seed),
-            "lpips": lambda: vgg.lpips_with(components.vgg, None),
+            "lpips": lambda: vgg.lpips_with(components.vgg, None, seed),
             "landmarks": lambda: fan.small_fan(seed),
             "clip": lambda: clip.small_clip(seed),
             "bald_mapper": lambda: bald_mapper.small_bald_mapper(seed, components.generator.style_dim),
             "sketch_encoder": lambda: sketch_encoder.small_sketch_encoder(
                 seed, components.generator.n_latent, components.generator.style_dim
             ),
+            "e4e": lambda: e4e_encoder.small_e4e_encoder(
+                seed, components.generator.n_latent, components.generator.style_dim, components.mean_latent.cpu()
+            ),
+            "hairclip": lambda: hairclip_mapper.small_hairclip_mapper(
+                seed, components.generator.n_latent, components.generator.style_dim, components.clip
+            ),
+            "inception": lambda: inception.small_inception(seed),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
         }
         components = cls(loaders, device, "random (smoke)")

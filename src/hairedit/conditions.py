@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -32,7 +33,7 @@ from skimage.morphology import skeletonize
 
 from .errors import InputError
 from .imageio import PhotoLike, load_photo, open_image
-from .networks.bisenet import N_CLASSES
+from .labels import N_CLASSES
 
 CANVAS_PX = 512  # the official painter's canvas
 SKETCH_GREY = 128  # the official strokes' value
@@ -84,6 +85,77 @@ def parse_rgb(value: str | tuple | list) -> tuple[int, int, int]:
     if not all(0 <= p <= 255 for p in parts):
         raise InputError(f"RGB values must be between 0 and 255. Got {tuple(int(p) for p in parts)}")
     return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+# -- the whole request ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What an edit asks for, read and checked. Reference photos are RGB uint8 (H, W, 3); the
+    sketch is the official (canvas, canvas) uint8 strokes; the mask (canvas, canvas) labels."""
+
+    hairstyle: str | None = None
+    hairstyle_ref: np.ndarray | None = None
+    sketch: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    color: str | None = None
+    color_ref: np.ndarray | None = None
+    rgb: tuple[int, int, int] | None = None
+
+    @property
+    def global_hairstyle(self) -> bool:
+        """A text or reference hairstyle (the global proxy, which needs the bald proxy)."""
+        return self.hairstyle is not None or self.hairstyle_ref is not None
+
+    @property
+    def recolours(self) -> bool:
+        return self.color is not None or self.color_ref is not None or self.rgb is not None
+
+
+def check_conditions(
+    hairstyle: str | None = None,
+    hairstyle_ref: PhotoLike | None = None,
+    sketch: PhotoLike | None = None,
+    mask: PhotoLike | None = None,
+    color: str | None = None,
+    color_ref: PhotoLike | None = None,
+    rgb: str | tuple | None = None,
+    canvas_px: int = CANVAS_PX,
+) -> Conditions:
+    """Read and check every condition of an edit, before any network is loaded.
+
+    Raises InputError saying what is wrong: nothing asked, text and reference hairstyles
+    together, several colours, a mask without a hairstyle to steer, empty text, unreadable
+    files, bad colours, sketches or masks.
+    """
+    if hairstyle is not None and not str(hairstyle).strip():
+        raise InputError("the hairstyle text is empty.")
+    if color is not None and not str(color).strip():
+        raise InputError("the colour text is empty.")
+    if mask is not None and hairstyle is None and hairstyle_ref is None:
+        raise InputError("a painted mask steers a text or reference hairstyle; give --hairstyle or --hairstyle-ref too.")
+    if all(v is None for v in (hairstyle, hairstyle_ref, sketch, color, color_ref, rgb)):
+        raise InputError(
+            "nothing to do: give a hairstyle (text, reference photo or sketch) and/or a colour (text, reference "
+            "photo or RGB)."
+        )
+    if hairstyle is not None and hairstyle_ref is not None:
+        raise InputError(
+            "a text hairstyle and a reference hairstyle cannot be combined: HairCLIPv2 blends one global hairstyle "
+            "proxy. Choose one (a sketch can be added to either)."
+        )
+    if sum(v is not None for v in (color, color_ref, rgb)) > 1:
+        raise InputError("give one colour: text, reference photo or RGB.")
+    return Conditions(
+        hairstyle=None if hairstyle is None else str(hairstyle).strip(),
+        hairstyle_ref=None if hairstyle_ref is None else load_photo(hairstyle_ref, "the hairstyle reference"),
+        sketch=None if sketch is None else load_sketch(sketch, canvas_px),
+        mask=None if mask is None else load_mask(mask),
+        color=None if color is None else str(color).strip(),
+        color_ref=None if color_ref is None else load_photo(color_ref, "the colour reference"),
+        rgb=None if rgb is None else parse_rgb(rgb),
+    )
 
 
 # -- sketches ----------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class LatentRows:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class InversionConfig:
     """II2S W+ inversion followed by FS (Barbershop's Embedding)."""
 
@@ -129,7 +129,7 @@ class InversionConfig:
     random_noise: bool = True  # the official inversion renders with fresh noise every step
 
 
-@dataclass
+@dataclass(frozen=True)
 class TextProxyConfig:
     steps: int = 200
     learning_rate: float = 0.01
@@ -140,7 +140,7 @@ class TextProxyConfig:
     from_mean: bool = True  # start from the mean latent
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReferenceProxyConfig:
     steps: int = 200
     learning_rate: float = 0.01
@@ -150,7 +150,7 @@ class ReferenceProxyConfig:
     mask_lambda: float = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SketchProxyConfig:
     canvas_px: int = 512  # strokes are drawn on this canvas
     encoder_input_px: int = 256
@@ -158,14 +158,15 @@ class SketchProxyConfig:
     erode_px: int = 15  # ... then eroded
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlendingConfig:
     bald_dilate_px: int = 30  # hair+ear mask grown for the bald features
     bald_erode_px: int = 15
     bald_alpha_scale: float = 1.2  # w_bald = w + 1.2 * alpha * mapper(w)
+    random_noise: bool = True  # the official blending computes the proxies' F with fresh noise
 
 
-@dataclass
+@dataclass(frozen=True)
 class ColorProxyConfig:
     stage1_steps: int = 100
     stage2_steps: int = 100
@@ -180,7 +181,7 @@ class ColorProxyConfig:
     mask_dilate_px: int = 30
 
 
-@dataclass
+@dataclass(frozen=True)
 class FastConfig:
     """What the fast preset changes; ``EditConfig().fast is None`` on the faithful path."""
 
@@ -192,12 +193,32 @@ class FastConfig:
         return max(8, self.loss_px * size_px // OFFICIAL_SIZE_PX)
 
 
-Preset = Literal["faithful", "fast"]
+@dataclass(frozen=True)
+class InstantConfig:
+    """What the instant preset changes: trained networks instead of optimisation.
+
+    The photo is inverted by the e4e encoder (``inversion.fs_steps`` FS refinement steps
+    after it, 0 by default); text and reference hairstyles and colours come from one forward
+    pass of HairCLIP's mapper; a painted mask is the global proxy's blending mask as painted;
+    an RGB colour, which no trained network takes, runs ``color.stage1_steps`` steps of the
+    official colour loss; colour blending is the official feature blend, rendered on without
+    the stage-2 optimisation.
+    """
+
+    mapper_strength: float = 0.1  # HairCLIP's w_hat = w + 0.1 * mapper(w, ...)
 
 
-@dataclass
+Preset = Literal["faithful", "fast", "instant"]
+PRESETS: tuple[str, ...] = typing.get_args(Preset)  # the one list of preset names
+
+
+@dataclass(frozen=True)
 class EditConfig:
-    """Every hyperparameter of an edit. ``EditConfig()`` is the official method."""
+    """Every hyperparameter of an edit, frozen. ``EditConfig()`` is the official method.
+
+    Build one with :meth:`for_preset`: a preset is a complete configuration, and overrides
+    apply on top of it. ``preset`` names the preset the configuration was built from.
+    """
 
     preset: Preset = "faithful"
     seed: int = 0
@@ -208,7 +229,8 @@ class EditConfig:
     sketch: SketchProxyConfig = field(default_factory=SketchProxyConfig)
     blending: BlendingConfig = field(default_factory=BlendingConfig)
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
-    fast: FastConfig | None = None  # set by the fast preset
+    fast: FastConfig | None = None  # set by the fast and instant presets
+    instant: InstantConfig | None = None  # set by the instant preset
     autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)
     compile: bool = False  # torch.compile the generator's blocks
     compile_backend: str = "inductor"
@@ -218,46 +240,122 @@ class EditConfig:
         return None if self.fast is None else self.fast.loss_px_for(size_px)
 
     @classmethod
-    def preset_config(cls, preset: str, base: EditConfig | None = None) -> EditConfig:
-        """``base`` (default: the official settings) under ``preset``: "faithful" or "fast"."""
-        base = base or cls()
-        if preset == "faithful":
-            return dataclasses.replace(base, preset="faithful")
-        if preset == "fast":
-            return _fast(base)
-        raise ValueError(f"unknown preset '{preset}'; use 'faithful' or 'fast'")
+    def for_preset(cls, preset: str = "faithful", overrides: dict[str, Any] | None = None) -> EditConfig:
+        """The complete configuration of ``preset``, with ``overrides`` (nested dict, e.g.
+        ``{"text": {"steps": 100}}``) laid over it. Settings of a preset's own section
+        (``fast``, ``instant``) are refused under a preset without it."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        base = _PRESET_FACTORIES[preset]()
+        overrides = dict(overrides or {})
+        named = overrides.pop("preset", preset)
+        if named != preset:
+            raise ValueError(f"the settings name preset {named!r} but preset {preset!r} was asked for")
+        for section in PRESET_SECTIONS:
+            if overrides.get(section) is not None and getattr(base, section) is None:
+                owners = [name for name in PRESETS if getattr(_PRESET_FACTORIES[name](), section) is not None]
+                which = f"the {' and '.join(owners)} preset{'s' if len(owners) > 1 else ''}"
+                raise ValueError(f"'{section}' settings apply to {which} only, not to {preset!r}")
+        return _apply(base, overrides)
 
     @classmethod
-    def smoke(cls, steps: int = 3) -> EditConfig:
-        """Every optimisation cut to ``steps`` steps: for trying the tool on random networks."""
-        return cls.from_dict(
-            {
-                "inversion": {"w_steps": steps, "fs_steps": steps},
-                "text": {"steps": steps},
-                "reference": {"steps": steps},
-                "color": {"stage1_steps": steps, "stage2_steps": steps},
-            }
-        )
+    def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
+        """``preset`` with every optimisation cut to ``steps`` steps: for random networks."""
+        return cls.for_preset(preset, smoke_overrides(steps, preset))
+
+    def overrides(self) -> dict[str, Any]:
+        """What differs from this configuration's preset, as a nested dict (settings equal to
+        the preset's own value are not listed: they follow the preset)."""
+        return _difference(self.to_dict(), _PRESET_FACTORIES[self.preset]().to_dict())
+
+    def with_preset(self, preset: str) -> EditConfig:
+        """This configuration's overrides laid over another preset (a preset's own sections,
+        ``fast`` and ``instant``, stay behind when the other preset has none)."""
+        if preset == self.preset:
+            return self
+        overrides, target = self.overrides(), _PRESET_FACTORIES[preset]()
+        for section in PRESET_SECTIONS:
+            if getattr(target, section) is None:
+                overrides.pop(section, None)
+        return EditConfig.for_preset(preset, overrides)
+
+    def with_seed(self, seed: int) -> EditConfig:
+        return dataclasses.replace(self, seed=_typed(int, seed, "seed"))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> EditConfig:
-        """Build from a (nested) dict, e.g. parsed JSON; unknown keys are an error."""
-        return _from_dict(cls, values)
+        """``values["preset"]`` (default faithful) with the rest of ``values`` laid over it;
+        unknown keys and wrongly typed values are an error naming them."""
+        preset = values.get("preset", "faithful")
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        return cls.for_preset(preset, values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-JSON_VALUES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}  # a field's type -> what it accepts
+LOOPS = {  # every optimisation loop: its progress stage name -> the setting holding its step count
+    "inversion (W+)": ("inversion", "w_steps"),
+    "inversion (FS)": ("inversion", "fs_steps"),
+    "text proxy": ("text", "steps"),
+    "reference proxy": ("reference", "steps"),
+    "colour proxy": ("color", "stage1_steps"),
+    "colour blending": ("color", "stage2_steps"),
+}
 
 
-def _from_dict(kind: type, values: dict[str, Any], path: str = "") -> Any:
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = set(values) - set(fields)
+def smoke_overrides(steps: int, preset: str = "faithful") -> dict[str, Any]:
+    """Every optimisation loop of ``preset`` cut to at most ``steps`` steps (a loop the preset
+    does not run stays at 0)."""
+    base, overrides = EditConfig.for_preset(preset), {}
+    for section, name in LOOPS.values():
+        overrides.setdefault(section, {})[name] = min(steps, getattr(getattr(base, section), name))
+    return overrides
+
+
+def merge_settings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` laid over ``base``, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = merge_settings(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _difference(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    changed = {}
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            nested = _difference(value, default)
+            if nested:
+                changed[key] = nested
+        elif value != default:
+            changed[key] = value
+    return changed
+
+
+def _apply(base: Any, overrides: dict[str, Any], path: str = "") -> Any:
+    """``base`` (a frozen settings dataclass) with ``overrides`` checked and laid over it."""
+    fields = {f.name for f in dataclasses.fields(base)}
+    unknown = set(overrides) - fields
     if unknown:
-        raise ValueError(f"unknown {kind.__name__} settings: {sorted(unknown)}; known: {sorted(fields)}")
-    hints = typing.get_type_hints(kind)
-    return kind(**{name: _typed(hints[name], value, f"{path}{name}") for name, value in values.items()})
+        raise ValueError(f"unknown {type(base).__name__} settings: {sorted(unknown)}; known: {sorted(fields)}")
+    hints = typing.get_type_hints(type(base))
+    changes = {}
+    for name, value in overrides.items():
+        current = getattr(base, name)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[name] = _apply(current, value, f"{path}{name}.")
+        else:
+            changes[name] = _typed(hints[name], value, f"{path}{name}")
+    return dataclasses.replace(base, **changes)
+
+
+JSON_VALUES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}  # a field's type -> what it accepts
 
 
 def _typed(hint: Any, value: Any, name: str) -> Any:
@@ -268,7 +366,7 @@ def _typed(hint: Any, value: Any, name: str) -> Any:
         return None
     hint = next(option for option in options if option is not type(None))
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return _from_dict(hint, value, f"{name}.")
+        return _apply(hint(), value, f"{name}.")
     if dataclasses.is_dataclass(hint) and isinstance(value, hint):
         return value
     if typing.get_origin(hint) is Literal:
@@ -279,24 +377,36 @@ def _typed(hint: Any, value: Any, name: str) -> Any:
     if expected is None or not isinstance(value, expected) or (hint is not bool and isinstance(value, bool)):
         wanted = "a settings object" if dataclasses.is_dataclass(hint) else getattr(hint, "__name__", str(hint))
         raise ValueError(f"{name} must be {wanted}" + (" or null" if len(options) > 1 else "") + f", not {value!r}")
-    if hint in (int, float) and value < 0 and name != "seed":  # any integer seeds (modulo 2**32)
+    if hint in (int, float) and value < 0 and name != "seed":  # any integer seeds
         raise ValueError(f"{name} must not be negative, not {value!r}")
     return float(value) if hint is float else value
 
 
-def _fast(base: EditConfig) -> EditConfig:
+def _fast_preset() -> EditConfig:
     """The fast preset (README, "Presets"): the same stages and losses, with image losses on
-    the generator's 256 px skip image instead of the 1024 px one, far fewer
-    steps, and early stopping once a loss stops falling."""
-    replace = dataclasses.replace
-    return replace(
-        base,
+    the generator's 256 px skip image instead of the 1024 px one, far fewer steps, and early
+    stopping once a loss stops falling."""
+    return EditConfig(
         preset="fast",
-        fast=base.fast or FastConfig(),
-        inversion=replace(base.inversion, w_steps=min(base.inversion.w_steps, 150),
-                          fs_steps=min(base.inversion.fs_steps, 50)),
-        text=replace(base.text, steps=min(base.text.steps, 50)),
-        reference=replace(base.reference, steps=min(base.reference.steps, 50)),
-        color=replace(base.color, stage1_steps=min(base.color.stage1_steps, 30),
-                      stage2_steps=min(base.color.stage2_steps, 20)),
+        fast=FastConfig(),
+        inversion=InversionConfig(w_steps=150, fs_steps=50),
+        text=TextProxyConfig(steps=50),
+        reference=ReferenceProxyConfig(steps=50),
+        color=ColorProxyConfig(stage1_steps=30, stage2_steps=20),
     )
+
+
+def _instant_preset() -> EditConfig:
+    """The instant preset (README, "Presets"): every proxy by a forward pass of a trained
+    network where one exists (see :class:`InstantConfig`), the fast preset's losses where not."""
+    return EditConfig(
+        preset="instant",
+        fast=FastConfig(),
+        instant=InstantConfig(),
+        inversion=InversionConfig(w_steps=0, fs_steps=0),
+        color=ColorProxyConfig(stage1_steps=20, stage2_steps=0),
+    )
+
+
+_PRESET_FACTORIES = {"faithful": EditConfig, "fast": _fast_preset, "instant": _instant_preset}
+PRESET_SECTIONS = ("fast", "instant")  # settings that belong to the presets that have them

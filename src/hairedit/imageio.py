@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+import typing
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
@@ -31,7 +33,12 @@ from .errors import InputError
 # 200 megapixels: far above any camera photo (8000x6000 is 48), far below a decompression bomb.
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
-PhotoLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+if typing.TYPE_CHECKING:
+    import torch
+
+# torch is not imported here: reading photos and masks (and every error about them) must not
+# wait for it. A tensor can only be given where torch is already imported.
+PhotoLike = typing.Union[str, os.PathLike, Image.Image, np.ndarray, "torch.Tensor"]
 
 _SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N")
 _TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
@@ -59,26 +66,70 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
 
 
+@dataclass
+class PhotoInfo:
+    """What reading a photo leaves aside and saving the edit puts back."""
+
+    format: str | None = None  # the file's format ("JPEG", "PNG", ...); None for arrays and tensors
+    icc_profile: bytes | None = None
+    exif: bytes | None = None  # orientation already applied to the pixels
+    rgba: np.ndarray | None = None  # (H, W, 4) uint8, as read, when the photo has transparency
+    jpeg_quantization: dict | None = None  # a JPEG's own quantization tables ...
+    jpeg_subsampling: int | None = None  # ... and chroma subsampling, to re-encode it alike
+
+
 def load_photo(source: PhotoLike, name: str = "photo") -> np.ndarray:
     """A photo -> RGB uint8 (H, W, 3), visible orientation.
 
     ``source``: a path; a PIL image; an array (H, W[, 1|3|4]) of uint8, uint16 or float in [0, 1];
     or a tensor (C, H, W) / (1, C, H, W) in [0, 1].
     """
+    return read_photo(source, name)[0]
+
+
+def read_photo(source: PhotoLike, name: str = "photo") -> tuple[np.ndarray, PhotoInfo]:
+    """:func:`load_photo`, and what saving the edit needs to write it like the original."""
     if isinstance(source, (str, os.PathLike)):
-        return pil_to_rgb(open_image(source), str(source))
+        image = open_image(source)
+        return pil_to_rgb(image, str(source)), _info_of(image)
     if isinstance(source, Image.Image):
-        return pil_to_rgb(ImageOps.exif_transpose(source), name)
-    if isinstance(source, torch.Tensor):
+        image = ImageOps.exif_transpose(source)
+        return pil_to_rgb(image, name), _info_of(image)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(source, torch.Tensor):
         tensor = source.detach().cpu()
         if tensor.ndim == 4 and tensor.shape[0] == 1:
             tensor = tensor[0]
         if tensor.ndim != 3 or tensor.shape[0] not in (1, 3, 4):
             raise InputError(f"{name}: expected a tensor (C, H, W) in [0, 1]. Got shape {tuple(tensor.shape)}")
-        return array_to_rgb(tensor.permute(1, 2, 0).float().numpy(), name)
+        source = tensor.permute(1, 2, 0).float().numpy()
     if isinstance(source, np.ndarray):
-        return array_to_rgb(source, name)
+        rgb = array_to_rgb(source, name)
+        has_alpha = source.ndim == 3 and source.shape[2] == 4
+        return rgb, PhotoInfo(rgba=np.dstack([rgb, array_to_rgb(source[..., 3], name)[..., 0]]) if has_alpha else None)
     raise InputError(f"{name}: expected a path, PIL image, array or tensor. Got {type(source).__name__}")
+
+
+def _info_of(image: Image.Image) -> PhotoInfo:
+    transparent = image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info)
+    exif = image.getexif()
+    return PhotoInfo(
+        format=image.format,
+        icc_profile=image.info.get("icc_profile"),
+        exif=exif.tobytes() if len(exif) else None,
+        rgba=np.asarray(image.convert("RGBA")) if transparent else None,
+        jpeg_quantization=getattr(image, "quantization", None) if image.format == "JPEG" else None,
+        jpeg_subsampling=_jpeg_subsampling(image),
+    )
+
+
+def _jpeg_subsampling(image: Image.Image) -> int | None:
+    if image.format != "JPEG":
+        return None
+    from PIL import JpegImagePlugin
+
+    sampling = JpegImagePlugin.get_sampling(image)
+    return None if sampling == -1 else sampling
 
 
 def pil_to_rgb(image: Image.Image, name: str = "photo") -> np.ndarray:
@@ -155,19 +206,59 @@ def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike, overwri
     An existing file is kept unless ``overwrite``; the format follows the file extension
     (JPEG and WebP at quality 95). Returns the path written.
     """
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    return _save(image, Path(path), output_format(path), {}, overwrite)
+
+
+def save_photo(
+    edited: np.ndarray, path: str | os.PathLike, info: PhotoInfo, original: np.ndarray, overwrite: bool = False
+) -> Path:
+    """Write an edited photo (H, W, 3) uint8 the way the original (``original``, as
+    :func:`read_photo` gave it, with its ``info``) was stored.
+
+    The format follows the extension, or the original's when the name has none. A JPEG
+    original's own quantization tables and subsampling are reused, so untouched pixels stay
+    as close as re-encoding allows (quality 95, no subsampling, for other originals). The ICC
+    profile and EXIF go back in; so does transparency where the format keeps it: pixels the
+    edit left alone get their original RGBA, edited ones the original alpha.
+    """
     path = Path(path)
+    image_format = output_format(path, info.format)
+    image = Image.fromarray(edited)
+    if info.rgba is not None and image_format in ("PNG", "WEBP", "TIFF"):
+        rgba = info.rgba.copy()
+        changed = np.any(edited != original, axis=2)
+        rgba[changed, :3] = edited[changed]
+        image = Image.fromarray(rgba, "RGBA")
+    options = {key: value for key, value in (("icc_profile", info.icc_profile), ("exif", info.exif)) if value}
+    if image_format == "JPEG" and info.jpeg_quantization:
+        options.update(qtables=info.jpeg_quantization, subsampling=info.jpeg_subsampling)
+        options.setdefault("quality", None)
+    return _save(image, path, image_format, options, overwrite)
+
+
+def output_format(path: str | os.PathLike, fallback: str | None = None) -> str:
+    """Pillow's format name for ``path``'s extension (``fallback`` when it has none)."""
+    path = Path(path)
+    if not path.suffix and fallback:
+        return fallback
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
+    return image_format
+
+
+def _save(image: Image.Image, path: Path, image_format: str, options: dict, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.")
     if not path.parent.is_dir():
         raise InputError(f"{path.parent} does not exist; create the folder first.")
-    image_format = Image.registered_extensions().get(path.suffix.lower())
-    if image_format is None:
-        raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
     if image_format == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
         image = image.convert("RGB")
-    options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
+    if image_format in ("JPEG", "WEBP") and "qtables" not in options:
+        options = {"quality": 95, **({"subsampling": 0} if image_format == "JPEG" else {}), **options}
+    options = {key: value for key, value in options.items() if value is not None}
     return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options), overwrite)
 
 

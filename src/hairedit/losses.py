@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import CheckpointError
-from .networks.bisenet import HAIR, N_CLASSES, PAINTABLE_CLASSES
+from .labels import HAIR, N_CLASSES, PAINTABLE_CLASSES
 from .networks.fan import JAW, NOSE
 
 
@@ -35,22 +35,44 @@ class LatentPCA:
         return whitened.pow(2).mean()
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, X_mean=self.mean.cpu().numpy(), X_comp=self.components.cpu().numpy(),
-                 X_stdev=self.stdev.cpu().numpy())
+        """Write the official layout: X_mean (D,) float32, X_comp (D, D), X_stdev (D,) and
+        X_var_ratio (D,) float64."""
+        variance = self.stdev.double().square()
+        np.savez(
+            path,
+            X_mean=self.mean.reshape(-1).cpu().numpy().astype(np.float32),
+            X_comp=self.components.cpu().numpy().astype(np.float64),
+            X_stdev=self.stdev.cpu().numpy().astype(np.float64),
+            X_var_ratio=(variance / variance.sum()).cpu().numpy(),
+        )
 
 
 def load_latent_pca(path: str | Path, style_dim: int = 512) -> LatentPCA:
-    """Read ``ffhq_PCA.npz`` (X_mean (1, D), X_comp (D, D), X_stdev (D,)) without unpickling."""
+    """Read ``ffhq_PCA.npz`` without unpickling.
+
+    The official file holds X_mean (D,) float32, X_comp (D, D), X_stdev (D,) and X_var_ratio
+    (D,) float64; X_mean (1, D) is accepted too. The official code uses them in float32.
+    """
+    expected = {"X_mean": (style_dim,), "X_comp": (style_dim, style_dim), "X_stdev": (style_dim,)}
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: torch.from_numpy(np.asarray(data[key], dtype=np.float32)) for key in ("X_mean", "X_comp", "X_stdev")}
-    except (OSError, ValueError, KeyError) as error:
-        raise CheckpointError(f"{path} is not a latent PCA file with X_mean, X_comp, X_stdev ({error}).") from error
-    expected = {"X_mean": (1, style_dim), "X_comp": (style_dim, style_dim), "X_stdev": (style_dim,)}
+            arrays = {key: np.asarray(data[key]) for key in expected}
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise CheckpointError(
+            f"{path} is not a latent PCA file with X_mean, X_comp, X_stdev ({error}). Delete it and download it again."
+        ) from error
+    arrays["X_mean"] = arrays["X_mean"].reshape(-1) if arrays["X_mean"].shape == (1, style_dim) else arrays["X_mean"]
     for key, shape in expected.items():
-        if tuple(arrays[key].shape) != shape:
-            raise CheckpointError(f"{path}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}.")
-    return LatentPCA(arrays["X_mean"], arrays["X_comp"], arrays["X_stdev"])
+        if arrays[key].shape != shape or arrays[key].dtype.kind != "f":
+            raise CheckpointError(
+                f"{path}: {key} is {arrays[key].dtype} {arrays[key].shape}, expected floats of shape {shape}."
+            )
+        if not np.isfinite(arrays[key]).all():
+            raise CheckpointError(f"{path}: {key} holds NaN or infinite values; the file is damaged.")
+    if (arrays["X_stdev"] <= 0).any():
+        raise CheckpointError(f"{path}: X_stdev must be positive; the file is damaged.")
+    tensors = {key: torch.from_numpy(value.astype(np.float32)) for key, value in arrays.items()}
+    return LatentPCA(tensors["X_mean"].view(1, -1), tensors["X_comp"], tensors["X_stdev"])
 
 
 @torch.no_grad()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from .errors import EditInterrupted
+
+if TYPE_CHECKING:  # torch is imported where tensors exist: the CLI imports this module before it
+    import torch
 
 PREVIEWS_PER_STAGE = 10  # the official visual_num
 
@@ -31,7 +36,7 @@ ProgressCallback = Callable[[Progress], None]
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
     array = ((image[0].detach().float().clamp(-1, 1) + 1) * 127.5).round()
-    return array.permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+    return array.permute(1, 2, 0).byte().cpu().numpy()
 
 
 class Reporter:
@@ -66,6 +71,39 @@ class Reporter:
         every = max(1, total // PREVIEWS_PER_STAGE)
         image = None
         if self.previews and preview is not None and (step % every == 0 or step == total):
+            import torch
+
             with torch.no_grad():
                 image = to_uint8(preview())
         self.callback(Progress(stage, step, total, None if loss is None else float(loss.detach()), image))
+
+
+class ProgressBars:
+    """One tqdm bar per stage (on stderr), fed by an edit's progress reports."""
+
+    def __init__(self, **tqdm_options):
+        self.options = {"file": sys.stderr, "unit": "step", **tqdm_options}
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, progress: Progress) -> None:
+        from tqdm import tqdm
+
+        if progress.stage != self.stage:
+            self.close()
+            self.stage = progress.stage
+            self.bar = tqdm(total=progress.total, desc=f"{progress.stage:20s}", **self.options)
+        self.bar.update(progress.step - self.bar.n)
+        if progress.loss is not None:
+            self.bar.set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -686,10 +686,12 @@ def run_ui(args: argparse.Namespace) -> int:
     if args.max_upload_mb <= 0:
         raise InputError(f"--max-upload-mb must be positive. Got {args.max_upload_mb}")
     editor = build_editor(args)
-    if editor.cache_dir is None:
+    if editor.cache is None:
         # Random networks get a throwaway cache, so a second edit of a photo still reuses its inversion.
-        editor.cache_dir = Path(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
-        atexit.register(shutil.rmtree, editor.cache_dir, ignore_errors=True)
+        from .cache import InversionCache
+
+        editor.cache = InversionCache(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
+        atexit.register(shutil.rmtree, editor.cache.folder, ignore_errors=True)
     app = HairEditApp(editor, smoke=args.smoke)
     # Stopped by a service manager (SIGTERM) as by Ctrl+C: the atexit clean-up still runs.
     signal.signal(signal.SIGTERM, _exit)

@@ -6,34 +6,19 @@ import argparse
 
 import torch
 
+from .ir_se import ir_se_50_shapes
 from .layout import batchnorm, random_state
 
 
 def first_stage_shapes(input_nc: int = 1) -> dict:
-    shapes: dict[str, tuple] = {}
-    shapes["input_layer.0.weight"] = (64, input_nc, 3, 3)
-    batchnorm(shapes, "input_layer.1", 64)
-    shapes["input_layer.2.weight"] = (64,)
+    backbone = ir_se_50_shapes(input_nc)
+    # The order of the official state dict (values are drawn in this order).
+    shapes = {key: shape for key, shape in backbone.items() if key.startswith("input_layer.")}
     for name, channels, rows in (("output_layer_3", 256, 9), ("output_layer_4", 128, 5), ("output_layer_5", 64, 4)):
         batchnorm(shapes, f"{name}.0", channels)
         shapes[f"{name}.3.weight"] = (512 * rows, channels * 49)
         shapes[f"{name}.3.bias"] = (512 * rows,)
-    index = 0
-    for in_channel, depth, units in ((64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3)):
-        for unit in range(units):
-            cin = in_channel if unit == 0 else depth
-            prefix = f"body.{index}"
-            if cin != depth:
-                shapes[f"{prefix}.shortcut_layer.0.weight"] = (depth, cin, 1, 1)
-                batchnorm(shapes, f"{prefix}.shortcut_layer.1", depth)
-            batchnorm(shapes, f"{prefix}.res_layer.0", cin)
-            shapes[f"{prefix}.res_layer.1.weight"] = (depth, cin, 3, 3)
-            shapes[f"{prefix}.res_layer.2.weight"] = (depth,)
-            shapes[f"{prefix}.res_layer.3.weight"] = (depth, depth, 3, 3)
-            batchnorm(shapes, f"{prefix}.res_layer.4", depth)
-            shapes[f"{prefix}.res_layer.5.fc1.weight"] = (depth // 16, depth, 1, 1)
-            shapes[f"{prefix}.res_layer.5.fc2.weight"] = (depth, depth // 16, 1, 1)
-            index += 1
+    shapes.update({key: shape for key, shape in backbone.items() if key.startswith("body.")})
     return shapes
 
 

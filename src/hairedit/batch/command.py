@@ -14,14 +14,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..commands import (
-    CONDITION_OPTIONS,
-    SMOKE_NOTICE,
-    add_condition_options,
-    add_editor_options,
-    check_device,
-    read_config,
-)
+from ..commands import CONDITION_OPTIONS, SMOKE_NOTICE, add_condition_options, add_editor_options, read_config
+from ..conditions import check_conditions
+from ..devices import resolve_device
 from ..errors import InputError
 from .editor import EditorSpec
 from .engine import BatchPlan, run_batch
@@ -71,7 +66,7 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     editor = EditorSpec(read_config(args), args.smoke, None if args.weights_dir is None else str(args.weights_dir),
                         args.threads)
-    rows = batch_rows(args, editor)
+    rows = batch_rows(args)
     devices = _devices(args)
     try:
         with BatchBar() as bar:
@@ -90,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def batch_rows(args: argparse.Namespace, editor: EditorSpec) -> list[BatchRow]:
+def batch_rows(args: argparse.Namespace) -> list[BatchRow]:
     """The rows INPUT and the options describe; conditions given once (options, styles) are
     checked here, before any work."""
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS if getattr(args, name) is not None}
@@ -104,21 +99,21 @@ def batch_rows(args: argparse.Namespace, editor: EditorSpec) -> list[BatchRow]:
     if "://" not in args.output and Path(args.output).resolve() == args.input.resolve():
         raise InputError(f"{args.output} is the folder of photos; write the edits to another folder.")
     photos = folder_photos(args.input)
-    check = editor.build("cpu").check_inputs  # parses without loading a network
     if args.styles is not None:
         if conditions:
             raise InputError("give the conditions in the styles file or as options, not both.")
         styles = read_styles(args.styles)
         for style in styles:
-            _check(check, style.conditions, f"{style.origin}: ")
+            _check(style.conditions, f"{style.origin}: ")
         return catalogue_rows(photos, styles, args.format)
-    _check(check, conditions, "")
+    _check(conditions, "")
     return folder_rows(photos, conditions, args.format)
 
 
-def _check(check, conditions: dict, origin: str) -> None:
+def _check(conditions: dict, origin: str) -> None:
+    """Conditions given once for many photos, checked as ``edit`` checks them."""
     try:
-        check(**{name: conditions.get(name) for name in CONDITION_OPTIONS})
+        check_conditions(**conditions)
     except InputError as error:
         raise InputError(f"{origin}{error}") from error
 
@@ -126,9 +121,10 @@ def _check(check, conditions: dict, origin: str) -> None:
 def _devices(args: argparse.Namespace) -> list[str] | None:
     if args.ray is not None and (args.devices or args.device):
         raise InputError("on Ray each actor gets its own GPU; --device and --devices are for this machine.")
-    if args.devices:
-        return [check_device(name.strip()) for name in args.devices.split(",") if name.strip()]
-    return [check_device(args.device)] if args.device else None
+    names = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else [args.device]
+    for name in names:
+        resolve_device(name)  # refuses a device this machine lacks
+    return names if names != [None] else None
 
 
 class BatchBar:

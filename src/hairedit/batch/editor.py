@@ -29,13 +29,13 @@ class EditorSpec:
 
     def build(self, device: str | None = None):
         """A HairEditor on ``device`` (None: the best available). Networks load on its first edit."""
+        from ..cache import default_folder
         from ..commands import SMOKE_NETWORK_SEED
         from ..pipeline import HairEditor
-        from ..weights.registry import weights_dir
 
         if self.smoke:
-            cache = weights_dir(self.weights_dir) / "inversions"
-            return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=self.config, cache_dir=cache)
+            return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=self.config,
+                                          cache_dir=default_folder(self.weights_dir))
         return HairEditor.from_pretrained(self.weights_dir, device, self.config)
 
     def networks(self) -> dict[str, Any]:

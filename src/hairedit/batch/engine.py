@@ -126,8 +126,17 @@ def run_batch(
                 pool.close()
             summary = BatchSummary([outcomes[i] for i in sorted(outcomes)], time.perf_counter() - start, used,
                                    outdir.where(REPORT))
-            outdir.write_report([{"row": o.index + 1, **asdict(o)} for o in summary.outcomes])
+            outdir.write_report([_report_line(tasks[o.index], o) for o in summary.outcomes])
     return summary
+
+
+def _report_line(task: RowTask, outcome: RowOutcome) -> dict:
+    """One row of report.jsonl: what was asked (as `hairedit eval` reads it) and what became of it."""
+    row = task.row
+    asked = {"conditions": row.conditions, "face": row.face, "seed": row.seed, "preset": row.preset}
+    result = {name: value for name, value in asdict(outcome).items() if name not in ("index", "status", "photo", "output")}
+    return {"row": task.index + 1, "status": outcome.status, "photo": row.photo, "output": row.output, **asked,
+            **result}
 
 
 def _without_work(tasks: list[RowTask], outdir: OutputDir, overwrite: bool) -> dict[int, RowOutcome]:

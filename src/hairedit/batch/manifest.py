@@ -32,10 +32,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, get_args
+from typing import Any
 
 from ..commands import CONDITION_OPTIONS
-from ..config import Preset
+from ..config import PRESETS
 from ..errors import InputError
 
 PATH_CONDITIONS = ("hairstyle_ref", "sketch", "mask", "color_ref")  # the conditions that name files
@@ -267,8 +267,8 @@ def _options(values: dict[str, Any], origin: str) -> dict[str, Any]:
         options["seed"] = _whole_number(values.pop("seed"), "seed", origin)
     if "preset" in values:
         preset = values.pop("preset")
-        if preset not in get_args(Preset):
-            raise ManifestError(f"{origin}: unknown preset {preset!r}; use {' or '.join(get_args(Preset))}.")
+        if preset not in PRESETS:
+            raise ManifestError(f"{origin}: unknown preset {preset!r}; use {', '.join(PRESETS)}.")
         options["preset"] = preset
     return options
 

@@ -64,7 +64,7 @@ def decide(states: States, key: str, output_exists: bool, overwrite: bool) -> De
 
 
 def taken_message(location: str) -> str:
-    return f"{location} already exists; pass --overwrite to replace it."
+    return f"{location} already exists; pass --overwrite to replace it, or choose another name."
 
 
 def index_states(listing: set[str]) -> dict[str, States]:
@@ -152,8 +152,9 @@ class OutputDir:
     def remove(self, name: str) -> None:
         raise NotImplementedError
 
-    def save_image(self, image, name: str) -> None:
-        """Encode as ``hairedit edit`` does (imageio.save_image) and write atomically."""
+    def save_result(self, result, name: str) -> None:
+        """Write an EditResult as ``hairedit edit`` does (``EditResult.save``: the original's
+        profile, EXIF and transparency kept), atomically, replacing any file of that name."""
         raise NotImplementedError
 
     @contextlib.contextmanager
@@ -202,12 +203,10 @@ class LocalDir(OutputDir):
     def remove(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
 
-    def save_image(self, image, name: str) -> None:
-        from ..imageio import save_image
-
+    def save_result(self, result, name: str) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(image, path, overwrite=True)
+        result.save(path, overwrite=True)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -288,9 +287,7 @@ class RemoteDir(OutputDir):
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._path(name))
 
-    def save_image(self, image, name: str) -> None:
-        from ..imageio import save_image
-
+    def save_result(self, result, name: str) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            encoded = save_image(image, Path(folder) / Path(name).name)
+            encoded = result.save(Path(folder) / Path(name).name)
             self.write_bytes(name, encoded.read_bytes())

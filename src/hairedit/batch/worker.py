@@ -102,6 +102,6 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - one row's bug must not stop a batch of thousands
             return RowOutcome.of(task, "failed", error=f"{type(error).__name__}: {error}", **who)
         seconds = time.perf_counter() - start
-        out.save_image(result.image, row.output)
+        out.save_result(result, row.output)
         out.mark(row.output, task.key, "done", {"seconds": seconds, **who})
         return RowOutcome.of(task, "done", seconds=seconds, warnings=tuple(result.warnings), **who)

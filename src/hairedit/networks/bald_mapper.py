@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
+from .random_init import seeded
 
 
 class FullyConnected(nn.Module):
@@ -72,5 +73,5 @@ def load_bald_mapper(path: str | Path, device: str | torch.device = "cpu") -> Ba
 
 
 def small_bald_mapper(seed: int = 0, style_dim: int = 64) -> BaldMapper:
-    torch.manual_seed(seed)
-    return BaldMapper(style_dim, width=style_dim, n_layers=8, alpha=1.0).eval().requires_grad_(False)
+    with seeded(seed):
+        return BaldMapper(style_dim, width=style_dim, n_layers=8, alpha=1.0).eval().requires_grad_(False)

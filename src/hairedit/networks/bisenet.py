@@ -16,11 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
+from ..labels import BACKGROUND, CLOTH, EAR, FACE, HAIR, N_CLASSES, PAINTABLE_CLASSES  # noqa: F401 (re-exported)
 from ..resample import bicubic_downsample
-
-N_CLASSES = 16
-BACKGROUND, FACE, EAR, HAIR, CLOTH = 0, 1, 6, 10, 15
-PAINTABLE_CLASSES = (BACKGROUND, FACE, EAR, HAIR)  # what a user may paint; the mask loss counts only these
+from .random_init import seeded
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AUXILIARY_HEADS = ("conv_out16", "conv_out32")
@@ -211,5 +209,5 @@ def load_parser(path: str | Path, device: str | torch.device = "cpu", input_size
 
 def small_parser(seed: int = 0, input_size_px: int = 64) -> FaceParser:
     """The official architecture with random weights, fed small images (tests, ``--smoke``)."""
-    torch.manual_seed(seed)
-    return FaceParser(BiSeNet(N_CLASSES), input_size_px).eval().requires_grad_(False)
+    with seeded(seed):
+        return FaceParser(BiSeNet(N_CLASSES), input_size_px).eval().requires_grad_(False)

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..checkpoints import load_strict
 from ..errors import CheckpointError, InputError, MissingWeightsError
+from .random_init import seeded
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -395,8 +396,9 @@ def small_clip(seed: int = 0, tokenizer=None) -> CLIPGuide:
     if tokenizer is None:
         with tempfile.TemporaryDirectory(prefix="hairedit-vocab-") as folder:
             tokenizer = load_tokenizer(*write_byte_vocabulary(folder))
-    torch.manual_seed(seed)
-    return CLIPGuide(build_clip_model(SMALL_CONFIG).eval().requires_grad_(False), tokenizer)
+    with seeded(seed):
+        model = build_clip_model(SMALL_CONFIG)
+    return CLIPGuide(model.eval().requires_grad_(False), tokenizer)
 
 
 def _byte_symbols() -> list[str]:

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError, MissingWeightsError
+from .random_init import seeded
 
 N_LANDMARKS = 68
 INPUT_SIZE_PX = 256
@@ -278,6 +279,6 @@ def load_fan(path: str | Path, device: str | torch.device = "cpu") -> LandmarkHe
 
 def small_fan(seed: int = 0) -> LandmarkHeatmaps:
     """Two narrow stacks of depth 2 (the same blocks, feedback path included), random weights."""
-    torch.manual_seed(seed)
-    fan = FAN(num_modules=2, width=32, hourglass_depth=2)
+    with seeded(seed):
+        fan = FAN(num_modules=2, width=32, hourglass_depth=2)
     return LandmarkHeatmaps(fan).eval().requires_grad_(False)

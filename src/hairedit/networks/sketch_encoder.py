@@ -18,42 +18,10 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..errors import CheckpointError
+from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
+from .random_init import seeded
 
 PREFIX = "encoder_firststage."
-IR_SE_50_UNITS = (3, 4, 14, 3)  # bottleneck units per stage
-STAGE_DEPTHS = (64, 128, 256, 512)
-
-
-class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, channels // reduction, 1, bias=False)
-        self.fc2 = nn.Conv2d(channels // reduction, channels, 1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
-
-
-class BottleneckIRSE(nn.Module):
-    def __init__(self, in_channel: int, depth: int, stride: int):
-        super().__init__()
-        if in_channel == depth:
-            self.shortcut_layer = nn.MaxPool2d(1, stride)  # a strided identity
-        else:
-            self.shortcut_layer = nn.Sequential(
-                nn.Conv2d(in_channel, depth, 1, stride, bias=False), nn.BatchNorm2d(depth)
-            )
-        self.res_layer = nn.Sequential(
-            nn.BatchNorm2d(in_channel),
-            nn.Conv2d(in_channel, depth, 3, 1, 1, bias=False),
-            nn.PReLU(depth),
-            nn.Conv2d(depth, depth, 3, stride, 1, bias=False),
-            nn.BatchNorm2d(depth),
-            SqueezeExcite(depth),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.res_layer(x) + self.shortcut_layer(x)
 
 
 def _style_head(channels: int, n_rows: int, style_dim: int) -> nn.Sequential:
@@ -65,7 +33,7 @@ def _style_head(channels: int, n_rows: int, style_dim: int) -> nn.Sequential:
     )
 
 
-class SketchEncoder(nn.Module):
+class SketchEncoder(IRSEBackbone):
     """IR-SE encoder with three style heads: coarse rows from the 1/8 stage, medium from
     1/4, fine from 1/2 (9, 5 and 4 rows for the 18-row W+).
 
@@ -81,32 +49,19 @@ class SketchEncoder(nn.Module):
         units: tuple[int, ...] = IR_SE_50_UNITS,
         depths: tuple[int, ...] = STAGE_DEPTHS,
     ):
-        super().__init__()
+        super().__init__(input_nc, units, depths)
         self.rows, self.style_dim = rows, style_dim
-        self.input_layer = nn.Sequential(
-            nn.Conv2d(input_nc, depths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(depths[0]), nn.PReLU(depths[0])
-        )
         self.output_layer_3 = _style_head(depths[2], rows[0], style_dim)
         self.output_layer_4 = _style_head(depths[1], rows[1], style_dim)
         self.output_layer_5 = _style_head(depths[0], rows[2], style_dim)
-        blocks, in_channel = [], depths[0]
-        for n_units, depth in zip(units, depths):
-            for unit in range(n_units):
-                blocks.append(BottleneckIRSE(in_channel, depth, 2 if unit == 0 else 1))
-                in_channel = depth
-        self.body = nn.Sequential(*blocks)
-        self.stage_ends = [sum(units[: i + 1]) for i in range(3)]
 
     def forward(self, sketch: torch.Tensor) -> torch.Tensor:
         """sketch (B, input_nc, 256, 256) in [0, 1] -> W+ offsets (B, sum(rows), style_dim)."""
         batch = sketch.shape[0]
-        x = self.input_layer(sketch)
-        x = self.body[: self.stage_ends[0]](x)
-        fine = self.output_layer_5(x).view(batch, self.rows[2], self.style_dim)
-        x = self.body[self.stage_ends[0] : self.stage_ends[1]](x)
-        medium = self.output_layer_4(x).view(batch, self.rows[1], self.style_dim)
-        x = self.body[self.stage_ends[1] : self.stage_ends[2]](x)
-        coarse = self.output_layer_3(x).view(batch, self.rows[0], self.style_dim)
+        half, quarter, eighth = self.stage_outputs(sketch, 3)
+        coarse = self.output_layer_3(eighth).view(batch, self.rows[0], self.style_dim)
+        medium = self.output_layer_4(quarter).view(batch, self.rows[1], self.style_dim)
+        fine = self.output_layer_5(half).view(batch, self.rows[2], self.style_dim)
         return torch.cat([coarse, medium, fine], dim=1)
 
 
@@ -132,8 +87,9 @@ def load_sketch_encoder(path: str | Path, device: str | torch.device = "cpu") ->
 
 def small_sketch_encoder(seed: int = 0, n_styles: int = 10, style_dim: int = 64) -> SketchEncoder:
     """Same structure, one unit per stage and narrow stages, for a small generator."""
-    torch.manual_seed(seed)
     coarse = n_styles // 2
     medium = (n_styles - coarse + 1) // 2
     rows = (coarse, medium, n_styles - coarse - medium)
-    return SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32)).eval().requires_grad_(False)
+    with seeded(seed):
+        encoder = SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32))
+    return encoder.eval().requires_grad_(False)

@@ -23,6 +23,7 @@ from torch import nn
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..config import StyleLayout
 from .layout import preferred_memory_format
+from .random_init import seeded
 
 BLUR_KERNEL = (1, 3, 3, 1)
 LEAKY_SLOPE = 0.2
@@ -78,7 +79,7 @@ class FastOps:
 
     @staticmethod
     def styled_conv(
-        layer: StyledConv, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None
+        layer: StyledConv, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | torch.Generator
     ) -> torch.Tensor:
         """``leaky_relu(demodulated_conv + noise_weight * noise + bias) * sqrt(2)``.
 
@@ -221,15 +222,16 @@ class NoiseInjection(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | torch.Generator) -> torch.Tensor:
         return x + self.weight * self.sample(x, noise)
 
     @staticmethod
-    def sample(x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        """``noise``, or fresh standard normal noise (B, 1, H, W) for ``x`` when it is None."""
-        if noise is None:
+    def sample(x: torch.Tensor, noise: torch.Tensor | torch.Generator) -> torch.Tensor:
+        """``noise``, or, given a ``torch.Generator``, fresh standard normal noise (B, 1, H, W)
+        for ``x`` drawn from it (the official ``randomize_noise=True``, made reproducible)."""
+        if isinstance(noise, torch.Generator):
             batch, _, height, width = x.shape
-            noise = x.new_empty(batch, 1, height, width).normal_()
+            return torch.randn(batch, 1, height, width, generator=noise, device=x.device, dtype=x.dtype)
         return noise
 
 
@@ -260,7 +262,7 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
         self.ops = FastOps
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | torch.Generator) -> torch.Tensor:
         return self.ops.styled_conv(self, x, style, noise)
 
 
@@ -384,7 +386,7 @@ class Generator(nn.Module):
         latent: torch.Tensor,
         start_features: torch.Tensor | None = None,
         stop_px: int | None = None,
-        noise: list[torch.Tensor] | str | None = None,
+        noise: list[torch.Tensor] | torch.Generator | None = None,
         start_image: torch.Tensor | None = None,
     ) -> Synthesis:
         """Render W+ ``latent`` (B, n_latent, style_dim).
@@ -394,8 +396,9 @@ class Generator(nn.Module):
             the first of them, unless ``start_image`` (the skip image of the stopped
             synthesis) continues it, which reproduces the full synthesis exactly.
         stop_px: stop after the block at this resolution (default: the output size).
-        noise: ``None`` for the fixed noise buffers, ``"random"`` for fresh noise, or a
-            list of ``num_layers`` tensors.
+        noise: ``None`` for the fixed noise buffers, a ``torch.Generator`` (on the latent's
+            device) to draw fresh noise from for every layer run, in order, or a list of
+            ``num_layers`` tensors.
         """
         if latent.ndim != 3 or latent.shape[1:] != (self.n_latent, self.style_dim):
             raise ValueError(
@@ -407,8 +410,8 @@ class Generator(nn.Module):
             raise ValueError(f"cannot run blocks {start_px}..{stop_px} px of a {self.size} px generator")
         if noise is None:
             noise = self.fixed_noise()
-        elif isinstance(noise, str):
-            noise = [None] * self.num_layers
+        elif isinstance(noise, torch.Generator):
+            noise = [noise] * self.num_layers
 
         layout = self.ops.memory_format(latent.device)
         if start_features is None:
@@ -429,7 +432,7 @@ class Generator(nn.Module):
             res *= 2
         return Synthesis(image=skip.contiguous(), features=out)
 
-    def forward(self, latent: torch.Tensor, noise: list[torch.Tensor] | str | None = None) -> torch.Tensor:
+    def forward(self, latent: torch.Tensor, noise: list[torch.Tensor] | torch.Generator | None = None) -> torch.Tensor:
         """Full synthesis: W+ (B, n_latent, style_dim) -> image (B, 3, size, size)."""
         return self.synthesis(latent, noise=noise).image
 
@@ -473,10 +476,9 @@ def small_generator(
     seed: int = 0, size_px: int = 64, style_dim: int = 64, channel_max: int = 32, n_mlp: int = 2
 ) -> Generator:
     """A narrow random generator of the official architecture, for tests and ``--smoke``."""
-    torch.manual_seed(seed)
-    generator = Generator(size_px, style_dim, n_mlp, channel_max=channel_max)
-    with torch.no_grad():  # trained generators use their noise; zero-initialised weights would ignore it
-        for module in generator.modules():
+    with seeded(seed), torch.no_grad():
+        generator = Generator(size_px, style_dim, n_mlp, channel_max=channel_max)
+        for module in generator.modules():  # trained generators use their noise; zero weights would ignore it
             if isinstance(module, NoiseInjection):
                 module.weight.normal_(0, 0.1)
     return generator.eval().requires_grad_(False)

@@ -20,6 +20,7 @@ from torch import nn
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
 from .layout import preferred_memory_format
+from .random_init import seeded
 
 # torchvision's VGG16 `features`: channel widths, "M" for max pooling.
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -194,10 +195,12 @@ def load_vgg16(path: str | Path, device: str | torch.device = "cpu") -> VGG16Fea
     return vgg.eval().requires_grad_(False).to(device)
 
 
-def lpips_with(backbone: VGG16Features, lin_path: str | Path | None) -> LPIPS:
+def lpips_with(backbone: VGG16Features, lin_path: str | Path | None, seed: int = 0) -> LPIPS:
     """LPIPS on ``backbone`` (shared with the style loss) and the linear layers of
-    ``lin_path``; without a file, random non-negative linear weights like trained ones."""
-    lpips = LPIPS(backbone)
+    ``lin_path``; without a file, random non-negative linear weights like trained ones,
+    drawn from ``seed``."""
+    with seeded(seed):
+        lpips = LPIPS(backbone)
     if lin_path is None:
         with torch.no_grad():
             for parameter in lpips.linear.parameters():
@@ -214,10 +217,10 @@ def load_lpips(vgg_path: str | Path, lin_path: str | Path, device: str | torch.d
 
 def small_vgg16(seed: int = 0, width_divisor: int = 8) -> VGG16Features:
     """VGG16's structure with every width divided by ``width_divisor``, random weights."""
-    torch.manual_seed(seed)
-    return VGG16Features(width_divisor).eval().requires_grad_(False)
+    with seeded(seed):
+        return VGG16Features(width_divisor).eval().requires_grad_(False)
 
 
 def small_lpips(seed: int = 0, width_divisor: int = 8) -> LPIPS:
     """LPIPS on :func:`small_vgg16` with random non-negative linear weights."""
-    return lpips_with(small_vgg16(seed, width_divisor), None)
+    return lpips_with(small_vgg16(seed, width_divisor), None, seed)

@@ -3,7 +3,10 @@
 In order: the bald proxy's F replaces the photo's where the photo's hair and ears are
 (grown by dilate/erode); the global proxy's (text or reference) F where that proxy's own
 hair is; the local proxy's (sketch) F inside its stroke mask. Masks reach F's size by
-bicubic resizing. The result renders from F with the photo's latent.
+bicubic resizing. The result renders from F with the photo's latent, with fixed noise.
+
+As in the official code, the proxies' F are computed with fresh noise (``noise``, a stream
+of the edit's seed, when ``config.random_noise``), drawn bald, global, local in that order.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import BlendingConfig, LatentRows
-from ..networks.bisenet import EAR, HAIR
+from ..labels import EAR, HAIR
 from .inversion import Inversion
 from .sketch import dilate_erode
 
@@ -52,24 +55,31 @@ def blend_hairstyle(
     global_latent: torch.Tensor | None = None,
     local_latent: torch.Tensor | None = None,
     local_mask: torch.Tensor | None = None,
+    noise: torch.Generator | None = None,
+    global_hair: torch.Tensor | None = None,
 ) -> HairstyleBlend:
     """``source_labels``: the photo's parse (1, 1, p, p) at the parser's size (the official
-    ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}."""
+    ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}; ``noise``: the stream the
+    proxies' F draw their noise from (None: the fixed noise); ``global_hair``: where the
+    global proxy's F goes, (1, 1, h, w) in {0, 1} (default: the proxy's own hair, parsed)."""
     g = components.generator
     size = rows.features_px
     features = source.features
-    bald_mask = global_hair = None
+    bald_mask = None
+    noise = noise if config.random_noise else None
 
     def features_of(latent: torch.Tensor) -> torch.Tensor:
-        return g.synthesis(latent, stop_px=size).features
+        return g.synthesis(latent, stop_px=size, noise=noise).features
 
     if global_latent is not None:
+        bald_features, global_features = features_of(bald), features_of(global_latent)
         bald_mask = bald_blend_mask(source_labels, config)
         weight = to_feature_size(bald_mask, size)
-        features = features_of(bald) * weight + features * (1 - weight)
-        global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
+        features = bald_features * weight + features * (1 - weight)
+        if global_hair is None:
+            global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
         weight = to_feature_size(global_hair, size)
-        features = features_of(global_latent) * weight + features * (1 - weight)
+        features = global_features * weight + features * (1 - weight)
     if local_latent is not None:
         weight = to_feature_size(local_mask, size)
         features = features_of(local_latent) * weight + features * (1 - weight)

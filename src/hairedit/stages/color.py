@@ -6,6 +6,10 @@ value) while a background MSE keeps everything outside the hair. Stage 2 blends 
 colour render's features after the colour block into the hairstyle render's inside the
 grown hair mask, then optimises those features and the rows from that block on: MSE to
 the colour render inside the hair, MSE to the hairstyle render outside, LPIPS inside.
+
+As the official loops, each stage hands on the rows its last loss was computed for (the last
+Adam update of the rows is discarded); stage 2 renders those rows with its features as
+updated by that last step.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch.nn.functional as F
 
 from ..config import ColorProxyConfig, LatentRows
 from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
 from .sketch import dilate_erode
@@ -62,9 +66,34 @@ def color_proxy(
     rows: LatentRows,
     reporter: Reporter,
     fast=None,
+    color_latent: torch.Tensor | None = None,
 ) -> ColorResult:
+    """Recolour the hair of ``hairstyle_image`` (1, 3, S, S), the render of ``source_latent``
+    (1, n, D) from ``features`` (F). ``color_latent``: a colour proxy made otherwise (the
+    instant preset's mapper), in place of stage 1. With ``config.stage2_steps`` 0 the blended
+    features are rendered on as they are (the skip path continued), without stage 2."""
     g = components.generator
     hairstyle_image = hairstyle_image.detach()
+    if color_latent is None:
+        color_latent = _stage1(components, target, hairstyle_image, source_latent, features, config, rows, reporter,
+                               fast)
+    with torch.no_grad():
+        stage1_image = g.synthesis(color_latent, start_features=features).image
+        hair_mask = _grown_hair_mask(components, hairstyle_image, config)
+        blended, blended_image = _blend_color_block(g, source_latent, color_latent, features, hair_mask,
+                                                    rows.color_features_px)
+    if config.stage2_steps == 0:
+        with torch.no_grad():
+            final = g.synthesis(source_latent, start_features=blended, start_image=blended_image).image
+        return ColorResult(final, stage1_image, hair_mask)
+    final = _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows,
+                    reporter, fast)
+    return ColorResult(final, stage1_image, hair_mask)
+
+
+def _stage1(components, target, hairstyle_image, source_latent, features, config, rows, reporter, fast):
+    """The colour rows of the photo's latent, optimised rendering from F: the colour proxy."""
+    g = components.generator
     loss_px = None if fast is None else fast.loss_px_for(g.size)
     # Stage 1 compares with the hairstyle image at the size its losses look at.
     hairstyle_small = (
@@ -81,68 +110,71 @@ def color_proxy(
             target_lab = rgb_target_lab(target.rgb, hairstyle_image.device)
     color_weight = config.reference_lambda if target.reference_image is not None else config.rgb_lambda
 
-    # Stage 1: the colour rows, rendered from F.
     latent = PartialLatent(source_latent, rows.color)
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     plateau = Plateau(fast)
+    color_latent = latent.full().detach()
     for step in range(config.stage1_steps):
-        image = render(g, latent.full(), loss_px, start_features=features)
+        full = latent.full()
+        color_latent = full.detach()
+        image = render(g, full, loss_px, start_features=features)
         labels = _labels(components, image)
         loss = config.background_lambda * background_loss(hairstyle_small, image, hairstyle_labels, labels)
         if target.text is not None:
             loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
         else:
             loss = loss + color_weight * lab_color_loss(target_lab, image, (labels == HAIR).float())
-        if take_step(
-            optimizer,
-            loss,
-            plateau,
-            reporter,
-            "colour proxy",
-            step + 1,
-            config.stage1_steps,
-            lambda: g.synthesis(latent.full().detach(), start_features=features).image,
-        ):
+        preview = lambda: g.synthesis(color_latent, start_features=features).image  # noqa: E731
+        if take_step(optimizer, loss, plateau, reporter, "colour proxy", step + 1, config.stage1_steps, preview):
             break
-    color_latent = latent.full().detach()
+    return color_latent
 
-    # Stage 2: blend the colour block's features, then refine features and fine rows.
+
+def _grown_hair_mask(components, hairstyle_image: torch.Tensor, config: ColorProxyConfig) -> torch.Tensor:
+    """The hair of the hairstyle image, dilated then eroded, (1, 1, S, S) in {0, 1}."""
+    hair = (components.parser(hairstyle_image).logits.argmax(1) == HAIR)[0].cpu().numpy().astype(np.uint8)
+    grown = dilate_erode(hair, config.mask_dilate_px, config.mask_dilate_px // 2)
+    grown = torch.from_numpy(grown).float().view(1, 1, *grown.shape).to(hairstyle_image.device)
+    size = hairstyle_image.shape[-1]
+    return F.interpolate(grown, size=(size, size)).round()
+
+
+def _blend_color_block(g, source_latent, color_latent, features, hair_mask, block_px: int):
+    """The features (and skip images) after the colour block: the colour proxy's inside the
+    grown hair mask (bicubic to the block's size), the source's outside."""
+    source = g.synthesis(source_latent, start_features=features, stop_px=block_px)
+    color = g.synthesis(color_latent, start_features=features, stop_px=block_px)
+    weight = F.interpolate(hair_mask, size=(block_px, block_px), mode="bicubic", align_corners=False)
+    blended = color.features * weight + source.features * (1 - weight)
+    blended_image = color.image * weight + source.image * (1 - weight)
+    return blended, blended_image
+
+
+def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows, reporter,
+            fast):
+    """Refine the blended features and the rows from the colour block on: MSE to the colour
+    render inside the hair, to the hairstyle render outside, LPIPS inside."""
+    g = components.generator
+    loss_px = None if fast is None else fast.loss_px_for(g.size)
     with torch.no_grad():
-        stage1_image = g.synthesis(color_latent, start_features=features).image
-        hair = (components.parser(hairstyle_image).logits.argmax(1) == HAIR)[0].cpu().numpy().astype(np.uint8)
-        grown = dilate_erode(hair, config.mask_dilate_px, config.mask_dilate_px // 2)
-        grown = torch.from_numpy(grown).float().view(1, 1, *grown.shape).to(features.device)
-        size = g.size
-        hair_mask = F.interpolate(grown, size=(size, size)).round()
-        block = rows.color_features_px
-        source_block = g.synthesis(source_latent, start_features=features, stop_px=block).features
-        color_block = g.synthesis(color_latent, start_features=features, stop_px=block).features
-        weight = F.interpolate(hair_mask, size=(block, block), mode="bicubic", align_corners=False)
-        blended = color_block * weight + source_block * (1 - weight)
         stage1_features = _lpips_features(components, stage1_image * hair_mask, loss_px)
     latent = PartialLatent(source_latent, rows.color_final)
     blended = blended.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
     plateau = Plateau(fast)
+    final_latent = latent.full().detach()
     for step in range(config.stage2_steps):
-        image = g.synthesis(latent.full(), start_features=blended).image
+        full = latent.full()
+        final_latent = full.detach()
+        image = g.synthesis(full, start_features=blended).image
         loss = config.hair_mse_lambda * F.mse_loss(image * hair_mask, stage1_image * hair_mask)
         loss = loss + config.not_hair_mse_lambda * F.mse_loss(
             image * (1 - hair_mask), hairstyle_image * (1 - hair_mask)
         )
-        features = _lpips_features(components, image * hair_mask, loss_px)
-        loss = loss + config.hair_lpips_lambda * components.lpips.distance(features, stage1_features).sum()
-        if take_step(
-            optimizer,
-            loss,
-            plateau,
-            reporter,
-            "colour blending",
-            step + 1,
-            config.stage2_steps,
-            lambda: g.synthesis(latent.full().detach(), start_features=blended.detach()).image,
-        ):
+        hair_features = _lpips_features(components, image * hair_mask, loss_px)
+        loss = loss + config.hair_lpips_lambda * components.lpips.distance(hair_features, stage1_features).sum()
+        preview = lambda: g.synthesis(final_latent, start_features=blended.detach()).image  # noqa: E731
+        if take_step(optimizer, loss, plateau, reporter, "colour blending", step + 1, config.stage2_steps, preview):
             break
     with torch.no_grad():
-        final = g.synthesis(latent.full(), start_features=blended).image
-    return ColorResult(final, stage1_image, hair_mask)
+        return g.synthesis(final_latent, start_features=blended).image

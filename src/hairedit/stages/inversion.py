@@ -3,23 +3,25 @@
 II2S: all W+ rows start at the mean latent; Adam; MSE at full size + LPIPS at a quarter of
 it (256 px for 1024) + P-norm. FS: F starts as the features of the W+ result after the F
 block; F and the rows after F's convolutions are optimised, the coarse rows stay, same
-losses. As the official code, inversion renders with random noise.
+losses. As the official code, inversion renders with fresh noise every step (drawn from the
+edit's seeded streams), and each loop hands on the latent as it stood at the start of its
+last step (the official loops keep ``latent_in``, so the last Adam update is discarded; FS
+hands on those rows with F as updated).
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..checkpoints import read_checkpoint
-from ..config import InversionConfig, LatentRows
-from ..errors import HaireditError
+from .. import seeding
+from ..cache import InversionCache, cache_key
+from ..config import FastConfig, InversionConfig, LatentRows
 from ..losses import LatentPCA
 from ..networks.stylegan2 import Generator
 from ..networks.vgg import LPIPS
@@ -54,13 +56,17 @@ class Inverter:
         mean_latent: torch.Tensor,
         config: InversionConfig,
         rows: LatentRows,
-        cache_dir: Path | None = None,
-        fast=None,
+        seed: int = 0,
+        cache: InversionCache | None = None,
+        fast: FastConfig | None = None,
+        cache_context: tuple = (),
     ):
-        """``fast``: a ``config.FastConfig`` for the fast preset, None for the official path."""
+        """``fast``: the fast preset's settings, None for the official path. ``cache_context``:
+        what else changes the result and must be in the cache key (network fingerprints,
+        precision)."""
         self.generator, self.lpips, self.pca = generator, lpips, pca
         self.mean_latent, self.config, self.rows = mean_latent, config, rows
-        self.cache_dir, self.fast = cache_dir, fast
+        self.seed, self.cache, self.fast, self.cache_context = seed, cache, fast, cache_context
         size = generator.size
         # Official: MSE on the full image, LPIPS on it bicubic-downsampled to a quarter.
         # Fast: both on the generator's skip image at loss_px (a quarter of the size).
@@ -86,8 +92,9 @@ class Inverter:
             target_features = self.lpips.features(image_tensor(image, self.image_px // self.lpips_factor, device))
         return image_tensor(image, self.image_px, device), target_features
 
-    def _noise(self) -> str | None:
-        return "random" if self.config.random_noise else None
+    def _noise(self, stream: str) -> torch.Generator | None:
+        """Fresh noise from the edit's ``stream`` (official), or the fixed buffers."""
+        return seeding.stream(self.seed, stream, self.mean_latent.device) if self.config.random_noise else None
 
     # -- II2S and FS ---------------------------------------------------------------------
 
@@ -99,95 +106,62 @@ class Inverter:
         target, target_features = self._targets(image)
         latent = self.mean_latent.detach().view(1, 1, -1).repeat(1, self.generator.n_latent, 1).requires_grad_(True)
         optimizer = torch.optim.Adam([latent], lr=self.config.learning_rate)
-        steps, plateau = self.config.w_steps, Plateau(self.fast)
+        steps, plateau, noise = self.config.w_steps, Plateau(self.fast), self._noise(seeding.INVERSION_W)
+        handed_on = latent.detach().clone()
         for step in range(steps):
-            generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=self._noise()).image
+            handed_on = latent.detach().clone()
+            generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=noise).image
             loss = self._loss(generated, target, target_features, latent)
-            if take_step(
-                optimizer, loss, plateau, reporter, stage, step + 1, steps, lambda: self.generator(latent.detach())
-            ):
+            if take_step(optimizer, loss, plateau, reporter, stage, step + 1, steps, lambda: self.generator(handed_on)):
                 break
-        w_latent = latent.detach()
-        self._cache_save(image, "w", {"w_latent": w_latent})
-        return w_latent
+        self._cache_save(image, "w", {"w_latent": handed_on})
+        return handed_on
 
-    def invert(self, image: np.ndarray, reporter: Reporter) -> Inversion:
-        """II2S then FS: the source's W+ latent and its F features."""
+    def invert(
+        self, image: np.ndarray, reporter: Reporter, encode: Callable[[], torch.Tensor] | None = None
+    ) -> Inversion:
+        """II2S (or ``encode()``, an encoder's W+ of the image) then FS: the source's W+
+        latent and its F features."""
         cached = self._cache_load(image, "fs")
         if cached is not None:
             return Inversion(cached["latent"], cached["features"], cached["w_latent"])
-        w_latent = self.invert_w(image, reporter)
+        w_latent = self.invert_w(image, reporter) if encode is None else encode()
         target, target_features = self._targets(image)
-        features = self.generator.synthesis(w_latent, stop_px=self.rows.features_px, noise=self._noise()).features
+        noise = self._noise(seeding.INVERSION_FS)
+        features = self.generator.synthesis(w_latent, stop_px=self.rows.features_px, noise=noise).features
         features = features.detach().requires_grad_(True)
-        free = list(self.rows.fs_free)
-        fixed_rows = w_latent[:, : free[0]]
-        free_rows = w_latent[:, free[0] :].clone().requires_grad_(True)
+        free = self.rows.fs_free
+        fixed_rows = w_latent[:, : free.start]
+        free_rows = w_latent[:, free.start :].clone().requires_grad_(True)
         optimizer = torch.optim.Adam([free_rows, features], lr=self.config.learning_rate)
         steps, plateau = self.config.fs_steps, Plateau(self.fast)
+        handed_on = w_latent
         for step in range(steps):
             latent = torch.cat([fixed_rows, free_rows], 1)
+            handed_on = latent.detach()
             generated = self.generator.synthesis(
-                latent, start_features=features, stop_px=self.loss_px, noise=self._noise()
+                latent, start_features=features, stop_px=self.loss_px, noise=noise
             ).image
             loss = self._loss(generated, target, target_features, latent)
-            if take_step(
-                optimizer,
-                loss,
-                plateau,
-                reporter,
-                "inversion (FS)",
-                step + 1,
-                steps,
-                lambda: (
-                    self.generator.synthesis(
-                        torch.cat([fixed_rows, free_rows], 1).detach(), start_features=features.detach()
-                    ).image
-                ),
-            ):
+            preview = lambda: self.generator.synthesis(handed_on, start_features=features.detach()).image  # noqa: E731
+            if take_step(optimizer, loss, plateau, reporter, "inversion (FS)", step + 1, steps, preview):
                 break
-        result = Inversion(torch.cat([fixed_rows, free_rows], 1).detach(), features.detach(), w_latent)
+        result = Inversion(handed_on, features.detach(), w_latent)
         self._cache_save(image, "fs", asdict(result))
         return result
 
     # -- cache ---------------------------------------------------------------------------
 
-    def _cache_path(self, image: np.ndarray, kind: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(image).tobytes())
-        settings = (kind, image.shape, sorted(asdict(self.config).items()), self.rows.fs_free, repr(self.fast))
-        digest.update(repr(settings).encode())
-        digest.update(generator_fingerprint(self.generator).encode())
-        return self.cache_dir / f"{kind}-{digest.hexdigest()[:32]}.pt"
+    def _cache_key(self, image: np.ndarray, kind: str) -> str:
+        image = np.ascontiguousarray(image)
+        settings = (kind, image.shape, asdict(self.config), self.rows, self.fast, self.seed, self.cache_context)
+        return cache_key(image.tobytes(), settings, self.mean_latent.device.type)
 
     def _cache_load(self, image: np.ndarray, kind: str) -> dict | None:
-        path = self._cache_path(image, kind)
-        if path is None or not path.is_file():
+        if self.cache is None:
             return None
-        try:
-            data = read_checkpoint(path)
-        except HaireditError:
-            path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
-            return None
-        device = self.mean_latent.device
-        return {key: value.to(device) for key, value in data.items()}
+        return self.cache.load(self._cache_key(image, kind), self.mean_latent.device)
 
     def _cache_save(self, image: np.ndarray, kind: str, tensors: dict) -> None:
-        path = self._cache_path(image, kind)
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".part")
-        torch.save({key: value.detach().cpu() for key, value in tensors.items()}, temporary)
-        temporary.replace(path)
-
-
-def generator_fingerprint(generator: Generator) -> str:
-    """A short hash of the generator's weights (a few tensors suffice to tell checkpoints apart)."""
-    digest = hashlib.sha256(repr((generator.size, generator.style_dim)).encode())
-    for name in ("input.input", "conv1.conv.weight", "style.1.weight"):
-        tensor = generator.state_dict()[name]
-        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
-    return digest.hexdigest()[:16]
+        if self.cache is not None:
+            self.cache.save(self._cache_key(image, kind), tensors)

@@ -2,7 +2,8 @@
 
 The reference is inverted in W+ (II2S). Its first rows are optimised, the rest kept:
 masked Gram style loss of the hair at 256 px + MSE of those rows to their previous step's
-values + all 68 landmark heatmaps against the photo's + (optional) painted-mask loss.
+values + all 68 landmark heatmaps against the photo's + (optional) painted-mask loss. As the
+official loop, it hands on the latent its last loss was computed for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 
 from ..config import LatentRows, ReferenceProxyConfig
 from ..losses import landmark_loss, painted_mask_loss
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
 
@@ -45,8 +46,11 @@ def reference_proxy(
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     loss_px = None if fast is None else fast.loss_px_for(g.size)
     plateau = Plateau(fast)
+    handed_on = latent.full().detach()
     for step in range(config.steps):
-        image = render(g, latent.full(), loss_px)
+        full = latent.full()
+        handed_on = full.detach()
+        image = render(g, full, loss_px)
         image_256, hair_256 = _image_and_hair_256(components, image)
         loss = config.style_lambda * components.style_loss(reference_256, image_256, reference_hair_256, hair_256)
         loss = loss + config.delta_lambda * F.mse_loss(latent.free, previous)
@@ -54,15 +58,6 @@ def reference_proxy(
         if painted_labels is not None:
             loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
         previous = latent.free.detach().clone()
-        if take_step(
-            optimizer,
-            loss,
-            plateau,
-            reporter,
-            "reference proxy",
-            step + 1,
-            config.steps,
-            lambda: g(latent.full().detach()),
-        ):
+        if take_step(optimizer, loss, plateau, reporter, "reference proxy", step + 1, config.steps, lambda: g(handed_on)):
             break
-    return latent.full().detach()
+    return handed_on

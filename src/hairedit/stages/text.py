@@ -2,6 +2,8 @@
 
 From the mean latent, Adam on the coarse rows: augmented CLIP loss + jaw and nose landmark
 heatmaps against the photo's + (optional) cross-entropy against a painted mask. Fixed noise.
+As the official loop, it hands on the latent its last loss was computed for (the last Adam
+update is discarded).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def text_proxy(
     fast=None,
 ) -> torch.Tensor:
     """The text proxy latent (1, n, D). ``source_image`` (1, 3, S, S) [-1, 1]; ``painted_labels``
-    (1, p, p) long at the parser's size."""
+    (1, p, p) long at the parser's size; ``generator``: the CPU stream of CLIP's augmentations."""
     g = components.generator
     text_features = components.clip.encode_text([description])
     with torch.no_grad():
@@ -36,14 +38,15 @@ def text_proxy(
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     loss_px = None if fast is None else fast.loss_px_for(g.size)
     plateau = Plateau(fast)
+    handed_on = latent.full().detach()
     for step in range(config.steps):
-        image = render(g, latent.full(), loss_px)
+        full = latent.full()
+        handed_on = full.detach()
+        image = render(g, full, loss_px)
         loss = config.clip_lambda * components.clip.loss(image, text_features, config.augmentations, generator)
         loss = loss + config.landmark_lambda * landmark_loss(source_heatmaps, components.landmarks(image), True)
         if painted_labels is not None:
             loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
-        if take_step(
-            optimizer, loss, plateau, reporter, "text proxy", step + 1, config.steps, lambda: g(latent.full().detach())
-        ):
+        if take_step(optimizer, loss, plateau, reporter, "text proxy", step + 1, config.steps, lambda: g(handed_on)):
             break
-    return latent.full().detach()
+    return handed_on

@@ -78,8 +78,14 @@ WEIGHTS: dict[str, WeightFile] = {
             "PCA of the mapped W space (X_mean, X_comp, X_stdev) for the inversion prior",
             (
                 HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/StyleGAN/ffhq_PCA.npz"),
-                UrlFile("https://github.com/wty-ustc/HairCLIPv2/raw/main/pretrained_models/ffhq_PCA.npz"),
+                UrlFile(
+                    "https://github.com/wty-ustc/HairCLIPv2/raw/8672dd909d6aa27c9f7ea1935153eacd2964c6d6/"
+                    "pretrained_models/ffhq_PCA.npz"
+                ),
             ),
+            # The file in the official repository at that commit.
+            size_bytes=2_108_402,
+            sha256="77f77159767399a0b0a531d4e2c33b707f68ed7782adaa987bfde2bd0275e7e6",
             needed_for="inversion (computed from the generator when absent)",
         ),
         WeightFile(
@@ -103,6 +109,25 @@ WEIGHTS: dict[str, WeightFile] = {
             "E2Style first-stage sketch encoder (state_dict, opts)",
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
+        ),
+        WeightFile(
+            "e4e_ffhq_encode.pt",
+            "encoder4editing FFHQ encoder, IR-SE-50 (state_dict: encoder, decoder; latent_avg, opts)",
+            (
+                HuggingFaceFile("public-data/e4e", "e4e_ffhq_encode.pt"),
+                HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/encoder4editing/e4e_ffhq_encode.pt"),
+                GoogleDriveFile("1cUv_reLE6k3604or78EranS7XzuVMWeO"),
+            ),
+            needed_for="the instant preset",
+        ),
+        WeightFile(
+            "hairclip.pt",
+            "HairCLIP v1 mapper with its CLIP ViT-B/32 (state_dict: mapper, decoder; opts)",
+            (
+                HuggingFaceFile("public-data/HairCLIP", "hairclip.pt"),
+                GoogleDriveFile("1hqZT6ZMldhX3M_x378Sm4Z2HMYr-UwQ4"),
+            ),
+            needed_for="the instant preset",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -164,6 +189,30 @@ WEIGHTS: dict[str, WeightFile] = {
                 UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-4a694010b9.zip"),
             ),
             needed_for="text and reference hairstyle",
+        ),
+        WeightFile(
+            "dlib_face_recognition_resnet_model_v1.dat",
+            "dlib face recognition ResNet (128-d identity embeddings)",
+            (
+                PackageFile(
+                    "face_recognition_models",
+                    "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                ),
+            ),
+            size_bytes=22_466_066,
+            sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            needed_for="hairedit eval (identity)",
+        ),
+        WeightFile(
+            "pt_inception-2015-12-05-6726825d.pth",
+            "Inception v3, TensorFlow's FID network as ported by pytorch-fid",
+            (
+                UrlFile(
+                    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                    "pt_inception-2015-12-05-6726825d.pth"
+                ),
+            ),
+            needed_for="hairedit eval (FID of a set)",
         ),
     )
 }

@@ -45,6 +45,19 @@ def _sketch(path: Path) -> str:
     return "IR-SE-50 first-stage encoder"
 
 
+def _e4e(path: Path) -> str:
+    from ..networks.e4e_encoder import load_e4e_encoder
+
+    return f"Encoder4Editing, {load_e4e_encoder(path).n_styles} W+ rows"
+
+
+def _hairclip(path: Path) -> str:
+    from ..networks.hairclip_mapper import load_hairclip_mapper
+
+    load_hairclip_mapper(path)
+    return "HairCLIP mapper and its CLIP ViT-B/32"
+
+
 def _pca(path: Path) -> str:
     from ..losses import load_latent_pca
 
@@ -92,6 +105,20 @@ def _fan(path: Path) -> str:
     return "FAN, 4 stacks"
 
 
+def _recognition(path: Path) -> str:
+    from ..evaluate.identity import load_recognition_model
+
+    load_recognition_model(str(path))
+    return "dlib face recognition, 128-d"
+
+
+def _inception(path: Path) -> str:
+    from ..networks.inception import load_inception
+
+    load_inception(path)
+    return "FID Inception v3"
+
+
 def _tokenizer(path: Path) -> str:
     if path.stat().st_size == 0:
         raise HaireditError("empty file")
@@ -105,6 +132,8 @@ CHECKERS: dict[str, Callable[[Path], str]] = {
     "seg.pth": _parser,
     "bald_proxy.pt": _bald,
     "sketch_proxy.pt": _sketch,
+    "e4e_ffhq_encode.pt": _e4e,
+    "hairclip.pt": _hairclip,
     "shape_predictor_68_face_landmarks.dat": _predictor,
     "clip_vit_b32.safetensors": _clip,
     "clip_vocab.json": _tokenizer,
@@ -112,6 +141,8 @@ CHECKERS: dict[str, Callable[[Path], str]] = {
     "vgg16-397923af.pth": _vgg,
     "lpips_vgg_v0.1.pth": _lpips,
     "3DFAN4-7835d9f11d.pth.tar": _fan,
+    "dlib_face_recognition_resnet_model_v1.dat": _recognition,
+    "pt_inception-2015-12-05-6726825d.pth": _inception,
 }
 
 

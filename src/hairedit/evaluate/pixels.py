@@ -1,0 +1,113 @@
+"""Preservation: how much an edit changed the picture outside the hair.
+
+The edit region is the hair before ∪ the hair after, grown by a margin; everything else should
+be untouched. PSNR, SSIM and LPIPS compare the two images on the rest only, on the whole photo
+and on the aligned crop. Images are (H, W, 3) uint8 RGB, masks (H, W) bool, True where compared.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from ..face.align import CropTransform
+from ..networks.vgg import LPIPS
+
+REGION_MARGIN_FRACTION = 0.02  # of the crop side: the edit may blend this far past the hair
+LPIPS_MAX_PX = 512  # LPIPS sees images area-downsized to at most this on their long side
+# SSIM as Wang et al. 2004: an 11 px Gaussian window of sigma 1.5, K1 0.01, K2 0.03.
+SSIM_SIGMA = 1.5
+SSIM_WINDOW_PX = 11
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def edit_region(hair_before: np.ndarray, hair_after: np.ndarray) -> np.ndarray:
+    """(S, S) bool: where an edit may change the crop, the union of the two hair masks
+    (S, S) bool grown by ``REGION_MARGIN_FRACTION`` of the side."""
+    margin_px = max(1, round(hair_before.shape[0] * REGION_MARGIN_FRACTION))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
+    return cv2.dilate((hair_before | hair_after).astype(np.uint8), kernel).astype(bool)
+
+
+def region_in_photo(region: np.ndarray, transform: CropTransform) -> np.ndarray:
+    """The crop region (S, S) bool carried into the photo: (H, W) bool, False beyond the crop."""
+    crop_to_photo = transform.for_size(region.shape[0]).crop_to_photo
+    width, height = transform.photo_size
+    warped = cv2.warpAffine(region.astype(np.uint8), crop_to_photo, (width, height), flags=cv2.INTER_NEAREST)
+    return warped.astype(bool)
+
+
+def masked_psnr(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
+    """PSNR in dB over the kept pixels (every channel); inf when they are equal, nan when none is kept."""
+    if not keep.any():
+        return float("nan")
+    difference = a[keep].astype(np.float64) - b[keep].astype(np.float64)
+    mse = float(np.mean(difference**2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H, W) SSIM of each pixel's Gaussian window, averaged over the channels.
+
+    The same numbers as ``skimage.metrics.structural_similarity(gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=255, full=True)``, in float32 one
+    channel at a time, so that a 50-megapixel photo needs a few arrays of its size, not dozens.
+    """
+    c1, c2 = (SSIM_K1 * 255) ** 2, (SSIM_K2 * 255) ** 2
+    total = np.zeros(a.shape[:2], np.float32)
+    for channel in range(a.shape[2]):
+        x, y = a[..., channel].astype(np.float32), b[..., channel].astype(np.float32)
+        mean_x, mean_y = _window_mean(x), _window_mean(y)
+        var_x = _window_mean(x * x) - mean_x * mean_x
+        var_y = _window_mean(y * y) - mean_y * mean_y
+        covariance = _window_mean(x * y) - mean_x * mean_y
+        numerator = (2 * mean_x * mean_y + c1) * (2 * covariance + c2)
+        denominator = (mean_x * mean_x + mean_y * mean_y + c1) * (var_x + var_y + c2)
+        total += numerator / denominator
+    return total / a.shape[2]
+
+
+def _window_mean(values: np.ndarray) -> np.ndarray:
+    size = (SSIM_WINDOW_PX, SSIM_WINDOW_PX)
+    return cv2.GaussianBlur(values, size, SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+
+def masked_ssim(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
+    """Mean SSIM over the kept pixels: 1 when the images are equal there, nan when none is kept."""
+    if not keep.any():
+        return float("nan")
+    if np.array_equal(a[keep], b[keep]):
+        return 1.0  # exactly, not to float32 rounding
+    return float(ssim_map(a, b)[keep].mean(dtype=np.float64))
+
+
+@torch.no_grad()
+def masked_lpips(lpips: LPIPS, a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
+    """LPIPS between the two images with everything not kept set to grey in both: 0 when
+    they are equal where kept. Images larger than ``LPIPS_MAX_PX`` are area-downsized first."""
+    if not keep.any():
+        return float("nan")
+    device = next(lpips.parameters()).device
+    tensors = [_lpips_input(image, keep, device) for image in (a, b)]
+    return float(lpips(*tensors)[0])
+
+
+def _lpips_input(image: np.ndarray, keep: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(1, 3, h, w) in [-1, 1], 0 where not kept, at most LPIPS_MAX_PX on its long side."""
+    values = image.astype(np.float32) / 127.5 - 1
+    values *= keep[..., None]
+    scale = LPIPS_MAX_PX / max(image.shape[:2])
+    if scale < 1:
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).unsqueeze(0).to(device)
+
+
+def preservation(lpips: LPIPS, before: np.ndarray, after: np.ndarray, keep: np.ndarray, suffix: str = "") -> dict:
+    """``psnr_outside``, ``ssim_outside``, ``lpips_outside`` (each name + ``suffix``) of two images."""
+    return {
+        f"psnr_outside{suffix}": masked_psnr(before, after, keep),
+        f"ssim_outside{suffix}": masked_ssim(before, after, keep),
+        f"lpips_outside{suffix}": masked_lpips(lpips, before, after, keep),
+    }

@@ -1,0 +1,89 @@
+"""Reading a batch's output folder: which photo became which edited file, asked for what.
+
+``hairedit batch`` writes ``OUTDIR/report.jsonl``, one JSON object per row. Read here:
+
+- ``photo``: the photo edited (absolute, or relative to the working folder or to OUTDIR);
+- ``output``: the edited photo (absolute, or relative to OUTDIR);
+- ``edit``'s conditions under its names, at the top level or in a ``conditions`` object;
+- optional ``face``, ``preset``, and ``timings`` (seconds per stage) or ``seconds`` (the total);
+- ``status``: rows whose status is ``failed`` (or that name no output) are listed as failures
+  with their ``reason`` (or ``error`` / ``message``); ``done`` and ``skipped`` rows (done in an
+  earlier run) are measured. A row whose output file is missing is a failure too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..commands import CONDITION_OPTIONS
+from ..errors import InputError
+from .report import Failure
+
+REPORT_NAME = "report.jsonl"
+FAILED = ("failed", "error")
+
+
+@dataclass
+class RunEdit:
+    name: str
+    photo: Path
+    output: Path
+    conditions: dict = field(default_factory=dict)
+    face: int = 0
+    preset: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def read_run(folder: str | Path) -> tuple[list[RunEdit], list[Failure]]:
+    """The finished edits of a batch output folder, and its failed rows."""
+    folder = Path(folder)
+    report = folder / REPORT_NAME
+    if not report.is_file():
+        raise InputError(
+            f"{folder} has no {REPORT_NAME}: give the output folder of `hairedit batch`, or compare two photos with "
+            "--before and --after."
+        )
+    edits, failures = [], []
+    for line_number, record in jsonl_records(report):
+        item = _edit_or_failure(record, folder, f"{line_number}_{Path(str(record.get('photo', 'row'))).stem}")
+        (failures if isinstance(item, Failure) else edits).append(item)
+    return edits, failures
+
+
+def jsonl_records(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) of each non-empty line of a JSONL file; InputError naming a bad line."""
+    records = []
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}, line {line_number}: not JSON ({error.msg}).") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path}, line {line_number}: expected a JSON object.")
+        records.append((line_number, record))
+    return records
+
+
+def _edit_or_failure(record: dict, folder: Path, name: str) -> RunEdit | Failure:
+    preset = str(record.get("preset") or "")
+    reason = record.get("reason") or record.get("error") or record.get("message")
+    if str(record.get("status", "")).lower() in FAILED or not record.get("output") or not record.get("photo"):
+        return Failure(name, preset, str(reason or "the batch made no edit for this row"))
+    output = _found(record["output"], [folder])
+    photo = _found(record["photo"], [Path.cwd(), folder])
+    if output is None or photo is None:
+        missing = record["output"] if output is None else record["photo"]
+        return Failure(name, preset, f"{missing} is missing")
+    conditions = {**record.get("conditions", {}), **{k: record[k] for k in CONDITION_OPTIONS if record.get(k) is not None}}
+    timings = record.get("timings") or ({"edit": float(record["seconds"])} if record.get("seconds") else {})
+    return RunEdit(name, photo, output, conditions, int(record.get("face") or 0), preset, timings)
+
+
+def _found(value: str, bases: list[Path]) -> Path | None:
+    path = Path(str(value)).expanduser()
+    candidates = [path] if path.is_absolute() else [base / path for base in bases]
+    return next((candidate for candidate in candidates if candidate.is_file()), None)

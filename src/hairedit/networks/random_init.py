@@ -1,0 +1,20 @@
+"""Random weights for the small test networks, without touching anybody's random stream."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside, torch's CPU random stream starts from ``seed``; outside, it is as it was.
+
+    Networks are built lazily, possibly in the middle of an edit: building one must not move
+    the random stream of whoever happens to be running.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

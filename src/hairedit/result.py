@@ -1,0 +1,65 @@
+"""What an edit returns: the whole photo, the aligned crop before and after, every proxy."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .face.align import AlignedFace
+from .face.detect import DetectedFace
+from .imageio import PhotoInfo, save_photo
+
+
+@dataclass
+class ProxyImages:
+    """What each stage produced, (H, W, 3) uint8 at the generator's size; None when unused."""
+
+    reconstruction: np.ndarray | None = None
+    bald: np.ndarray | None = None
+    hairstyle: np.ndarray | None = None  # the text or reference proxy
+    sketch: np.ndarray | None = None
+    hairstyle_blend: np.ndarray | None = None
+    color_stage1: np.ndarray | None = None
+
+
+@dataclass
+class EditMasks:
+    """Masks (S, S) float in [0, 1] in crop coordinates at the generator's size."""
+
+    hair_before: np.ndarray
+    hair_after: np.ndarray
+    edit_region: np.ndarray  # what paste-back may change, before feathering
+    sketch_region: np.ndarray | None = None
+
+
+@dataclass
+class EditResult:
+    image: Image.Image  # the whole photo, edited
+    crop_before: Image.Image  # the aligned 1024 px crop
+    crop_after: Image.Image
+    proxies: ProxyImages
+    masks: EditMasks
+    timings: dict[str, float]  # seconds per stage
+    face_index: int
+    faces: list[DetectedFace] = field(default_factory=list)
+    aligned: AlignedFace | None = None
+    warnings: list[str] = field(default_factory=list)  # things the user should know about the result
+    photo: np.ndarray | None = None  # the photo as read, (H, W, 3) uint8
+    photo_info: PhotoInfo = field(default_factory=PhotoInfo)  # its format, profile, EXIF, transparency
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the edited photo as the CLI does, keeping what the original had.
+
+        The format follows the extension (the original's when there is none); a JPEG is
+        re-encoded with the original's own quantization tables, so pixels outside the edit
+        stay as close to the original as re-encoding allows; the ICC profile and EXIF are kept,
+        and so is transparency (PNG, WebP, TIFF). Written atomically; an existing file is kept
+        unless ``overwrite``. Returns the path written.
+        """
+        edited = np.asarray(self.image)
+        original = edited if self.photo is None else self.photo
+        return save_photo(edited, path, self.photo_info, original, overwrite)
