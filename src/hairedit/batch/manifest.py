@@ -233,17 +233,23 @@ def _csv_records(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict
 
 
 def _jsonl_records(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, record in jsonl_records(path):
+        origin = f"{path}, line {line}"
+        yield line, {_column(name, columns, origin): value for name, value in record.items() if value is not None}
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-empty line of a JSONL file; ManifestError naming a bad line."""
     for line, text in enumerate(_lines(path), 1):
         if not text.strip():
             continue
-        origin = f"{path}, line {line}"
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ManifestError(f"{origin}: not JSON ({error.msg}, column {error.colno}).") from None
+            raise ManifestError(f"{path}, line {line}: not JSON ({error.msg}, column {error.colno}).") from None
         if not isinstance(record, dict):
-            raise ManifestError(f"{origin}: expected a JSON object such as {{\"photo\": \"me.jpg\"}}.")
-        yield line, {_column(name, columns, origin): value for name, value in record.items() if value is not None}
+            raise ManifestError(f"{path}, line {line}: expected a JSON object (one a line).")
+        yield line, record
 
 
 def _column(name: str, columns: Sequence[str], origin: str) -> str:
