@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from hairedit.batch import EditorSpec, RowDefaults, RowOutcome, read_manifest, r
 from hairedit.batch.outputs import ROWS, STATE_DIR
 from hairedit.cli import main
 from hairedit.commands import read_config, sample_sketch
-from tests.group_photo import group_photo
+from tests.real_photos import IMAGES, insightface_wheel
 
 STEPS = {"inversion": {"w_steps": 2, "fs_steps": 2}, "text": {"steps": 2}, "reference": {"steps": 2},
          "color": {"stage1_steps": 2, "stage2_steps": 2}}
@@ -45,11 +46,10 @@ BAD_ROW = 6  # no face 9 in the astronaut portrait
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory, request):
+def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch_inputs")
-    cache = getattr(request.config, "cache", None)
-    kept = cache.mkdir("hairedit_photos") if cache is not None else tmp_path_factory.mktemp("photos")
-    shutil.copy(group_photo(Path(kept)), folder / "group.jpg")
+    with zipfile.ZipFile(insightface_wheel()) as wheel:  # six people; the file as the wheel has it
+        (folder / "group.jpg").write_bytes(wheel.read(IMAGES + "t1.jpg"))
     Image.fromarray(data.astronaut()).save(folder / "astronaut.png")
     Image.fromarray(sample_sketch(512)).save(folder / "strokes.png")
     (folder / "quick.json").write_text(json.dumps(STEPS))
