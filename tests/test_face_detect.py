@@ -3,13 +3,16 @@
 import importlib.metadata
 
 import cv2
+import dlib
 import numpy as np
 import pytest
 from skimage import data
 
 from hairedit.errors import CheckpointError, FaceNotFoundError, InputError, MissingWeightsError
 from hairedit.face import detect
-from hairedit.face.detect import DETECT_MAX_PX, MIN_EYE_DISTANCE_PX, choose_face, detect_faces, predictor_path
+from hairedit.face.detect import MIN_EYE_DISTANCE_PX, choose_face, detect_faces, predictor_path
+from hairedit.face.dlib_pyramid import box_in_photo, lround
+from tests.real_photos import enlarged
 
 
 @pytest.fixture(scope="module")
@@ -70,24 +73,30 @@ def test_a_face_too_small_to_edit_is_refused_with_its_size(astronaut):
         choose_face(faces)
 
 
-def test_a_huge_photo_is_searched_at_a_reduced_size_and_measured_at_full_size(astronaut, astronaut_face, monkeypatch):
-    big = cv2.resize(astronaut, (6000, 4500), interpolation=cv2.INTER_CUBIC)  # stretched: 11.7 x 8.8
-    searched_shapes = []
-    reduce = detect._detection_copy
-
-    def spy(photo):
-        small, scale = reduce(photo)
-        searched_shapes.append(small.shape)
-        return small, scale
-
-    monkeypatch.setattr(detect, "_detection_copy", spy)
+def test_a_large_photo_gets_the_boxes_of_a_full_resolution_search(astronaut, astronaut_face):
+    # The official align script searches the whole photo at upsample 1; hairedit searches a
+    # reduced copy, then one level of the official pyramid: the boxes and scores must be the
+    # official run's, to the pixel, since the landmarks depend on the box.
+    big = enlarged(astronaut, 2250, 3000)  # stretched: 4.4 x 5.9
     faces = detect_faces(big)
-    assert searched_shapes == [(1200, DETECT_MAX_PX, 3)]
-    assert len(faces) == 1
-    scale = np.array([6000 / 512, 4500 / 512])
+    boxes, scores, _ = dlib.get_frontal_face_detector().run(big, 1, 0.0)
+    official = {(box.left(), box.top(), box.right(), box.bottom()): score for box, score in zip(boxes, scores)}
+    assert len(faces) == 1 and official[faces[0].box] == faces[0].score
+    scale = np.array([2250 / 512, 3000 / 512])
     # Landmarks come from the full-resolution photo: they match the small photo's, scaled up.
     error = np.linalg.norm(faces[0].landmarks / scale - astronaut_face.landmarks, axis=1)
     assert np.median(error) < 1.5
+
+
+def test_boxes_map_back_from_the_pyramid_level_where_dlib_rounds():
+    assert [lround(value) for value in (2.5, -2.5, 1.4999999999999998, 7.5)] == [3, -3, 1, 8]
+    # A level-0 box (5, 5, 77, 77) of level 2: up two levels (p * 1.2 + 0.3 twice) 7.86 and
+    # 111.54, rounded 8 and 112, halved less (1.25, 0.75): (2.75, 3.25, 54.75, 55.25).
+    assert box_in_photo((5, 5, 77, 77), 2) == (3, 3, 55, 55)
+    # A box the detector reports 3 levels down the scanned level 0: its own box (13, 13, 85, 85).
+    assert box_in_photo((24, 24, 148, 148), 0) == (11, 11, 73, 73)
+    with pytest.raises(ValueError, match="not a box of dlib's HOG detector"):
+        box_in_photo((0, 0, 72, 72), 0)
 
 
 def test_the_predictor_comes_from_the_weights_folder_or_the_package(tmp_path, monkeypatch):

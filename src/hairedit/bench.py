@@ -5,7 +5,7 @@ Everything runs at the real network sizes with random weights (no download neede
 measured on the real stage code; whole edits are projected from them and each preset's step
 counts. Machine-readable lines:
 
-    speedup_generator_1024=<x>   forward+backward at 1024 px, fast ops vs rosinality's formulation
+    speedup_generator_1024=<x>   forward+backward at 1024 px, fast ops vs the ops written from their definitions
     speedup_fast_preset=<x>      projected text hairstyle + RGB colour edit of a new photo, faithful / fast
 """
 

@@ -48,16 +48,25 @@ def clip_shapes(text_width=512, text_layers=12, vision_width=768, vision_layers=
     return shapes
 
 
-def write_clip(path, seed: int = 0, **kwargs) -> dict:
+def write_clip(path, seed: int = 0, scaled: bool = False, float16_values: bool = False, **kwargs) -> dict:
+    """``path=None`` only returns the state. ``scaled``: see ``random_state``.
+
+    ``float16_values``: every value one that float16 holds exactly. OpenAI released CLIP in
+    float16 and the hub's float32 file holds those values; OpenAI's ``build_model`` rounds the
+    weights it loads to float16, so golden values from it need such weights.
+    """
     from safetensors.torch import save_file
 
     shapes = clip_shapes(**kwargs)
-    state = random_state(shapes, seed)
+    state = random_state(shapes, seed, scaled)
+    if float16_values:
+        state = {key: value.half().float() for key, value in state.items()}
     for key in state:
         if key.endswith("position_ids"):
             state[key] = torch.arange(shapes[key][1]).view(1, -1)
     state["logit_scale"] = torch.tensor(4.6052)
-    save_file(state, str(path))
+    if path is not None:
+        save_file(state, str(path))
     return state
 
 
@@ -75,9 +84,9 @@ def _byte_symbols() -> list[str]:
     return [chr(byte) if byte in shown else chr(next(shifted)) for byte in range(256)]
 
 
-def _merges() -> list[tuple[str, str]]:
+def _merges(words=MERGED_WORDS) -> list[tuple[str, str]]:
     merges = []
-    for word in MERGED_WORDS:
+    for word in words:
         pieces = list(word[:-1]) + [word[-1] + "</w>"]
         while len(pieces) > 1:
             merges.append((pieces[0], pieces[1]))
@@ -85,18 +94,26 @@ def _merges() -> list[tuple[str, str]]:
     return list(dict.fromkeys(merges))
 
 
-def write_bpe_vocabulary(folder) -> tuple:
-    """vocab.json and merges.txt into ``folder``; returns their paths and the token ids."""
+def write_bpe_vocabulary(folder, word_ids: dict[str, int] | None = None) -> tuple:
+    """vocab.json and merges.txt into ``folder``; returns their paths and the token ids.
+
+    ``word_ids``: words to merge into whole-word tokens and the ids those tokens get (e.g. the
+    real vocabulary's), instead of MERGED_WORDS at ids after the byte symbols.
+    """
     import json
     from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    merges = _merges(tuple(word_ids) if word_ids else MERGED_WORDS)
     symbols = _byte_symbols()
-    tokens = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in _merges()]
+    tokens = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in merges]
     vocab = {token: index for index, token in enumerate(dict.fromkeys(tokens))}
+    for word, token_id in (word_ids or {}).items():
+        vocab[word + "</w>"] = token_id
     vocab["<|startoftext|>"], vocab["<|endoftext|>"] = 49406, 49407
+    assert len(set(vocab.values())) == len(vocab), "token ids collide"
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    lines = ["#version: 0.2"] + [f"{left} {right}" for left, right in _merges()]
+    lines = ["#version: 0.2"] + [f"{left} {right}" for left, right in merges]
     (folder / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / "vocab.json", folder / "merges.txt", vocab

@@ -49,8 +49,9 @@ def fan_shapes(num_modules: int = 4) -> dict:
     return shapes
 
 
-def write_fan(path, seed: int = 0) -> dict:
-    state = random_state(fan_shapes(), seed)
+def write_fan(path, seed: int = 0, scaled: bool = False) -> dict:
+    """``scaled``: see ``random_state``."""
+    state = random_state(fan_shapes(), seed, scaled)
     torch.save(state, path)
     return state
 

@@ -14,8 +14,11 @@ def batchnorm(shapes: dict, prefix: str, channels: int) -> None:
     shapes[f"{prefix}.num_batches_tracked"] = ()
 
 
-def random_state(shapes: dict[str, tuple], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random tensors of the given shapes; batch-norm statistics kept valid."""
+def random_state(shapes: dict[str, tuple], seed: int = 0, scaled: bool = False) -> dict[str, torch.Tensor]:
+    """Random tensors of the given shapes; batch-norm statistics kept valid. ``scaled``: those
+    of :func:`scaled_random_state` (for golden values) instead of 0.05 everywhere."""
+    if scaled:
+        return scaled_random_state(shapes, seed)
     g = torch.Generator().manual_seed(seed)
     state = {}
     for key, shape in shapes.items():

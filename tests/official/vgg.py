@@ -28,11 +28,12 @@ def lpips_lin_shapes() -> dict:
     return {f"lin{i}.model.1.weight": (1, width, 1, 1) for i, width in enumerate((64, 128, 256, 512, 512))}
 
 
-def write_vgg16(path, seed: int = 0) -> dict:
-    """The whole file: random ``features``; the classifier (124M numbers nobody reads) as
-    constant tensors of the exact shapes, stored as one value each so the file stays small."""
+def write_vgg16(path, seed: int = 0, scaled: bool = False) -> dict:
+    """The whole file: random ``features`` (``scaled``: see ``random_state``); the classifier
+    (124M numbers nobody reads) as constant tensors of the exact shapes, stored as one value
+    each so the file stays small."""
     shapes = vgg16_shapes()
-    state = random_state({k: v for k, v in shapes.items() if k.startswith("features.")}, seed)
+    state = random_state({k: v for k, v in shapes.items() if k.startswith("features.")}, seed, scaled)
     for key, shape in shapes.items():
         if key.startswith("classifier."):
             state[key] = torch.full((), 0.01).expand(shape)

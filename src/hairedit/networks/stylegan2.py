@@ -4,10 +4,10 @@ The official HairCLIPv2 / Barbershop checkpoint ``ffhq.pt`` loads into :class:`G
 strictly. Synthesis can stop after any block (e.g. the 32 px features ``F``) and start again
 from given features at a later block, as HairCLIPv2's modified generator does.
 
-The resampling ops are the same maths as rosinality's ``upfirdn2d`` but written as single
-PyTorch convolutions (a depthwise blur, a strided depthwise transposed convolution) instead
-of the zero-insert / pad / permute formulation; :mod:`.stylegan2_reference` keeps that
-formulation to check equality and speed against.
+The resampling ops are the maths of ``upfirdn2d`` (zero insertion, padding, FIR filter)
+written as single PyTorch convolutions (a depthwise blur, a strided depthwise transposed
+convolution); :mod:`.stylegan2_reference` writes the same ops straight from their definitions,
+to check equality and speed against.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ACTIVATION_GAIN = math.sqrt(2)
 
 # ---------------------------------------------------------------------------------------
 # Resampling and activation ops. `FastOps` is the default; `stylegan2_reference.ReferenceOps`
-# computes the same maths the way rosinality's pure-PyTorch fallback does.
+# computes the same maths from the definitions, one op at a time.
 
 
 class FastOps:
