@@ -28,6 +28,7 @@ _COMMAND_MODULES = {
     "bench": "hairedit.bench",
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
+    "batch": "hairedit.batch.command",
 }
 
 _SUMMARIES = {
@@ -40,6 +41,7 @@ _SUMMARIES = {
     "bench": "time the generator and each stage; print speed-up ratios",
     "cache": "list or clear the inversion cache",
     "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
+    "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
 }
 
 
