@@ -1,7 +1,12 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+import hairedit
 
 # Two cores on CI: say so, so that parallel work does not oversubscribe them.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -54,3 +59,10 @@ class Booby:
 
     def __reduce__(self):
         return (os.system, ("touch /tmp/hairedit_booby_trap_ran",))
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter importing this checkout's hairedit: for what one process
+    can only show once (import-time effects, a blocked module, a faked library version)."""
+    environment = {**os.environ, "PYTHONPATH": str(Path(hairedit.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)

@@ -17,7 +17,7 @@ def test_generator_bench_times_both_formulations_and_checks_they_agree():
         "generator forward 16", "generator forward+backward 16", "generator forward 64",
         "generator forward+backward 64", "reference forward+backward 64", "max |fast - reference|",
     }
-    assert times["max |fast - reference|"] < 1e-4
+    assert times["max |fast - reference|"] < 1e-3  # the bench's own limit (float32 rounding is well inside)
     assert math.isfinite(speedup) and speedup > 0
 
 

@@ -103,7 +103,8 @@ def test_the_predictor_comes_from_the_weights_folder_or_the_package(tmp_path, mo
     shipped = predictor_path()
     assert shipped.name == detect.PREDICTOR_NAME and shipped.stat().st_size == 99_693_937
     (tmp_path / detect.PREDICTOR_NAME).write_bytes(b"not a predictor")
-    assert predictor_path(tmp_path) == tmp_path / detect.PREDICTOR_NAME
+    with pytest.raises(CheckpointError, match="does not match its pinned checksum"):
+        predictor_path(tmp_path)
     with pytest.raises(CheckpointError, match="not a dlib shape predictor"):
         detect.load_predictor(str(tmp_path / detect.PREDICTOR_NAME))
 
@@ -111,5 +112,5 @@ def test_the_predictor_comes_from_the_weights_folder_or_the_package(tmp_path, mo
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
-    with pytest.raises(MissingWeightsError, match="pip install face_recognition_models"):
+    with pytest.raises(MissingWeightsError, match="hairedit weights download"):
         predictor_path(tmp_path / "empty")

@@ -1,13 +1,17 @@
 """Photos as people take them are read as the RGB picture they show; results are written safely."""
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 from skimage import data
 
 from hairedit.errors import InputError
 from hairedit.imageio import load_photo, open_image, save_image
+from tests.conftest import run_python
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +118,66 @@ def test_missing_file_and_folder_are_refused(tmp_path):
         open_image(tmp_path)
 
 
-def test_decompression_bomb_is_refused_before_decoding(tmp_path):
-    # 20001^2 = 400 million pixels, a few kilobytes on disk: refused from the header alone.
-    Image.new("1", (20001, 20001)).save(tmp_path / "bomb.png")
-    with pytest.raises(InputError, match="bomb.png.*too large"):
+def _blank_png(path, width: int, height: int) -> None:
+    """A valid 1-bit greyscale PNG, all black: width x height pixels in a few kilobytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    packer = zlib.compressobj(9)
+    row = bytes(1 + (width + 7) // 8)  # filter byte, then the packed pixels
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fails the test if any image is decoded."""
+
+    def refuse(self):
+        raise AssertionError("an image was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+
+
+def test_image_bomb_is_refused_before_decoding(tmp_path, no_decoding):
+    # 20000 x 20000 = 400 million pixels (1.2 GB as RGB) in about 60 kB: refused from the header.
+    _blank_png(tmp_path / "bomb.png", 20000, 20000)
+    assert (tmp_path / "bomb.png").stat().st_size < 200_000
+    with pytest.raises(InputError, match="bomb.png is too large"):
         load_photo(tmp_path / "bomb.png")
+
+
+def test_the_pixel_limit_is_checked_from_the_header_and_can_be_changed(tmp_path, monkeypatch, no_decoding):
+    _blank_png(tmp_path / "big.png", 2000, 1000)
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "1_000_000")
+    with pytest.raises(InputError, match=r"big.png is too large: 2000x1000 .*HAIREDIT_MAX_PIXELS=2000000"):
+        load_photo(tmp_path / "big.png")
+    with pytest.raises(InputError, match="too large"):
+        load_photo(tmp_path / "big.png", limit_px=1_999_999)
+    with pytest.raises(InputError, match="too large"):  # a PIL image opened by the caller, not decoded yet
+        load_photo(Image.open(tmp_path / "big.png"))
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "lots")
+    with pytest.raises(InputError, match="HAIREDIT_MAX_PIXELS='lots'"):
+        load_photo(tmp_path / "big.png")
+
+
+def test_photos_within_the_limit_load(tmp_path, monkeypatch):
+    _blank_png(tmp_path / "big.png", 2000, 1000)
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "2000000")
+    assert load_photo(tmp_path / "big.png").shape == (1000, 2000, 3)
+
+
+def test_importing_hairedit_leaves_pillows_limit_alone():
+    # Pillow's limit is process-wide: a library that changes it changes it for every other one.
+    code = (
+        "import PIL.Image; before = PIL.Image.MAX_IMAGE_PIXELS; "
+        "import hairedit, hairedit.imageio, hairedit.pipeline; "
+        "assert PIL.Image.MAX_IMAGE_PIXELS == before, (before, PIL.Image.MAX_IMAGE_PIXELS)"
+    )
+    run = run_python(code)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_save_never_overwrites_unless_asked_and_leaves_no_partial_files(tmp_path):

@@ -28,7 +28,7 @@ from hairedit.ui.handlers import HairEditApp
 from hairedit.ui.session import HISTORY_LIMIT, SessionStore
 from hairedit.ui.weights import WeightsDownload
 from hairedit.weights import registry
-from hairedit.weights.registry import HuggingFaceFile, WeightFile
+from hairedit.weights.registry import UrlFile, WeightFile
 from tests.test_weights import Server
 
 PHOTO_SIZE = (448, 512)  # the astronaut, narrowed so that "the input's size" is not the crop's square
@@ -221,54 +221,55 @@ def test_ui_help_loads_neither_gradio_nor_torch():
 
 # -- missing pretrained files ---------------------------------------------------------------------
 
-# Over 1 MiB each: the downloader writes a MiB at a time, so progress shows between.
+# Over 1 MiB each: the downloader reports a MiB at a time, so progress shows between.
 PAYLOADS = {"seg.pth": bytes(range(256)) * 10240, "ffhq.pt": bytes(reversed(range(256))) * 9216}  # 2.5, 2.25 MiB
+
+
+def _test_file(name: str, url: str) -> WeightFile:
+    body = PAYLOADS[name]
+    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest())
 
 
 @pytest.fixture
 def fake_registry(monkeypatch):
-    """The registry with two small files in place of the networks (the face detector's stays as it is),
-    served from 127.0.0.1."""
-    server = Server(PAYLOADS, chunk_bytes=128 * 1024, pause_s=0.05)  # 2.5 MiB/s at most
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entries = {
-        name: WeightFile(name, "a test file", (HuggingFaceFile("test/repo", name),), size_bytes=len(body),
-                         sha256=hashlib.sha256(body).hexdigest())
-        for name, body in PAYLOADS.items()
-    }
-    detector = "shape_predictor_68_face_landmarks.dat"
-    monkeypatch.setattr(registry, "WEIGHTS", {detector: registry.WEIGHTS[detector], **entries})
+    """The registry with two small files, served from 127.0.0.1 at 2.5 MiB/s at most, in place of
+    every file an edit needs (the face detector's, inside a package, stays)."""
+    server = Server()
+    server.files = {f"/{name}": body for name, body in PAYLOADS.items()}
+    server.chunk_bytes, server.pause_s = 128 * 1024, 0.05
+    for name, entry in list(registry.WEIGHTS.items()):
+        if entry.needed_by("faithful") and name != "shape_predictor_68_face_landmarks.dat":
+            monkeypatch.delitem(registry.WEIGHTS, name)
+    for name in PAYLOADS:
+        monkeypatch.setitem(registry.WEIGHTS, name, _test_file(name, f"{server.url}/{name}"))
     yield server
     server.close()
 
 
-def test_the_page_downloads_what_is_missing_with_progress(fake_registry, tmp_path, capsys):
-    job = WeightsDownload(tmp_path / "weights")
-    assert [file.name for file in job.missing()] == ["seg.pth", "ffhq.pt"]
-    pages, partial = [], []
+def test_the_page_downloads_what_is_missing_with_progress(fake_registry, tmp_path, monkeypatch, caplog):
+    job = WeightsDownload(tmp_path / "weights", "faithful")
+    assert [entry.name for entry in job.missing()] == ["seg.pth", "ffhq.pt"]
+    pages, partial = [], set()
     job.start()
     while job.running:
-        pages.append(render.download_progress(job.state, job.running))
-        partial += [name for name, done in job.state.bytes_done.items() if 0 < done < len(PAYLOADS[name])]
+        pages.append(render.download_progress(job.progress, job.running, job.failed))
+        if job.progress is not None and 0 < job.progress.file_bytes < len(PAYLOADS[job.progress.name]):
+            partial.add(job.progress.name)
         job.wait(0.05)
-    assert not job.state.failed and job.missing() == []
+    assert not job.failed and job.missing() == []
     assert (tmp_path / "weights" / "ffhq.pt").read_bytes() == PAYLOADS["ffhq.pt"]
-    assert set(partial) == set(PAYLOADS)  # each file's bytes showed while it came in
-    assert all("<progress" in page for page in pages)
-    assert "All pretrained files are here" in render.download_progress(job.state, job.running)
+    assert partial == set(PAYLOADS)  # each file's bytes showed while it came in
+    assert any("<progress value=" in page for page in pages)
+    assert "All pretrained files are here" in render.download_progress(job.progress, job.running, job.failed)
 
-    PAYLOADS_BEFORE = dict(PAYLOADS)
-    try:
-        del PAYLOADS["seg.pth"]  # the source now answers 404
-        (tmp_path / "weights" / "seg.pth").unlink()
-        job.start()
-        job.wait(30)
-    finally:
-        PAYLOADS.update(PAYLOADS_BEFORE)
-    assert job.state.failed
-    shown = render.download_progress(job.state, job.running)
-    assert "The download failed" in shown and "404" not in shown  # the raw error stays in the terminal
-    assert "HTTP 404" in capsys.readouterr().err
+    monkeypatch.setitem(registry.WEIGHTS, "seg.pth", _test_file("seg.pth", f"{fake_registry.url}/missing/seg.pth"))
+    (tmp_path / "weights" / "seg.pth").unlink()
+    job.start()
+    job.wait(30)
+    assert job.failed
+    shown = render.download_progress(job.progress, job.running, job.failed)
+    assert "The download failed" in shown and "404" not in shown  # the raw error goes to the terminal
+    assert "404" in caplog.text
 
 
 # -- the handlers -------------------------------------------------------------------------------

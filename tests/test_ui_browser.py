@@ -409,9 +409,9 @@ def test_missing_weights_are_offered_in_the_page(browser, fake_registry, photo_f
     with _serving("--weights-dir", str(weights), "--device", "cpu") as (app, url):
         tab = _open(browser, url, login=None)
         tab.locator("#weights-panel").first.wait_for()
-        assert "2 more file(s)" in tab.locator("#weights-summary").inner_text()
+        assert "2 pretrained files are missing" in tab.locator("#weights-summary").inner_text()
         tab.locator("#photo input[type=file]").set_input_files(str(photo_file))
-        _message(tab, "Pretrained files are missing")  # not the loader's list of sources
+        _message(tab, "Pretrained files are missing")
         tab.click("#weights-download")
         tab.wait_for_function(  # a file part-way, as its bar shows
             "[...document.querySelectorAll('#weights-progress li progress')]"

@@ -1,32 +1,35 @@
-"""Downloads against a local HTTP server on 127.0.0.1, and `hairedit weights verify`."""
+"""Downloads against a local HTTP server on 127.0.0.1: resuming, falling through sources,
+bz2 files, progress, and the messages a user sees."""
 
+import bz2
 import hashlib
 import http.server
 import re
-import shutil
 import threading
 import time
 
 import numpy as np
 import pytest
-import torch
 
 from hairedit.cli import main
-from hairedit.errors import DownloadError
+from hairedit.errors import DownloadError, MissingWeightsError
 from hairedit.weights import download as downloads
-from hairedit.weights.registry import HuggingFaceFile, UrlFile, WeightFile
-from tests.conftest import Booby
+from hairedit.weights.registry import WEIGHTS, HuggingFaceFile, UrlFile, WeightFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class Server:
-    """Serves PAYLOAD at any path (or ``files[name]`` at .../name), honours Range, can cut the first
-    response short, and can send ``chunk_bytes`` at a time with ``pause_s`` between (to watch progress)."""
+    """Serves ``files[path]`` (PAYLOAD for any other path), honours Range, cuts the first
+    response for a path in ``cut_once`` short after that many bytes, and can send ``chunk_bytes``
+    at a time with ``pause_s`` between (so that progress shows)."""
 
-    def __init__(self, files: dict[str, bytes] | None = None, chunk_bytes: int | None = None, pause_s: float = 0.0):
+    def __init__(self):
         self.requests = []
-        self.cut_first_after = None
+        self.files = {}
+        self.cut_once = {}
+        self.chunk_bytes, self.pause_s = None, 0.0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,26 +38,26 @@ class Server:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
-                payload = PAYLOAD if files is None else files.get(self.path.rsplit("/", 1)[-1])
-                if self.path.startswith("/missing") or payload is None:
+                if self.path.startswith("/missing"):
                     self.send_error(404)
                     return
                 start = 0
                 if self.headers.get("Range"):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                body = payload[start:]
+                body = server.files.get(self.path, PAYLOAD)[start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if server.cut_first_after is not None and len(server.requests) == 1:
-                    self.wfile.write(body[: server.cut_first_after])
+                if self.path in server.cut_once:
+                    self.wfile.write(body[: server.cut_once.pop(self.path)])
                     self.wfile.flush()
                     self.connection.shutdown(2)  # the connection drops mid-file
                     return
-                for offset in range(0, len(body), chunk_bytes or len(body) or 1):
-                    self.wfile.write(body[offset : offset + (chunk_bytes or len(body))])
+                chunk = server.chunk_bytes or len(body) or 1
+                for offset in range(0, len(body), chunk):
+                    self.wfile.write(body[offset : offset + chunk])
                     self.wfile.flush()
-                    time.sleep(pause_s)
+                    time.sleep(server.pause_s)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -71,19 +74,19 @@ def server():
     s.close()
 
 
-def _entry(*sources, sha256=hashlib.sha256(PAYLOAD).hexdigest(), size=len(PAYLOAD)):
-    return WeightFile("test.bin", "a test file", tuple(sources), size_bytes=size, sha256=sha256)
+def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
+    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
 
 
 def test_download_lands_whole_and_checked(server, tmp_path):
-    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path, progress=False)
+    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.bin"]
 
 
 def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
-    server.cut_first_after = 300_000
-    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path, progress=False)
+    server.cut_once["/file.bin"] = 300_000
+    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
     assert len(server.requests) == 2
     assert server.requests[1][1] == "bytes=300000-"
@@ -92,20 +95,86 @@ def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
 def test_checksum_mismatch_leaves_nothing_in_the_cache(server, tmp_path):
     entry = _entry(UrlFile(f"{server.url}/file.bin"), sha256="0" * 64)
     with pytest.raises(DownloadError, match="checksum mismatch"):
-        downloads.fetch(entry, tmp_path, progress=False)
+        downloads.fetch(entry, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failing_sources_fall_through_and_are_all_listed(server, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = _entry(UrlFile(f"{server.url}/missing/a.bin"), HuggingFaceFile("someone/repo", "weights/b.bin"))
-    assert downloads.fetch(entry, tmp_path, progress=False).read_bytes() == PAYLOAD
-    assert server.requests[-1][0] == "/someone/repo/resolve/main/weights/b.bin"
+    entry = _entry(
+        UrlFile(f"{server.url}/missing/a.bin"), HuggingFaceFile("someone/repo", "weights/b.bin", revision="0123abcd")
+    )
+    assert downloads.fetch(entry, tmp_path).read_bytes() == PAYLOAD
+    assert server.requests[-1][0] == "/someone/repo/resolve/0123abcd/weights/b.bin"  # the pinned commit
     entry = _entry(UrlFile(f"{server.url}/missing/a.bin"), UrlFile(f"{server.url}/missing/c.bin"))
     with pytest.raises(DownloadError) as error:
-        downloads.fetch(entry, tmp_path / "other", progress=False)
+        downloads.fetch(entry, tmp_path / "other")
     message = str(error.value)
-    assert "missing/a.bin" in message and "missing/c.bin" in message and "by hand" in message
+    assert "missing/a.bin: HTTP 404" in message and "missing/c.bin" in message and "by hand" in message
+
+
+def test_network_failures_are_told_in_words_not_exception_text(tmp_path):
+    closed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    port = closed.server_address[1]
+    closed.server_close()  # nothing listens there any more
+    with pytest.raises(DownloadError) as error:
+        downloads.fetch(_entry(UrlFile(f"http://127.0.0.1:{port}/file.bin")), tmp_path)
+    assert "the connection was refused" in str(error.value)
+    assert "Errno" not in str(error.value) and "urlopen" not in str(error.value)
+
+
+def test_the_dlib_bz2_file_is_decompressed_and_checked(server, tmp_path):
+    server.files["/model.dat.bz2"] = bz2.compress(PAYLOAD)
+    server.files["/broken.dat.bz2"] = b"BZh9 not really bzip2"
+    server.cut_once["/model.dat.bz2"] = 1000  # the compressed download is resumed too
+    entry = _entry(
+        UrlFile(f"{server.url}/broken.dat.bz2", compression="bz2"),
+        UrlFile(f"{server.url}/model.dat.bz2", compression="bz2"),
+    )
+    path = downloads.fetch(entry, tmp_path)
+    assert path.read_bytes() == PAYLOAD  # the decompressed file, with the size and sha256 pinned for it
+    assert [p.name for p in tmp_path.iterdir()] == ["test.bin"]
+    assert [request[1] for request in server.requests] == [None, None, "bytes=1000-"]
+
+
+def test_the_real_dlib_entry_downloads_the_bz2_file(tmp_path):
+    entry = WEIGHTS["shape_predictor_68_face_landmarks.dat"]
+    assert [source.compression for source in entry.sources if isinstance(source, UrlFile)] == ["bz2", "bz2"]
+    assert entry.size_bytes == 99_693_937  # the size of the decompressed file, as checked
+
+
+def test_progress_reports_each_file_and_the_total(server, tmp_path, monkeypatch):
+    entries = {
+        name: _entry(UrlFile(f"{server.url}/{name}"), name=name) for name in ("first.bin", "second.bin")
+    }
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    reports = []
+    paths = downloads.download(None, tmp_path, progress=reports.append)
+    assert [path.name for path in paths] == ["first.bin", "second.bin"]
+    assert {(r.name, r.file_index, r.file_count) for r in reports} == {("first.bin", 1, 2), ("second.bin", 2, 2)}
+    assert all(r.total_bytes == 2 * len(PAYLOAD) for r in reports)
+    last = reports[-1]
+    assert (last.file_bytes, last.file_total_bytes, last.done_bytes) == (len(PAYLOAD), len(PAYLOAD), 2 * len(PAYLOAD))
+    assert [r.done_bytes for r in reports] == sorted(r.done_bytes for r in reports)
+
+
+def test_a_progress_callback_can_stop_the_download_and_a_rerun_resumes(server, tmp_path, monkeypatch):
+    entries = {"big.bin": _entry(UrlFile(f"{server.url}/big.bin"), name="big.bin")}
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    monkeypatch.setattr(downloads, "CHUNK_BYTES", 256 * 1024)
+
+    def stop_midway(progress):
+        if progress.file_bytes >= 512 * 1024:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        downloads.download(["big.bin"], tmp_path, progress=stop_midway)
+    assert not (tmp_path / "big.bin").exists()
+    downloads.download(["big.bin"], tmp_path, progress=False)
+    assert (tmp_path / "big.bin").read_bytes() == PAYLOAD
+    assert server.requests[-1][1] == "bytes=524288-"
 
 
 def test_package_files_are_used_in_place(tmp_path):
@@ -113,22 +182,38 @@ def test_package_files_are_used_in_place(tmp_path):
     assert path.name == "shape_predictor_68_face_landmarks.dat" and "face_recognition_models" in str(path)
 
 
-def test_missing_file_without_download_says_where_to_get_it(tmp_path):
-    from hairedit.errors import MissingWeightsError
-
-    with pytest.raises(MissingWeightsError, match="Google Drive id 1sa732uBfX1739MFsvtRCKWCN54zYyltC"):
+def test_missing_files_are_told_in_one_message_with_sizes_and_the_command(tmp_path):
+    missing = downloads.missing_files(["bald_proxy.pt", "ffhq.pt", "shape_predictor_68_face_landmarks.dat"], tmp_path)
+    assert [entry.name for entry in missing] == ["bald_proxy.pt", "ffhq.pt"]  # dlib's ships in a package
+    message = downloads.missing_files_message(missing, tmp_path)
+    assert message.startswith("2 pretrained files are missing (about 0.1 GB): bald_proxy.pt (8 MB), ffhq.pt (133 MB).")
+    assert "`hairedit weights download`" in message and str(tmp_path) in message and "\n" not in message
+    with pytest.raises(MissingWeightsError, match=r"bald_proxy.pt \(8 MB\).*hairedit weights download"):
         downloads.ensure("bald_proxy.pt", tmp_path, download=False)
+    # A plain `weights download` fetches what every edit needs; the instant preset's files are named.
+    instant = downloads.missing_files(["e4e_ffhq_encode.pt", "ffhq.pt"], tmp_path)
+    assert "`hairedit weights download e4e_ffhq_encode.pt ffhq.pt`" in downloads.missing_files_message(instant)
 
 
-def test_verify_accepts_official_layouts(official_dir, tmp_path, capsys):
-    folder = tmp_path / "weights"
-    shutil.copytree(official_dir, folder)
-    assert main(["weights", "verify", "--weights-dir", str(folder)]) == 0
-    out = capsys.readouterr().out
-    for name in ("ffhq.pt", "ffhq_PCA.npz", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "vgg16-397923af.pth",
-                 "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "shape_predictor_68_face_landmarks.dat",
-                 "e4e_ffhq_encode.pt", "hairclip.pt"):
-        assert any(line.startswith("ok") and name in line for line in out.splitlines()), name
+def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(photo)
+    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40",
+                 "--weights-dir", str(tmp_path / "empty")])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.count("\n") == 1 and error.startswith("hairedit: error: 10 pretrained files are missing")
+    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "clip_vit_b32.safetensors",
+                 "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
+        assert name in error
+    assert "GB" in error and "`hairedit weights download`" in error
+    assert "e4e_ffhq_encode.pt" not in error  # only the instant preset needs it
+    assert not (tmp_path / "out.png").exists()
+    assert main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40", "--preset", "instant",
+                 "--weights-dir", str(tmp_path / "empty")]) == 2
+    assert "e4e_ffhq_encode.pt (1200 MB)" in capsys.readouterr().err
 
 
 def test_the_official_pca_file_loads_as_published(tmp_path):
@@ -165,16 +250,24 @@ def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, mes
         load_latent_pca(tmp_path / "bad.npz")
 
 
-def test_verify_rejects_broken_and_booby_trapped_files(official_dir, tmp_path, capsys):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    checkpoint = torch.load(official_dir / "bald_proxy.pt", weights_only=False)
-    checkpoint["state_dict"]["structure_mapping.fc2.bias"] = torch.zeros(7)
-    torch.save(checkpoint, folder / "bald_proxy.pt")
-    seg = torch.load(official_dir / "seg.pth")
-    seg["trap"] = Booby()
-    torch.save(seg, folder / "seg.pth")
-    assert main(["weights", "verify", "--weights-dir", str(folder)]) == 1
-    out = capsys.readouterr().out
-    assert "structure_mapping.fc2.bias (7,)" in out
-    assert any(line.startswith("failed") and "seg.pth" in line and "refused" in line for line in out.splitlines())
+def test_google_drive_files_report_progress_and_resume(tmp_path, monkeypatch):
+    import gdown
+
+    from hairedit.weights.registry import GoogleDriveFile
+
+    calls = []
+
+    def fake_download(id, output, quiet, resume, progress):  # gdown >= 6.0's signature, as hairedit calls it
+        calls.append((id, quiet, resume))
+        with open(output, "wb") as handle:
+            for start in range(0, len(PAYLOAD), 256 * 1024):
+                handle.write(PAYLOAD[start:start + 256 * 1024])
+                progress(start + 256 * 1024, len(PAYLOAD))
+        return output
+
+    monkeypatch.setattr(gdown, "download", fake_download)
+    reports = []
+    tracker = downloads.Tracker([_entry(GoogleDriveFile("abc"))], reports.append)
+    path = downloads.fetch(_entry(GoogleDriveFile("abc")), tmp_path, tracker)
+    assert path.read_bytes() == PAYLOAD and calls == [("abc", True, True)]
+    assert [r.file_bytes for r in reports][-4:] == [262144, 524288, 786432, 1048576]

@@ -6,10 +6,16 @@
 >>> result.image.save("me_bob.jpg")                # doctest: +SKIP
 """
 
+import logging
+
 from .config import EditConfig
 from .errors import HaireditError
 
 __version__ = "0.1.0"
+
+# Quiet unless the program says otherwise (the CLI shows warnings, and everything with --debug):
+# what falls back or is skipped is logged under "hairedit".
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str):

@@ -12,7 +12,6 @@ counts. Machine-readable lines:
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ import time
 import torch
 
 from .config import LOOPS, EditConfig
+from .memory import measure_peak_memory
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
 BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
@@ -165,24 +165,8 @@ def projected(per_step: dict[str, float], once: float, config: EditConfig) -> fl
     return seconds
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def run(args: argparse.Namespace) -> int:
-    from .devices import resolve_device
-
-    device = resolve_device(args.device)
-    repeats = 2 if args.quick else 3
-    steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
-    print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
-
-    generator_times, speedup_generator = bench_generator(device, repeats)
-    for name, value in generator_times.items():
-        print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
-
+def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
+    """Each preset's projected whole edit, seconds, printed stage by stage."""
     editor = full_size_editor(device, EditConfig())
     totals = {}
     for preset in ("faithful", "fast"):
@@ -196,7 +180,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {stage:20s} {per_step[stage]:8.3f} s x {count:5d} steps = {per_step[stage] * count:9.1f} s")
         print(f"    {'outside the loops':20s} {once:8.3f} s")
         print(f"    projected whole edit (text hairstyle + RGB colour, new photo): {totals[preset]:.1f} s", flush=True)
-    print(f"  peak memory: {peak_memory_mb(device):.0f} MiB")
+    return totals
+
+
+def run(args: argparse.Namespace) -> int:
+    from .devices import resolve_device
+
+    device = resolve_device(args.device)
+    repeats = 2 if args.quick else 3
+    steps = 2 if args.quick else 4  # the first step of a loop pays for warm-up and is not timed
+    print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
+
+    with measure_peak_memory(device) as memory:
+        generator_times, speedup_generator = bench_generator(device, repeats)
+        for name, value in generator_times.items():
+            print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
+        totals = bench_presets(device, steps)
+    print(f"  peak memory: {memory.peak_mib:.0f} MiB ({memory.what})")
     print(f"speedup_generator_1024={speedup_generator:.2f}")
     print(f"speedup_fast_preset={totals['faithful'] / totals['fast']:.2f}")
     sys.stdout.flush()

@@ -18,7 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._requirements import require
 from .errors import CheckpointError, MissingWeightsError
+
+require("torch", "numpy")  # before numpy.dtypes and torch.serialization.safe_globals below
 
 # Exactly the harmless globals the official files need, and nothing more.
 # Files pickled under numpy 1 name ``numpy.core.multiarray.scalar``; numpy 2 moved it to

@@ -1,14 +1,18 @@
 """The ``hairedit`` command. Each subcommand lives beside the stage it drives.
 
 A :class:`~hairedit.errors.HaireditError` is printed as one line and exits 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead, and every message of the ``hairedit`` logger (warnings only
+without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
+from collections.abc import Iterator
 
 from .errors import EditInterrupted, HaireditError
 
@@ -24,6 +28,7 @@ _COMMAND_MODULES = {
     "bench": "hairedit.bench",
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
+    "batch": "hairedit.batch.command",
 }
 
 _SUMMARIES = {
@@ -36,6 +41,7 @@ _SUMMARIES = {
     "bench": "time the generator and each stage; print speed-up ratios",
     "cache": "list or clear the inversion cache",
     "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
+    "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
 }
 
 
@@ -83,23 +89,42 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def logging_to_stderr(debug: bool) -> Iterator[None]:
+    """The ``hairedit`` logger on stderr while a command runs: everything with ``--debug``,
+    else warnings only."""
+    logger = logging.getLogger("hairedit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hairedit: %(levelname)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(_command_of(argv))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("hairedit: interrupted; nothing was written.", file=sys.stderr)
-        return 130
-    except EditInterrupted as error:
-        print(f"hairedit: {error}", file=sys.stderr)
-        return 130
-    except HaireditError as error:
-        if args.debug:
-            raise
-        print(f"hairedit: error: {error}", file=sys.stderr)
-        return 2
+    debug = "--debug" in argv
+    with logging_to_stderr(debug):
+        try:
+            # Building the parser imports the command's module: an old library is refused there.
+            args = build_parser(_command_of(argv)).parse_args(argv)
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("hairedit: interrupted; nothing was written.", file=sys.stderr)
+            return 130
+        except EditInterrupted as error:
+            print(f"hairedit: {error}", file=sys.stderr)
+            return 130
+        except HaireditError as error:
+            if debug:
+                raise
+            print(f"hairedit: error: {error}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from .conditions import LABEL_COLOURS, check_conditions, load_sketch
 from .config import PRESETS, EditConfig, merge_settings, smoke_overrides
-from .errors import InputError
+from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
 from .progress import ProgressBars
 
@@ -142,7 +142,19 @@ def build_editor(args: argparse.Namespace, config: EditConfig | None = None, dow
     config = config or read_config(args)
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
+    if download:  # else the caller offers the download itself (the UI's page does)
+        check_weights_present(args.weights_dir, config.preset)
     return HairEditor.from_pretrained(args.weights_dir, args.device, config, download)
+
+
+def check_weights_present(folder: Path | None, preset: str) -> None:
+    """Every missing pretrained file in one message, before any work (not one at a time, midway)."""
+    from .weights.download import missing_files, missing_files_message
+    from .weights.registry import WEIGHTS
+
+    missing = missing_files([name for name, entry in WEIGHTS.items() if entry.needed_by(preset)], folder)
+    if missing:
+        raise MissingWeightsError(missing_files_message(missing, folder))
 
 
 # -- edit ----------------------------------------------------------------------------------
@@ -317,7 +329,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
     from . import __version__
     from .devices import available_devices
-    from .weights.download import locate
+    from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS, weights_dir
 
     print(f"hairedit {__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
@@ -325,11 +337,11 @@ def run_doctor(args: argparse.Namespace) -> int:
     for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
     print(f"weights folder: {weights_dir(args.weights_dir)}")
-    missing = [name for name in WEIGHTS if locate(name, args.weights_dir) is None]
+    missing = missing_files(folder=args.weights_dir)
     for name in WEIGHTS:
-        print(f"  {'MISSING' if name in missing else 'present':8s} {name}")
+        print(f"  {'MISSING' if WEIGHTS[name] in missing else 'present':8s} {name}")
     if missing:
-        print("missing files are downloaded on first use, or now with `hairedit weights download`.")
+        print(missing_files_message(missing, args.weights_dir))
     if not args.smoke:
         return 0
     return _run_every_mode(args)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from functools import cached_property
@@ -16,10 +17,13 @@ import torch
 
 from .cache import fingerprint
 from .checkpoints import check_decoder
+from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
     bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
 )
+
+log = logging.getLogger(__name__)
 
 
 class _LoadedOnce(cached_property):
@@ -147,16 +151,23 @@ class Components:
 
         def pca(generator: stylegan2.Generator) -> LatentPCA:
             try:
-                return load_latent_pca(path("ffhq_PCA.npz"))
-            except Exception:
-                # No PCA file to be had: compute it from the mapping network, once.
-                cached = weights_dir / "ffhq_PCA.computed.npz"
-                if cached.is_file():
-                    return load_latent_pca(cached)
-                computed = compute_latent_pca(generator)
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                computed.save(cached)
-                return computed
+                official = path("ffhq_PCA.npz")
+            except (MissingWeightsError, DownloadError) as error:
+                return computed_pca(generator, str(error).splitlines()[0])
+            return load_latent_pca(official)  # a broken or tampered file is an error naming it
+
+        def computed_pca(generator: stylegan2.Generator, reason: str) -> LatentPCA:
+            # No PCA file to be had: compute it from the mapping network, once. Close to the
+            # official one, not the same: the inversion prior changes a little, so say so.
+            cached = weights_dir / "ffhq_PCA.computed.npz"
+            log.warning("ffhq_PCA.npz cannot be had (%s): using the PCA of the generator's own mapping network, "
+                        "computed once and kept at %s", reason, cached)
+            if cached.is_file():
+                return load_latent_pca(cached)
+            computed = compute_latent_pca(generator)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            computed.save(cached)
+            return computed
 
         loaders = {
             "generator": lambda: stylegan2.load_generator(path("ffhq.pt")),

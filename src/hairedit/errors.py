@@ -21,8 +21,16 @@ class CheckpointError(HaireditError):
     """A checkpoint file is unreadable, unsafe, or does not fit its network."""
 
 
+class ChecksumError(CheckpointError):
+    """A pretrained file's size or sha256 differs from its pin or from the lock-file record."""
+
+
 class DownloadError(HaireditError):
     """Every source of a pretrained file failed."""
+
+
+class RequirementError(HaireditError, ImportError):
+    """An installed library is older than hairedit needs."""
 
 
 class EditInterrupted(HaireditError):

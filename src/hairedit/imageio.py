@@ -11,6 +11,12 @@ orientation applied), whatever the file holds:
 
 Colour values of RGB files are kept as stored (no colour management), so pasting an edit back
 leaves every untouched pixel bit for bit as it was.
+
+Size limit: a file whose header declares more than :func:`max_pixels` pixels (default 150
+million; ``$HAIREDIT_MAX_PIXELS`` or the ``limit_px`` arguments change it) is refused before
+any pixel is decoded, so a small, highly compressed "image bomb" cannot fill the memory.
+Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``, a process-wide setting that hairedit
+leaves alone) still refuses what is above twice its value, about 179 million pixels by default.
 """
 
 from __future__ import annotations
@@ -28,10 +34,15 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from ._requirements import require
 from .errors import InputError
 
-# 200 megapixels: far above any camera photo (8000x6000 is 48), far below a decompression bomb.
-Image.MAX_IMAGE_PIXELS = 200_000_000
+require("numpy", "pillow")
+
+MAX_PIXELS_ENV = "HAIREDIT_MAX_PIXELS"
+# 150 megapixels: above the largest camera photos (a 100 MP medium-format frame is 11656x8742),
+# far below a bomb's billions; one RGB copy of such a photo is 450 MB.
+DEFAULT_MAX_PIXELS = 150_000_000
 
 if typing.TYPE_CHECKING:
     import torch
@@ -44,10 +55,37 @@ _SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N")
 _TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
+def max_pixels() -> int:
+    """The largest image hairedit decodes, in pixels: ``$HAIREDIT_MAX_PIXELS`` or 150 million."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not value.isdigit() or int(value) == 0:
+        raise InputError(f"{MAX_PIXELS_ENV}={os.environ[MAX_PIXELS_ENV]!r} is not a positive whole number of pixels.")
+    return int(value)
+
+
+def check_pixel_count(image: Image.Image, name: str, limit_px: int | None = None) -> None:
+    """Refuse an image of more than ``limit_px`` pixels (default :func:`max_pixels`) from its
+    size alone: for a file just opened, only the header has been read."""
+    limit_px = max_pixels() if limit_px is None else limit_px
+    width, height = image.size
+    if width * height > limit_px:
+        raise InputError(
+            f"{name} is too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more "
+            f"than the {limit_px / 1e6:g} megapixels hairedit opens. Scale it down first, or raise the limit "
+            f"with {MAX_PIXELS_ENV}={width * height} if this machine has the memory."
+        )
+
+
+def open_image(path: str | os.PathLike, limit_px: int | None = None) -> Image.Image:
     """Open an image file fully decoded, EXIF orientation applied.
 
-    Raises InputError naming the file if it is missing, a folder, or not a readable image.
+    ``limit_px``: the most pixels accepted (default :func:`max_pixels`), checked from the
+    header before decoding.
+
+    Raises InputError naming the file if it is missing, a folder, too large, or not a
+    readable image.
     """
     path = Path(path)
     if not path.exists():
@@ -55,13 +93,19 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image.")
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            check_pixel_count(image, str(path), limit_px)
             image.load()
             # in_place frees the stored pixels once turned: a 48-megapixel photo is held once.
             ImageOps.exif_transpose(image, in_place=True)
             return image
+    except InputError:
+        raise
     except Image.DecompressionBombError as error:
-        raise InputError(f"{path} is too large to open safely ({error}).") from error
+        raise InputError(
+            f"{path} is too large for Pillow's own limit (twice PIL.Image.MAX_IMAGE_PIXELS = "
+            f"{Image.MAX_IMAGE_PIXELS}); scale it down first."
+        ) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
 
@@ -78,21 +122,23 @@ class PhotoInfo:
     jpeg_subsampling: int | None = None  # ... and chroma subsampling, to re-encode it alike
 
 
-def load_photo(source: PhotoLike, name: str = "photo") -> np.ndarray:
+def load_photo(source: PhotoLike, name: str = "photo", limit_px: int | None = None) -> np.ndarray:
     """A photo -> RGB uint8 (H, W, 3), visible orientation.
 
     ``source``: a path; a PIL image; an array (H, W[, 1|3|4]) of uint8, uint16 or float in [0, 1];
-    or a tensor (C, H, W) / (1, C, H, W) in [0, 1].
+    or a tensor (C, H, W) / (1, C, H, W) in [0, 1]. Files and PIL images (which may not be
+    decoded yet) larger than ``limit_px`` pixels (default :func:`max_pixels`) are refused.
     """
-    return read_photo(source, name)[0]
+    return read_photo(source, name, limit_px)[0]
 
 
-def read_photo(source: PhotoLike, name: str = "photo") -> tuple[np.ndarray, PhotoInfo]:
+def read_photo(source: PhotoLike, name: str = "photo", limit_px: int | None = None) -> tuple[np.ndarray, PhotoInfo]:
     """:func:`load_photo`, and what saving the edit needs to write it like the original."""
     if isinstance(source, (str, os.PathLike)):
-        image = open_image(source)
+        image = open_image(source, limit_px)
         return pil_to_rgb(image, str(source)), _info_of(image)
     if isinstance(source, Image.Image):
+        check_pixel_count(source, name, limit_px)
         image = ImageOps.exif_transpose(source)
         return pil_to_rgb(image, name), _info_of(image)
     torch = sys.modules.get("torch")

@@ -5,7 +5,7 @@
 - :mod:`.agreement`: colour (CIEDE2000), text (CLIP score), shape (mask IoU, sketch coverage);
 - :mod:`.sets`: means with 95% intervals, FID and FID_CLIP;
 - :mod:`.measure`: all of them for one edit (:class:`EditEvaluator`);
-- :mod:`.manifest`, :mod:`.runs`, :mod:`.compare`: where the edits come from;
+- :mod:`.runs`, :mod:`.compare`: where the edits come from (manifests: :mod:`hairedit.batch.manifest`);
 - :mod:`.report`, :mod:`.plots`: tables, JSON and the HTML report;
 - :mod:`.commands`: the command line.
 """

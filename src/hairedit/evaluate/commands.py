@@ -150,7 +150,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     from ..commands import build_editor
     from ..progress import ProgressBars
     from .compare import check_presets, compare_presets
-    from .manifest import read_manifest
+    from ..batch.manifest import read_manifest
     from .measure import EditEvaluator
     from .report import Failure
 

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..batch.manifest import jsonl_records
 from ..commands import CONDITION_OPTIONS
 from ..errors import InputError
 from .report import Failure
@@ -50,22 +50,6 @@ def read_run(folder: str | Path) -> tuple[list[RunEdit], list[Failure]]:
         item = _edit_or_failure(record, folder, f"{line_number}_{Path(str(record.get('photo', 'row'))).stem}")
         (failures if isinstance(item, Failure) else edits).append(item)
     return edits, failures
-
-
-def jsonl_records(path: Path) -> list[tuple[int, dict]]:
-    """(line number, object) of each non-empty line of a JSONL file; InputError naming a bad line."""
-    records = []
-    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}, line {line_number}: not JSON ({error.msg}).") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}, line {line_number}: expected a JSON object.")
-        records.append((line_number, record))
-    return records
 
 
 def _edit_or_failure(record: dict, folder: Path, name: str) -> RunEdit | Failure:

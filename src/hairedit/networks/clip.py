@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._requirements import require
 from ..checkpoints import load_strict
 from ..errors import CheckpointError, InputError, MissingWeightsError
 from .random_init import seeded
@@ -93,6 +94,7 @@ SMALL_CONFIG = {
 
 def build_clip_model(config: dict = VIT_B_32) -> nn.Module:
     """A randomly initialised ``transformers.CLIPModel`` for ``config`` (see :data:`VIT_B_32`)."""
+    require("transformers")
     from transformers import CLIPConfig, CLIPModel
 
     return CLIPModel(CLIPConfig(**copy.deepcopy(config)))
@@ -344,6 +346,7 @@ def warp_perspective(images: torch.Tensor, homographies: torch.Tensor) -> torch.
 
 def load_tokenizer(vocab_path: str | Path, merges_path: str | Path):
     """``transformers.CLIPTokenizer`` from a ``vocab.json`` and ``merges.txt``."""
+    require("transformers")
     from transformers import CLIPTokenizer
 
     for path in (vocab_path, merges_path):
@@ -368,6 +371,14 @@ def _read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({error}). Download it again.") from error
 
 
+def load_clip_model(model_path: str | Path, config: dict | None = None) -> nn.Module:
+    """The ``transformers.CLIPModel`` of ``model.safetensors``, every key accounted for (the
+    position-id buffers of older exports are dropped by name)."""
+    model = build_clip_model(config or VIT_B_32)
+    load_strict(model, _read_safetensors(model_path), model_path, ignored_keys=POSITION_ID_KEYS)
+    return model
+
+
 def load_clip(
     model_path: str | Path,
     vocab_path: str | Path,
@@ -375,12 +386,10 @@ def load_clip(
     device: str | torch.device = "cpu",
     config: dict | None = None,
 ) -> CLIPGuide:
-    """CLIP ViT-B/32 (or ``config``) from the Hugging Face ``model.safetensors``, every key
-    accounted for (the position-id buffers of older exports are dropped by name), and its
-    tokenizer files."""
+    """CLIP ViT-B/32 (or ``config``) from the Hugging Face ``model.safetensors``
+    (:func:`load_clip_model`) and its tokenizer files."""
     config = config or VIT_B_32
-    model = build_clip_model(config)
-    load_strict(model, _read_safetensors(model_path), model_path, ignored_keys=POSITION_ID_KEYS)
+    model = load_clip_model(model_path, config)
     tokenizer = load_tokenizer(vocab_path, merges_path)
     largest_id = max(tokenizer.get_vocab().values())
     if largest_id >= config["text_config"]["vocab_size"]:

@@ -16,8 +16,11 @@ logins, :func:`launch`). Only ``command`` is imported up front: the rest loads G
 import importlib
 import os
 
+from .._requirements import require
+
 # Before gradio is imported: no telemetry and no version check, so the app never calls out.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+require("gradio")  # an older gradio lacks arguments the page uses: say so in one line (without importing it)
 
 from .command import launch, register, run_ui  # noqa: E402
 

@@ -116,6 +116,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 def create_app(args: argparse.Namespace):
     """The HairEditApp the options ask for. Missing pretrained files are offered for download in the page."""
     from ..commands import build_editor
+    from ..weights.download import missing_files_summary
     from ..weights.registry import weights_dir
     from .handlers import HairEditApp
     from .session import SessionStore
@@ -128,10 +129,9 @@ def create_app(args: argparse.Namespace):
 
         editor.cache = InversionCache(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
         atexit.register(shutil.rmtree, editor.cache.folder, ignore_errors=True)
-    weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir))
+    weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir), editor.config.preset)
     if weights is not None and (missing := weights.missing()):
-        print(f"hairedit: {len(missing)} pretrained file(s) are missing; the page offers to download them "
-              "(or run `hairedit weights download`).", file=sys.stderr)
+        print(f"hairedit: {missing_files_summary(missing)} The page offers to download them.", file=sys.stderr)
     sessions = SessionStore(args.session_minutes * 60, args.max_sessions)
     return HairEditApp(editor, args.smoke, preset=args.preset, seed=args.seed, sessions=sessions, weights=weights)
 

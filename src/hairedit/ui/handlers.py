@@ -69,23 +69,23 @@ class HairEditApp:
 
     def weights_panel(self):
         """On page load: the offer to download, while files are missing. Outputs: panel, summary, progress."""
-        if self.weights is None:
+        job = self.weights
+        if job is None:
             return gr.update(visible=False), "", ""
-        if self.weights.running:
-            return gr.update(visible=True), missing_summary(self.weights.state.files), download_progress(
-                self.weights.state, True)
-        missing = self.weights.missing()
+        missing = job.missing()
+        if job.running:
+            return gr.update(visible=True), missing_summary(missing), download_progress(job.progress, True, False)
         return gr.update(visible=bool(missing)), missing_summary(missing) if missing else "", ""
 
     def download_weights(self) -> Iterator[tuple]:
         """Start the download (or follow the one running); stream its progress. Outputs: progress, button."""
-        self.weights.start()
+        job = self.weights
+        job.start()
         busy = gr.update(interactive=False)
-        while self.weights.running:
-            yield download_progress(self.weights.state, True), busy
-            self.weights.wait(PROGRESS_REFRESH_S)
-        failed = self.weights.state.failed
-        yield download_progress(self.weights.state, False), gr.update(visible=failed, interactive=failed)
+        while job.running:
+            yield download_progress(job.progress, True, False), busy
+            job.wait(PROGRESS_REFRESH_S)
+        yield download_progress(job.progress, False, job.failed), gr.update(visible=job.failed, interactive=job.failed)
 
     # -- photo and face ----------------------------------------------------------------------
 

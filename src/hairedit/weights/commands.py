@@ -1,53 +1,87 @@
-"""``hairedit weights list | download | verify``."""
+"""``hairedit weights list | download | verify | trust``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .download import download, locate
-from .registry import WEIGHTS, weights_dir
+from ..errors import InputError
+from .download import download, locate, missing_files, missing_files_summary
+from .lock import lock_path, read_lock, trust
+from .registry import WEIGHTS, WeightFile, weights_dir
 from .verify import verify
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("weights", help="list, download or verify the pretrained files")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for name, help_text, func in (
-        ("list", "every file, where it is looked for, present or missing (offline)", run_list),
-        ("download", "fetch missing files (all, or the NAMES given)", run_download),
-        ("verify", "load every present file strictly into its network", run_verify),
+        ("list", "every file: present or missing, size, pinned or trusted on first use, sources (offline)", run_list),
+        ("download", "fetch the missing files every edit needs (or the NAMES given, or --all), with progress; resumes",
+         run_download),
+        ("verify", "check every present file's sha256, then load it strictly into its network", run_verify),
+        ("trust", "record the file now present as trusted (for files without a published checksum)", run_trust),
     ):
-        action = actions.add_parser(name, help=help_text)
+        action = actions.add_parser(name, help=help_text, description=help_text)
         action.add_argument("--weights-dir", type=Path, default=None,
                             help="folder of the pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
+        if name in ("download", "trust"):
+            action.add_argument("names", nargs="*" if name == "download" else "+", metavar="NAME",
+                                help=f"some of: {', '.join(WEIGHTS)}")
         if name == "download":
-            action.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {', '.join(WEIGHTS)}")
+            action.add_argument("--all", action="store_true",
+                                help="every file, also those only the instant preset and `hairedit eval` use")
         action.set_defaults(func=func)
 
 
+def _known(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in WEIGHTS]
+    if unknown:
+        raise InputError(f"unknown weight file(s) {', '.join(unknown)}; known: {', '.join(WEIGHTS)}")
+    return names
+
+
 def run_list(args: argparse.Namespace) -> int:
-    folder = weights_dir(args.weights_dir)
-    print(f"weights folder: {folder}")
+    print(f"weights folder: {weights_dir(args.weights_dir)} (checksums of unpinned files: {lock_path(args.weights_dir)})")
+    records = read_lock(args.weights_dir)
     for entry in WEIGHTS.values():
         path = locate(entry.name, args.weights_dir)
-        if path is None:
-            state = "missing"
-        else:
-            state = f"present  {path.stat().st_size / 1e6:8.1f} MB  {path}"
-        print(f"  {entry.name:40s} {state}")
+        state = f"present  {path}" if path is not None else f"missing  ({_size(entry)})"
+        print(f"  {entry.name:38s} {state}")
         print(f"      {entry.description}; needed for {entry.needed_for}")
+        print(f"      {_trust(entry, records.get(entry.name))}")
+        print(f"      from: {'; '.join(source.describe() for source in entry.sources)}")
     return 0
 
 
-def run_download(args: argparse.Namespace) -> int:
-    unknown = [name for name in args.names if name not in WEIGHTS]
-    if unknown:
-        from ..errors import InputError
+def _size(entry: WeightFile) -> str:
+    if entry.shown_bytes is None:
+        return "size unknown"
+    return f"{'' if entry.size_bytes else 'about '}{entry.shown_bytes / 1e6:.1f} MB"
 
-        raise InputError(f"unknown weight file(s) {unknown}; known: {', '.join(WEIGHTS)}")
-    for path in download(args.names or None, args.weights_dir):
+
+def _trust(entry: WeightFile, record) -> str:
+    if entry.pinned:
+        return f"pinned: sha256 {entry.sha256[:16]}..., {entry.size_bytes} bytes ({entry.pin_source})"
+    if record is None:
+        return "trusted on first use: not recorded yet"
+    return f"trusted on first use: sha256 {record.sha256[:16]}... recorded {record.recorded[:10]} ({record.source})"
+
+
+def run_download(args: argparse.Namespace) -> int:
+    names = _known(args.names) or [name for name, entry in WEIGHTS.items() if args.all or entry.group == "edit"]
+    missing = missing_files(names, args.weights_dir)
+    if missing:
+        print(f"{missing_files_summary(missing)} Downloading into {weights_dir(args.weights_dir)}.", file=sys.stderr)
+    else:
+        print("every file asked for is present; checking them.", file=sys.stderr)
+    try:
+        paths = download(names, args.weights_dir, progress=True)
+    except KeyboardInterrupt:
+        print("hairedit: download stopped; run the same command again to resume it.", file=sys.stderr)
+        return 130
+    for path in paths:
         print(f"ok  {path}")
     return 0
 
@@ -58,3 +92,14 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"{result.status:8s} {result.name}  {result.detail}".rstrip())
         failed |= result.status == "failed"
     return 1 if failed else 0
+
+
+def run_trust(args: argparse.Namespace) -> int:
+    for name in _known(args.names):
+        path = locate(name, args.weights_dir)
+        record = trust(name, path, args.weights_dir)
+        if record is None:
+            print(f"{name}: not present; its record was dropped, so the next download is trusted on first use")
+        else:
+            print(f"{name}: trusted, sha256 {record.sha256} ({record.size_bytes} bytes)")
+    return 0

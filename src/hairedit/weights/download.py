@@ -1,27 +1,58 @@
 """Fetching pretrained files: every source in order, resumable, checked, moved in atomically.
 
 Hugging Face files are plain HTTPS downloads from ``$HF_ENDPOINT`` (default
-https://huggingface.co); Google Drive files go through gdown; files that ship inside a
-Python package are used where they are installed.
+https://huggingface.co) at the registry's revision; Google Drive files go through gdown;
+files that ship inside a Python package are used where they are installed. Every file is
+checked against its pin or lock-file record (:mod:`.lock`) before it is used.
+
+For programs (the UI):
+
+>>> missing = missing_files()                               # doctest: +SKIP
+>>> print(missing_files_message(missing))                   # doctest: +SKIP
+>>> download([e.name for e in missing], progress=callback)  # doctest: +SKIP
+
+``callback`` receives a :class:`DownloadProgress` after every chunk; raising from it stops
+the download (the partial file stays, and the next download resumes it).
 """
 
 from __future__ import annotations
 
+import bz2
+import glob
 import hashlib
 import importlib.metadata
+import logging
 import os
 import shutil
+import socket
+import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ..errors import DownloadError, MissingWeightsError
-from .registry import GoogleDriveFile, HuggingFaceFile, PackageFile, UrlFile, WeightFile, get_weight_file, weights_dir
+from ..errors import DownloadError, HaireditError, MissingWeightsError
+from .lock import check_file, difference, expected, load_strictly, record_file
+from .progress import Tracker, reporter
+from .registry import (
+    WEIGHTS,
+    GoogleDriveFile,
+    HuggingFaceFile,
+    PackageFile,
+    UrlFile,
+    WeightFile,
+    get_weight_file,
+    weights_dir,
+)
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60
+ATTEMPTS_PER_SOURCE = 3  # a dropped connection resumes where it stopped, this many times
+
+log = logging.getLogger(__name__)
+
+
+# -- what is there, what is missing ----------------------------------------------------------
 
 
 def locate(name: str, folder: str | Path | None = None) -> Path | None:
@@ -47,79 +78,157 @@ def package_file(source: PackageFile) -> Path | None:
     return path if path.is_file() else None
 
 
-def ensure(name: str, folder: str | Path | None = None, download: bool = True, progress: bool = True) -> Path:
-    """The path of ``name``, downloading it first when missing (unless ``download`` is False)."""
+def missing_files(names: Iterable[str] | None = None, folder: str | Path | None = None) -> list[WeightFile]:
+    """The files among ``names`` (default: all) that are not on disk. Offline and fast."""
+    return [get_weight_file(name) for name in (names or WEIGHTS) if locate(name, folder) is None]
+
+
+def missing_files_summary(missing: list[WeightFile]) -> str:
+    """'2 pretrained files are missing (about 0.7 GB): a (133 MB), b (605 MB).'"""
+    if not missing:
+        return "Every pretrained file is present."
+    files = ", ".join(f"{entry.name} ({_megabytes(entry.shown_bytes)})" for entry in missing)
+    return f"{len(missing)} pretrained file{'s are' if len(missing) > 1 else ' is'} missing ({_total(missing)}): {files}."
+
+
+def missing_files_message(missing: list[WeightFile], folder: str | Path | None = None) -> str:
+    """One short message: which files are missing, how large, and the command that fetches them."""
+    if not missing:
+        return missing_files_summary(missing)
+    # A plain `weights download` fetches the files of everyday edits; others are named.
+    command = "hairedit weights download"
+    if any(entry.group != "edit" for entry in missing):
+        command += " " + " ".join(entry.name for entry in missing)
+    if len(missing) == 1:
+        sources = "; ".join(source.describe() for source in missing[0].sources)
+        return f"{missing_files_summary(missing)} Fetch it with `{command}` (into {weights_dir(folder)}), or from: {sources}."
+    return (
+        f"{missing_files_summary(missing)} Fetch them with `{command}` "
+        f"(into {weights_dir(folder)}; `hairedit weights list` shows the sources)."
+    )
+
+
+def _megabytes(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+def _total(entries: list[WeightFile]) -> str:
+    known = sum(entry.shown_bytes or 0 for entry in entries)
+    unknown = sum(entry.shown_bytes is None for entry in entries)
+    total = f"about {known / 1e9:.1f} GB" if known >= 1e8 else f"about {_megabytes(known)}"
+    return total + (f" and {unknown} of unknown size" if unknown else "")
+
+
+# -- getting files ---------------------------------------------------------------------------
+
+
+def ensure(name: str, folder: str | Path | None = None, download: bool = True, progress=True) -> Path:
+    """The checked path of ``name``, downloading it first when missing (unless ``download`` is False).
+
+    Raises:
+        MissingWeightsError: missing and ``download`` is False.
+        DownloadError: missing and no source could deliver it.
+        ChecksumError: the file differs from its pin or its lock-file record.
+    """
+    entry = get_weight_file(name)
     found = locate(name, folder)
     if found is not None:
+        check_file(found, entry, folder)
         return found
     if not download:
-        raise MissingWeightsError(missing_weights_message([name], folder))
-    return fetch(get_weight_file(name), weights_dir(folder), progress)
+        raise MissingWeightsError(missing_files_message([entry], folder))
+    return download_files([name], folder, progress)[0]
 
 
-def download(names: list[str] | None = None, folder: str | Path | None = None, progress: bool = True) -> list[Path]:
-    """Make sure every file in ``names`` (default: all) is present. Raises one DownloadError
-    listing every file that could not be had."""
-    from .registry import WEIGHTS
+def download(names: list[str] | None = None, folder: str | Path | None = None, progress=True) -> list[Path]:
+    """Make sure every file in ``names`` (default: all) is present and checked.
 
-    failures, paths = [], []
-    for name in names or list(WEIGHTS):
-        try:
-            paths.append(ensure(name, folder, progress=progress))
-        except DownloadError as error:
-            failures.append(str(error))
+    ``progress``: True for terminal progress bars, False for none, or a
+    :data:`ProgressCallback`. Raises one DownloadError listing every file that could not be had.
+    """
+    return download_files(names or list(WEIGHTS), folder, progress)
+
+
+def download_files(names: list[str], folder: str | Path | None, progress=True) -> list[Path]:
+    present = {name: locate(name, folder) for name in names}
+    paths = {name: ensure(name, folder, download=False) for name, path in present.items() if path is not None}
+    wanted = [get_weight_file(name) for name, path in present.items() if path is None]
+    failures = []
+    with reporter(progress) as report:
+        tracker = Tracker(wanted, report)
+        for entry in wanted:
+            try:
+                paths[entry.name] = fetch(entry, weights_dir(folder), tracker)
+            except DownloadError as error:
+                failures.append(str(error))
     if failures:
         raise DownloadError("\n".join(failures))
-    return paths
+    return [paths[name] for name in names]
 
 
-def missing_weights_message(names: list[str], folder: str | Path | None = None) -> str:
-    target = weights_dir(folder)
-    lines = [f"missing pretrained file(s); run `hairedit weights download`, or put them in {target}:"]
-    for name in names:
-        entry = get_weight_file(name)
-        sources = "; ".join(source.describe() for source in entry.sources)
-        lines.append(f"  {entry.name} ({entry.description}) from: {sources}")
-    return "\n".join(lines)
-
-
-def fetch(entry: WeightFile, folder: Path, progress: bool = True) -> Path:
+def fetch(entry: WeightFile, folder: Path, tracker: Tracker | None = None) -> Path:
     """Try each source of ``entry`` in order; the file lands in ``folder`` whole and checked, or not at all."""
+    tracker = tracker or Tracker([entry], lambda progress: None)
+    tracker.start(entry)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.name
-    errors = []
+    reasons = []
     for source in entry.sources:
+        # One partial file per source: a later run resumes it, and never mixes two sources' bytes.
+        part = folder / f"{entry.name}.{hashlib.sha1(source.describe().encode()).hexdigest()[:8]}.part"
         try:
             if isinstance(source, PackageFile):
                 shipped = package_file(source)
                 if shipped is None:
                     raise DownloadError(f"the package '{source.distribution}' is not installed")
+                check_file(shipped, entry, folder, source.describe())
+                tracker.finish()
                 return shipped
-            if isinstance(source, GoogleDriveFile):
-                _fetch_google_drive(source, target.with_name(target.name + ".part"), progress)
-            else:
-                _fetch_http(_url_of(source), target.with_name(target.name + ".part"), entry, progress)
-            _check(target.with_name(target.name + ".part"), entry)
-            os.replace(target.with_name(target.name + ".part"), target)
+            _fetch_source(source, part, entry, tracker)
+            unrecorded = _check_download(part, entry, folder)
+            os.replace(part, target)
+            if unrecorded:
+                _record_download(target, entry, folder, source.describe())
+            for leftover in folder.glob(f"{glob.escape(entry.name)}.*.part"):
+                leftover.unlink()  # other sources' unfinished attempts
+            tracker.finish()
             return target
-        except (DownloadError, OSError, urllib.error.URLError) as error:
-            errors.append(f"{source.describe()}: {error}")
-    message = [f"could not download {entry.name} ({entry.description}). Tried:"]
-    message += [f"  - {line}" for line in errors]
-    message.append(f"Download it by hand from one of those sources and put it at {target}.")
-    raise DownloadError("\n".join(message))
+        except DownloadError as error:
+            log.debug("%s from %s failed", entry.name, source.describe(), exc_info=True)
+            reasons.append(f"{source.describe()}: {error}")
+    tracker.fail()
+    raise DownloadError(
+        f"could not download {entry.name} ({entry.description}). Tried:\n"
+        + "\n".join(f"  - {reason}" for reason in reasons)
+        + f"\nDownload it by hand from one of those sources and put it at {target}."
+    )
+
+
+def _fetch_source(source, part: Path, entry: WeightFile, tracker: Tracker) -> None:
+    if isinstance(source, GoogleDriveFile):
+        _fetch_google_drive(source, part, tracker)
+    elif isinstance(source, UrlFile) and source.compression == "bz2":
+        packed = part.with_suffix(".bz2.part")
+        _fetch_http(source.url, packed, tracker)
+        _decompress_bz2(packed, part)
+    elif isinstance(source, (UrlFile, HuggingFaceFile)):
+        _fetch_http(_url_of(source), part, tracker)
+    else:
+        raise DownloadError(f"no way to fetch {source.describe()}")
 
 
 def _url_of(source: HuggingFaceFile | UrlFile) -> str:
     if isinstance(source, HuggingFaceFile):
         endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-        return f"{endpoint}/{source.repo}/resolve/main/{source.path}"
+        return f"{endpoint}/{source.repo}/resolve/{source.revision}/{source.path}"
     return source.url
 
 
-def _fetch_http(url: str, part: Path, entry: WeightFile, progress: bool) -> None:
+def _fetch_http(url: str, part: Path, tracker: Tracker) -> None:
     """Download ``url`` into ``part``, resuming what an earlier attempt left there."""
-    for _ in range(3):  # a dropped connection resumes where it stopped
+    for _ in range(ATTEMPTS_PER_SOURCE):
         have = part.stat().st_size if part.exists() else 0
         request = urllib.request.Request(url, headers={"User-Agent": "hairedit"})
         if have:
@@ -129,59 +238,95 @@ def _fetch_http(url: str, part: Path, entry: WeightFile, progress: bool) -> None
                 if have and response.status != 206:
                     have = 0  # the server ignored the range: start over
                 length = response.headers.get("Content-Length")
-                total = have + int(length) if length is not None else entry.size_bytes
-                with open(part, "ab" if have else "wb") as handle, tqdm(
-                    total=total, initial=have, unit="B", unit_scale=True, desc=entry.name, disable=not progress
-                ) as bar:
+                total = have + int(length) if length is not None else None
+                tracker.update(have, total)
+                with open(part, "ab" if have else "wb") as handle:
                     while chunk := response.read(CHUNK_BYTES):
                         handle.write(chunk)
-                        bar.update(len(chunk))
-            if length is None or part.stat().st_size >= have + int(length):
+                        have += len(chunk)
+                        tracker.update(have, total)
+            if total is None or have >= total:
                 return
         except urllib.error.HTTPError as error:
-            if error.code == 416 and entry.size_bytes and have == entry.size_bytes:
-                return  # already complete
-            raise DownloadError(f"HTTP {error.code} {error.reason}") from error
-        except (ConnectionError, TimeoutError, urllib.error.URLError) as error:
-            if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, (ConnectionError, TimeoutError)):
-                raise DownloadError(str(error.reason)) from error
-            continue
+            if error.code == 416 and have:
+                return  # nothing left to send: the part is whole, and the checksum says if it is right
+            raise DownloadError(f"HTTP {error.code} ({error.reason})") from error
+        except (urllib.error.URLError, OSError) as error:
+            if not _transient(error):
+                raise DownloadError(_reason(error)) from error
+            log.debug("connection to %s broke off at %d bytes; resuming", url, have, exc_info=True)
     raise DownloadError("the connection kept breaking off")
 
 
-def _fetch_google_drive(source: GoogleDriveFile, part: Path, progress: bool) -> None:
+def _transient(error: BaseException) -> bool:
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, (ConnectionError, TimeoutError)) and not isinstance(reason, ConnectionRefusedError)
+
+
+def _reason(error: BaseException) -> str:
+    """A short reason a user can act on; the exception itself goes to the debug log."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, socket.gaierror):
+        return "the server's name could not be looked up (no network?)"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"no answer within {TIMEOUT_S} s"
+    if isinstance(reason, ssl.SSLError):
+        return "the secure connection failed (a proxy or an old certificate store?)"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return "the download failed"
+
+
+def _decompress_bz2(packed: Path, part: Path) -> None:
+    """Stream-decompress ``packed`` into ``part``, then delete ``packed``."""
     try:
-        import gdown
-    except ImportError as error:
-        raise DownloadError("gdown is not installed (pip install gdown)") from error
-    result = gdown.download(id=source.file_id, output=str(part), quiet=not progress, resume=True)
-    if result is None or not part.is_file():
-        raise DownloadError("Google Drive refused the download (quota or permissions)")
-
-
-def _check(part: Path, entry: WeightFile) -> None:
-    """Size and checksum; a mismatch deletes the file so that nothing bad stays in the cache."""
-    size = part.stat().st_size
-    if entry.size_bytes is not None and size != entry.size_bytes:
+        with bz2.open(packed, "rb") as source, open(part, "wb") as target:
+            shutil.copyfileobj(source, target, CHUNK_BYTES)
+    except (OSError, EOFError) as error:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"got {size} bytes, expected {entry.size_bytes}; the partial file was removed")
-    if entry.sha256 is not None:
-        digest = hashlib.sha256()
-        with open(part, "rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                digest.update(chunk)
-        if digest.hexdigest() != entry.sha256:
-            part.unlink(missing_ok=True)
-            raise DownloadError(f"checksum mismatch (sha256 {digest.hexdigest()}, expected {entry.sha256}); the file was removed")
+        packed.unlink(missing_ok=True)
+        raise DownloadError("the server sent a broken bz2 file; it was removed") from error
+    packed.unlink()
 
 
-def copy_into(path: Path, name: str, folder: str | Path | None = None) -> Path:
-    """Put a file the user fetched by hand into the weights folder (checked first)."""
-    entry = get_weight_file(name)
-    target = weights_dir(folder) / entry.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    shutil.copyfile(path, part)
-    _check(part, entry)
-    os.replace(part, target)
-    return target
+def _fetch_google_drive(source: GoogleDriveFile, part: Path, tracker: Tracker) -> None:
+    from .._requirements import require
+
+    require("gdown")
+    import gdown
+
+    try:
+        result = gdown.download(
+            id=source.file_id, output=str(part), quiet=True, resume=True,
+            progress=lambda done, total: tracker.update(done, total),
+        )
+    except Exception as error:  # gdown raises its own errors, requests', or OSError
+        raise DownloadError("Google Drive refused the download (quota or permissions?)") from error
+    if result is None or not part.is_file():
+        raise DownloadError("Google Drive refused the download (quota or permissions?)")
+
+
+def _check_download(part: Path, entry: WeightFile, folder: Path) -> bool:
+    """``part`` against the pin or record: a mismatch deletes it, so that nothing bad stays in
+    the cache and the next source is tried. Returns True when there is nothing to check
+    against yet (the file is to be recorded once in place)."""
+    size, sha256, origin = expected(entry, folder)
+    if sha256 is None:
+        return True
+    problem = difference(part, size, sha256)
+    if problem is not None:
+        part.unlink()
+        raise DownloadError(f"checksum mismatch ({problem}, from {origin}); the download was removed")
+    return False
+
+
+def _record_download(path: Path, entry: WeightFile, folder: Path, source: str) -> None:
+    """Trust a download on first use, once it has loaded into its network; else remove it."""
+    try:
+        load_strictly(entry.name, path)
+    except HaireditError as error:
+        path.unlink()
+        raise DownloadError(f"the file it sent does not load, and was removed ({error})") from error
+    record_file(path, entry, folder, source)

@@ -2,6 +2,13 @@
 
 Sources are tried first to last. ``PackageFile`` sources are files inside an installed
 Python distribution and need no download at all.
+
+A file is *pinned* when the table gives its sha256 (and size): every copy, downloaded or
+found, must match it. Each pin says where it was found (``pin_source``). A file without a
+published checksum is *trusted on first use*: its size and sha256 are written to
+``weights.lock.json`` beside the weights the first time it is downloaded or used, and every
+later use must match that record (see :mod:`.lock`). Hugging Face sources name a fixed
+commit where one could be sourced; ``main`` otherwise.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ HOME_ENV = "HAIREDIT_HOME"
 class HuggingFaceFile:
     repo: str
     path: str
+    revision: str = "main"  # a commit hash pins the file to that commit
 
     def describe(self) -> str:
-        return f"Hugging Face {self.repo} / {self.path}"
+        at = "" if self.revision == "main" else f" at commit {self.revision[:10]}"
+        return f"Hugging Face {self.repo} / {self.path}{at}"
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,7 @@ class GoogleDriveFile:
 @dataclass(frozen=True)
 class UrlFile:
     url: str
+    compression: str | None = None  # "bz2": the server sends the file bz2-compressed
 
     def describe(self) -> str:
         return self.url
@@ -55,10 +65,36 @@ class WeightFile:
     name: str  # registry key, also the file name in the cache
     description: str
     sources: tuple[Source, ...]
-    size_bytes: int | None = None  # exact size where known
-    sha256: str | None = None
+    size_bytes: int | None = None  # exact size, checked; only with a pin
+    sha256: str | None = None  # the pin, checked
+    pin_source: str = ""  # where size_bytes and sha256 come from
+    approx_bytes: int | None = None  # for messages only, where the exact size is not known
     needed_for: str = ""  # which stage uses it, for `weights list`
+    required: bool = True  # False: what uses it works without it (needed_for says how)
+    group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
 
+    @property
+    def pinned(self) -> bool:
+        return self.sha256 is not None
+
+    def needed_by(self, preset: str) -> bool:
+        """Whether an edit with ``preset`` cannot do without this file."""
+        return self.required and self.group in ("edit", preset)
+
+    @property
+    def shown_bytes(self) -> int | None:
+        """The size to tell a user: exact where pinned, else approximate, else None (unknown)."""
+        return self.size_bytes if self.size_bytes is not None else self.approx_bytes
+
+
+# Revisions and checksums below were found in public material; none could be fetched from
+# here to check it, except where a pin_source says "computed". A wrong pin fails loudly (the
+# download is refused and the next source tried), never silently.
+_CLIP_REVISION = "d15b5f29721ca72dac15f8526b284be910de18be"  # openai/clip-vit-base-patch32, as public
+# download scripts fetch model.safetensors at this commit
+_PCA_COMMIT = "8672dd909d6aa27c9f7ea1935153eacd2964c6d6"  # wty-ustc/HairCLIPv2 main, Dec 2023
+_LPIPS_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"  # richzhang/PerceptualSimilarity master
+_DLIB_MODELS_COMMIT = "fd81b6308a6a73d4ce08859eb2f4b628a21e27a2"  # davisking/dlib-models master
 
 WEIGHTS: dict[str, WeightFile] = {
     entry.name: entry
@@ -71,22 +107,21 @@ WEIGHTS: dict[str, WeightFile] = {
                 GoogleDriveFile("1g8S81ZybmrF86OjvjLYJzx-wx83ZOiIw"),
                 GoogleDriveFile("1AT6bNR2ppK8f2ETL_evT27f3R_oyWNHS"),
             ),
+            approx_bytes=133_000_000,
             needed_for="every edit",
         ),
         WeightFile(
             "ffhq_PCA.npz",
             "PCA of the mapped W space (X_mean, X_comp, X_stdev) for the inversion prior",
             (
+                UrlFile(f"https://github.com/wty-ustc/HairCLIPv2/raw/{_PCA_COMMIT}/pretrained_models/ffhq_PCA.npz"),
                 HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/StyleGAN/ffhq_PCA.npz"),
-                UrlFile(
-                    "https://github.com/wty-ustc/HairCLIPv2/raw/8672dd909d6aa27c9f7ea1935153eacd2964c6d6/"
-                    "pretrained_models/ffhq_PCA.npz"
-                ),
             ),
-            # The file in the official repository at that commit.
             size_bytes=2_108_402,
             sha256="77f77159767399a0b0a531d4e2c33b707f68ed7782adaa987bfde2bd0275e7e6",
-            needed_for="inversion (computed from the generator when absent)",
+            pin_source="computed from the file in the HairCLIPv2 repository, added in its commit 6cf3155",
+            needed_for="inversion (computed from the generator when it cannot be had)",
+            required=False,
         ),
         WeightFile(
             "seg.pth",
@@ -96,12 +131,14 @@ WEIGHTS: dict[str, WeightFile] = {
                 GoogleDriveFile("1OG6t7q4PpHOoYNdP-ipoxuqYbfMSgPta"),
                 GoogleDriveFile("1lIKvQaFKHT5zC7uS4p17O9ZpfwmwlS62"),
             ),
+            approx_bytes=53_000_000,
             needed_for="every edit",
         ),
         WeightFile(
             "bald_proxy.pt",
             "HairMapper bald mapper (state_dict, alpha)",
             (GoogleDriveFile("1sa732uBfX1739MFsvtRCKWCN54zYyltC"),),
+            approx_bytes=8_000_000,
             needed_for="hairstyle edits",
         ),
         WeightFile(
@@ -118,7 +155,9 @@ WEIGHTS: dict[str, WeightFile] = {
                 HuggingFaceFile("AIRI-Institute/HairFastGAN", "pretrained_models/encoder4editing/e4e_ffhq_encode.pt"),
                 GoogleDriveFile("1cUv_reLE6k3604or78EranS7XzuVMWeO"),
             ),
+            approx_bytes=1_200_000_000,
             needed_for="the instant preset",
+            group="instant",
         ),
         WeightFile(
             "hairclip.pt",
@@ -127,7 +166,9 @@ WEIGHTS: dict[str, WeightFile] = {
                 HuggingFaceFile("public-data/HairCLIP", "hairclip.pt"),
                 GoogleDriveFile("1hqZT6ZMldhX3M_x378Sm4Z2HMYr-UwQ4"),
             ),
+            approx_bytes=565_000_000,
             needed_for="the instant preset",
+            group="instant",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -137,28 +178,41 @@ WEIGHTS: dict[str, WeightFile] = {
                     "face_recognition_models",
                     "face_recognition_models/models/shape_predictor_68_face_landmarks.dat",
                 ),
-                UrlFile("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"),
+                UrlFile("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2", compression="bz2"),
+                UrlFile(
+                    f"https://github.com/davisking/dlib-models/raw/{_DLIB_MODELS_COMMIT}/"
+                    "shape_predictor_68_face_landmarks.dat.bz2",
+                    compression="bz2",
+                ),
             ),
             size_bytes=99_693_937,
             sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+            pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="face alignment",
         ),
         WeightFile(
             "clip_vit_b32.safetensors",
             "CLIP ViT-B/32, OpenAI weights (transformers layout)",
-            (HuggingFaceFile("openai/clip-vit-base-patch32", "model.safetensors"),),
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "model.safetensors", _CLIP_REVISION),),
+            approx_bytes=605_000_000,
             needed_for="text hairstyle and text colour",
         ),
         WeightFile(
             "clip_vocab.json",
             "CLIP BPE tokenizer vocabulary",
-            (HuggingFaceFile("openai/clip-vit-base-patch32", "vocab.json"),),
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "vocab.json", _CLIP_REVISION),),
+            size_bytes=862_328,
+            sha256="5047b556ce86ccaf6aa22b3ffccfc52d391ea4accdab9c2f2407da5b742d4363",
+            pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
         ),
         WeightFile(
             "clip_merges.txt",
             "CLIP BPE tokenizer merges",
-            (HuggingFaceFile("openai/clip-vit-base-patch32", "merges.txt"),),
+            (HuggingFaceFile("openai/clip-vit-base-patch32", "merges.txt", _CLIP_REVISION),),
+            size_bytes=524_657,
+            sha256="f526393189112391ce6f9795d4695f704121ce452c3aad1f5335cc41337eba85",
+            pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
         ),
         WeightFile(
@@ -166,6 +220,8 @@ WEIGHTS: dict[str, WeightFile] = {
             "VGG16 ImageNet (torchvision layout), LPIPS backbone and Gram style loss",
             (UrlFile("https://download.pytorch.org/models/vgg16-397923af.pth"),),
             size_bytes=553_433_881,
+            sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+            pin_source="published in several independent manifests; starts with the 397923af of torchvision's file name",
             needed_for="inversion, reference hairstyle, colour",
         ),
         WeightFile(
@@ -174,11 +230,12 @@ WEIGHTS: dict[str, WeightFile] = {
             (
                 PackageFile("lpips", "lpips/weights/v0.1/vgg.pth"),
                 UrlFile(
-                    "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth"
+                    f"https://github.com/richzhang/PerceptualSimilarity/raw/{_LPIPS_COMMIT}/lpips/weights/v0.1/vgg.pth"
                 ),
             ),
             size_bytes=7_289,
             sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            pin_source="computed from the file in the PerceptualSimilarity repository at that commit",
             needed_for="inversion, colour",
         ),
         WeightFile(
@@ -201,7 +258,9 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             size_bytes=22_466_066,
             sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="hairedit eval (identity)",
+            group="eval",
         ),
         WeightFile(
             "pt_inception-2015-12-05-6726825d.pth",
@@ -212,7 +271,9 @@ WEIGHTS: dict[str, WeightFile] = {
                     "pt_inception-2015-12-05-6726825d.pth"
                 ),
             ),
+            approx_bytes=91_000_000,
             needed_for="hairedit eval (FID of a set)",
+            group="eval",
         ),
     )
 }

@@ -1,4 +1,5 @@
-"""Load every present pretrained file strictly into its network and report."""
+"""Check every present pretrained file: its sha256 against its pin or lock-file record, then
+strict loading into its network."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from pathlib import Path
 
 from ..errors import HaireditError
 from .download import locate
-from .registry import WEIGHTS
+from .lock import check_file, record_file
+from .registry import WEIGHTS, get_weight_file
+
+HASH_CHECKS = {
+    "pinned": "sha256 matches its pin",
+    "recorded": "sha256 matches the lock file",
+    "recorded now": "sha256 recorded in the lock file now (trusted on first use)",
+}
 
 
 @dataclass
@@ -73,13 +81,9 @@ def _predictor(path: Path) -> str:
 
 
 def _clip(path: Path) -> str:
-    from ..networks.clip import load_clip
+    from ..networks.clip import load_clip_model
 
-    folder = path.parent
-    vocab, merges = locate("clip_vocab.json", folder), locate("clip_merges.txt", folder)
-    if vocab is None or merges is None:
-        raise HaireditError("the tokenizer files clip_vocab.json / clip_merges.txt are missing beside it")
-    load_clip(path, vocab, merges)
+    load_clip_model(path)
     return "CLIP ViT-B/32"
 
 
@@ -125,7 +129,8 @@ def _tokenizer(path: Path) -> str:
     return "tokenizer file"
 
 
-# One checker per registry entry: it loads the file into its network, or raises.
+# One checker per registry entry: it loads the file into its network, or raises. A file trusted
+# on first use is recorded only once its checker has accepted it.
 CHECKERS: dict[str, Callable[[Path], str]] = {
     "ffhq.pt": _generator,
     "ffhq_PCA.npz": _pca,
@@ -153,8 +158,14 @@ def verify(folder: str | Path | None = None) -> list[VerifyResult]:
         if path is None:
             results.append(VerifyResult(name, "missing"))
             continue
+        entry = get_weight_file(name)
         try:
-            results.append(VerifyResult(name, "ok", f"{CHECKERS[name](path)} ({path})"))
+            hashed = check_file(path, entry, folder, record=False)  # a mismatch is refused before loading
+            loaded = CHECKERS[name](path)
+            if hashed == "unrecorded":
+                record_file(path, entry, folder)
+                hashed = "recorded now"
+            results.append(VerifyResult(name, "ok", f"{loaded}; {HASH_CHECKS[hashed]} ({path})"))
         except HaireditError as error:
             results.append(VerifyResult(name, "failed", str(error)))
     return results

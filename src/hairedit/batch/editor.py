@@ -1,0 +1,49 @@
+"""How each batch worker builds its editor: one :class:`EditorSpec`, sent to every worker
+(a process, a Ray actor), which loads its own networks once and keeps them for all its rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import EditConfig
+
+
+@dataclass(frozen=True)
+class EditorSpec:
+    """The networks and settings of a batch.
+
+    ``smoke``: small random networks (``--smoke``), else the pretrained ones from
+    ``weights_dir`` (default ``$HAIREDIT_HOME`` or ``~/.cache/hairedit`` on each machine).
+    Either way inversions are cached beside the weights, so that a photo edited several
+    times is inverted once on each machine.
+    ``cpu_threads``: torch's threads in each worker. A CPU's sums come out differently with
+    different thread counts, so a batch's bytes do not depend on how its rows are spread
+    (one worker, processes, Ray actors) only because every worker uses this same count.
+    """
+
+    config: EditConfig = field(default_factory=EditConfig)
+    smoke: bool = False
+    weights_dir: str | None = None
+    cpu_threads: int = 1
+
+    def build(self, device: str | None = None):
+        """A HairEditor on ``device`` (None: the best available). Networks load on its first edit."""
+        from ..cache import default_folder
+        from ..commands import SMOKE_NETWORK_SEED
+        from ..pipeline import HairEditor
+
+        if self.smoke:
+            return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=self.config,
+                                          cache_dir=default_folder(self.weights_dir))
+        return HairEditor.from_pretrained(self.weights_dir, device, self.config)
+
+    def networks(self) -> dict[str, Any]:
+        """What identifies the networks in a row key: the smoke seed, or the registry's files."""
+        if self.smoke:
+            from ..commands import SMOKE_NETWORK_SEED
+
+            return {"random": SMOKE_NETWORK_SEED}
+        from ..weights.registry import list_weight_files
+
+        return {file.name: file.sha256 or file.size_bytes for file in list_weight_files()}

@@ -1,0 +1,105 @@
+"""Row keys: what makes two rows the same edit.
+
+A row's key hashes the content of every file it reads (photo, reference photos, sketch,
+mask), its texts and colour, face, seed and preset, the batch's settings and which networks
+edit it. A rerun finds a row done only when its output was written under the same key, so
+changing a photo, a setting or the weights redoes exactly the rows it touches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .editor import EditorSpec
+from .manifest import PATH_CONDITIONS, BatchRow, ManifestError
+
+MISSING = "missing"  # the digest of a file that is not there: the edit reports it
+
+
+@dataclass(frozen=True)
+class RowDefaults:
+    """What rows that do not say take: ``seed``/``preset`` None are the settings' own."""
+
+    face: int = 0
+    seed: int | None = None
+    preset: str | None = None
+    image_format: str = "png"  # outputs named from the key
+
+
+@dataclass(frozen=True)
+class RowTask:
+    """A row ready for a worker: every option set, its key, its group (rows of one face of
+    one photo: a worker takes a whole group, so that the photo is inverted once)."""
+
+    index: int  # the row's place in the batch, from 0
+    row: BatchRow
+    key: str
+    group: str
+    overwrite: bool = False
+
+
+class Digests:
+    """SHA-256 of files, each read once per batch."""
+
+    def __init__(self):
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        if path not in self._known:
+            self._known[path] = _file_digest(Path(path))
+        return self._known[path]
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return MISSING
+    return digest.hexdigest()
+
+
+def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, overwrite: bool = False) -> list[RowTask]:
+    """Each row with its options set, its output named, its key; ManifestError when two rows
+    would write the same file."""
+    digests, settings = Digests(), {"config": editor.config.to_dict(), "networks": editor.networks()}
+    tasks, outputs = [], {}
+    for index, row in enumerate(rows):
+        row = replace(
+            row,
+            face=defaults.face if row.face is None else row.face,
+            seed=_first(row.seed, defaults.seed, editor.config.seed),
+            preset=_first(row.preset, defaults.preset, editor.config.preset),
+        )
+        content = _content(row, digests) | settings
+        key = _hash(content)
+        if row.output is None:
+            row = replace(row, output=f"{Path(row.photo).stem}-{key[:12]}.{defaults.image_format}")
+        taken_by = outputs.setdefault(row.output.casefold(), row)
+        if taken_by is not row:
+            raise ManifestError(f"{row.origin}: writes {row.output}, as {taken_by.origin} does; give each row its own "
+                                "output.")
+        photo = row.photo if content["photo"] == MISSING else content["photo"]
+        group = _hash({"photo": photo, "face": row.face})
+        tasks.append(RowTask(index, row, key, group, overwrite))
+    return tasks
+
+
+def _first(*values):
+    return next(value for value in values if value is not None)
+
+
+def _content(row: BatchRow, digests: Digests) -> dict[str, Any]:
+    conditions = {name: digests(value) if name in PATH_CONDITIONS else value for name, value in row.conditions.items()}
+    return {"photo": digests(row.photo), "conditions": conditions, "face": row.face, "seed": row.seed,
+            "preset": row.preset}
+
+
+def _hash(value: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=list).encode()).hexdigest()

@@ -1,0 +1,107 @@
+"""A batch worker: one loaded editor that runs rows one after another and commits each.
+
+The same class runs in the driver (one worker), in worker processes (``--workers``) and in
+Ray actors (``--ray``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import HaireditError, InputError
+from .editor import EditorSpec
+from .keys import RowTask
+from .outputs import Decision, OutputDir, decide, taken_message
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    """A running row's progress: step ``step`` of ``total`` of ``stage``."""
+
+    index: int
+    stage: str
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of a row: ``done`` now, ``skipped`` (done before), or ``failed`` with ``error``."""
+
+    index: int
+    status: Literal["done", "skipped", "failed"]
+    photo: str
+    output: str
+    key: str
+    origin: str = ""
+    error: str | None = None
+    seconds: float = 0.0  # the edit's time
+    warnings: tuple[str, ...] = ()
+    worker: str = ""  # host:pid
+    device: str = ""
+
+    @classmethod
+    def of(cls, task: RowTask, status: str, **details) -> RowOutcome:
+        row = task.row
+        return cls(task.index, status, row.photo, row.output, task.key, row.origin, **details)
+
+
+def outcome_without_work(task: RowTask, decision: Decision, outdir: OutputDir) -> RowOutcome | None:
+    """The outcome of a row that needs no edit (done before, refused before, or its output
+    name taken); None when it must run."""
+    if decision is Decision.SKIP:
+        return RowOutcome.of(task, "skipped")
+    if decision is Decision.FAILED_BEFORE:
+        return RowOutcome.of(task, "failed", error=outdir.failure(task.row.output, task.key))
+    if decision is Decision.TAKEN:
+        return RowOutcome.of(task, "failed", error=taken_message(outdir.where(task.row.output)))
+    return None
+
+
+class Worker:
+    """Holds one editor (networks load on its first row) and runs rows with it."""
+
+    def __init__(self, editor: EditorSpec, device: str | None, outdir: OutputDir):
+        import torch
+
+        torch.set_num_threads(editor.cpu_threads)
+        self.editor = editor.build(device)
+        self.outdir = outdir
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def run(self, task: RowTask, on_stage: Callable[[StageUpdate], None] | None = None) -> RowOutcome:
+        """Edit one row and commit it (see ``outputs``). A row the inputs make impossible
+        fails with ``edit``'s message, recorded so that reruns do not try again; an
+        unexpected error fails the row unrecorded (a rerun tries again)."""
+        out, row = self.outdir, task.row
+        decision = decide(out.states(row.output), task.key, out.exists(row.output), task.overwrite)
+        known = outcome_without_work(task, decision, out)
+        if known is not None:
+            return known
+        who = {"worker": self.name, "device": str(self.editor.components.device)}
+        out.mark(row.output, task.key, "writing", who)
+        start = time.perf_counter()
+
+        def report(progress) -> None:
+            if on_stage is not None:
+                on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total))
+
+        try:
+            result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, callback=report,
+                                      previews=False, **row.conditions)
+        except InputError as error:
+            out.mark(row.output, task.key, "failed", {"error": str(error), **who})
+            return RowOutcome.of(task, "failed", error=str(error), **who)
+        except HaireditError:
+            raise  # missing weights, an interruption: not this row's fault, the batch stops
+        except Exception as error:  # noqa: BLE001 - one row's bug must not stop a batch of thousands
+            return RowOutcome.of(task, "failed", error=f"{type(error).__name__}: {error}", **who)
+        seconds = time.perf_counter() - start
+        out.save_result(result, row.output)
+        out.mark(row.output, task.key, "done", {"seconds": seconds, **who})
+        return RowOutcome.of(task, "done", seconds=seconds, warnings=tuple(result.warnings), **who)

@@ -1,0 +1,311 @@
+"""`hairedit batch` without networks: reading manifests, folders and catalogues; refusing
+malformed ones before any work; the row keys; and the bookkeeping that makes a batch
+resumable, checked at every point where a SIGKILL can land. (tests/test_batch.py runs real
+batches.)"""
+
+import json
+import os
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hairedit.batch import (
+    BatchRow,
+    EditorSpec,
+    ManifestError,
+    RowDefaults,
+    catalogue_rows,
+    folder_photos,
+    read_manifest,
+    read_styles,
+    run_batch,
+)
+from hairedit.batch.outputs import ROWS, OutputDir
+from hairedit.cli import main
+from hairedit.config import PRESETS, EditConfig
+from hairedit.errors import InputError
+from hairedit.imageio import save_image
+from hairedit.pipeline import HairEditor
+
+
+@pytest.fixture
+def folder(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, value in (("ann.jpg", 40), ("bob.png", 120), ("cy.webp", 200)):
+        Image.new("RGB", (32, 32), (value, value, value)).save(photos / name)
+    (photos / "notes.txt").write_text("not a photo")
+    (photos / ".hidden.png").write_bytes(b"")
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# -- manifests -----------------------------------------------------------------------------
+
+
+def test_csv_manifest_rows_resolve_paths_against_the_manifest_and_keep_every_option(folder):
+    manifest = write(folder / "edits.csv", "\ufeffPhoto,hairstyle-ref,Color,rgb,face,seed,preset,output\n"
+                     'photos/ann.jpg,photos/bob.png,,"10,20,30",2,-7,fast,out/ann.png\n'
+                     "\n"
+                     "photos/bob.png,,platinum blonde,,,,,\n")
+    first, second = read_manifest(manifest)
+    assert first == BatchRow(str(folder / "photos/ann.jpg"), {"hairstyle_ref": str(folder / "photos/bob.png"),
+                             "rgb": "10,20,30"}, face=2, seed=-7, preset="fast", output="out/ann.png",
+                             origin=f"{manifest}, line 2")
+    assert second.conditions == {"color": "platinum blonde"} and second.face is None and second.output is None
+    assert second.origin == f"{manifest}, line 4"
+
+
+def test_jsonl_manifest_takes_nulls_as_absent_and_rgb_as_a_list(folder):
+    manifest = write(folder / "edits.jsonl", '{"photo": "/abs/me.jpg", "rgb": [1, 2, 3], "seed": null}\n\n'
+                     '{"photo": "photos/cy.webp", "hairstyle": "bob cut hairstyle", "sketch": "s.png"}\n')
+    first, second = read_manifest(manifest)
+    assert first.photo == "/abs/me.jpg" and first.conditions == {"rgb": (1, 2, 3)} and first.seed is None
+    assert second.conditions == {"hairstyle": "bob cut hairstyle", "sketch": str(folder / "s.png")}
+    assert second.origin.endswith("line 3")
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("m.csv", "photo,colour\nme.jpg,red\n", "line 1: unknown column 'colour'"),
+        ("m.csv", "photo,rgb\nme.jpg,red\nme.jpg,red,extra\n", "line 3: 3 values for 2 columns"),
+        ("m.csv", "photo,seed\nme.jpg,1\nme.jpg,lucky\n", "line 3: seed must be a whole number, not 'lucky'"),
+        ("m.csv", "photo,face\nme.jpg,-1\n", "line 2: face must be 0 or more"),
+        ("m.csv", "photo,preset\nme.jpg,turbo\n", f"line 2: unknown preset 'turbo'; use {', '.join(PRESETS)}"),
+        ("m.csv", "photo,rgb,rgb\nme.jpg,red,blue\n", "line 1: the column rgb is named twice"),
+        ("m.csv", "hairstyle,rgb\nbob,red\n", "line 2: no photo"),
+        ("m.csv", 'photo,rgb\nme.jpg,"red\nstill the same value"\nme.jpg,blue,x\n', "line 4: 3 values"),
+        ("m.csv", "photo,output\nme.jpg,../escape.png\n", "line 2: output '../escape.png' must be a file name inside"),
+        ("m.csv", "photo,output\nme.jpg,me.psd.bak\n", "line 2: output 'me.psd.bak' has no image extension"),
+        ("m.csv", "", "is empty; the first line names the columns"),
+        ("m.csv", "photo\n", "has no rows"),
+        ("m.jsonl", '{"photo": "me.jpg"}\n{"photo": "me.jpg", "rgb": "red"\n', "line 2: not JSON"),
+        ("m.jsonl", '["me.jpg", "red"]\n', "line 1: expected a JSON object"),
+        ("m.jsonl", '{"photo": "me.jpg", "hairstyle": 7}\n', "line 1: hairstyle must be text, not 7"),
+        ("m.jsonl", '{"photo": "me.jpg", "face": true}\n', "line 1: face must be a whole number, not True"),
+        ("m.txt", "me.jpg\n", "use a .csv or .jsonl file"),
+    ],
+)
+def test_malformed_manifests_are_refused_naming_the_line(tmp_path, name, text, message):
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        read_manifest(write(tmp_path / name, text))
+
+
+def test_a_malformed_manifest_stops_the_command_before_any_work(folder, capsys, monkeypatch):
+    """Two rows writing one file: refused in one line naming both lines; no editor is built, nothing written."""
+    monkeypatch.setattr(EditorSpec, "build", lambda *a: pytest.fail("an editor was built"))
+    manifest = write(folder / "edits.csv", "photo,rgb,output\nphotos/ann.jpg,red,x.png\nphotos/bob.png,blue,X.png\n")
+    assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{manifest}, line 3: writes X.png, as {manifest}, line 2 does" in err
+    assert not (folder / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["{folder}/photos"], "give a hairstyle (text, reference photo or sketch) and/or a colour"),
+        (["{folder}/photos", "--rgb", "crimsonn"], "'crimsonn' is not a colour"),
+        (["{folder}/photos", "--rgb", "red", "--styles", "{folder}/styles.txt"], "not both"),
+        (["{folder}/edits.csv", "--rgb", "red"], "with a manifest the conditions come from its columns"),
+        (["{folder}/photos", "--styles", "{folder}/bad_styles.csv"], "bad_styles.csv, line 3: give one colour"),
+        (["{folder}/photos", "--rgb", "red", "-o", "{folder}/photos"], "is the folder of photos"),
+        (["{folder}/nowhere", "--rgb", "red"], "nowhere: no such manifest or folder"),
+        (["{folder}/edits.csv", "--devices", "cuda:7"], "device 'cuda:7' is not available here"),
+        (["{folder}/edits.csv", "--ray", "--device", "cpu"], "--device and --devices are for this machine"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line_before_any_work(folder, capsys, monkeypatch, options, message):
+    write(folder / "edits.csv", "photo,rgb\nphotos/ann.jpg,red\n")
+    write(folder / "styles.txt", "bob cut hairstyle\n")
+    write(folder / "bad_styles.csv", "name,rgb,color\nred,red,\nmixed,red,blue hair\n")
+    monkeypatch.setattr(HairEditor, "edit", lambda *a, **k: pytest.fail("an edit started"))
+    argv = ["batch", *[o.format(folder=folder) for o in options]]
+    if "-o" not in argv:
+        argv += ["-o", str(folder / "out")]
+    assert main([*argv, "--smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hairedit: error: ") and err.count("\n") == 1 and message in err
+    assert not (folder / "out").exists()
+
+
+# -- folders and catalogues ----------------------------------------------------------------
+
+
+def test_a_folder_lists_its_photos_by_name_and_refuses_two_with_one_name(folder):
+    assert [p.name for p in folder_photos(folder / "photos")] == ["ann.jpg", "bob.png", "cy.webp"]
+    Image.new("RGB", (8, 8)).save(folder / "photos" / "ann.png")
+    with pytest.raises(InputError, match="ann.jpg and ann.png would write the same output"):
+        folder_photos(folder / "photos")
+    with pytest.raises(InputError, match="holds no photos"):
+        folder_photos(folder)
+
+
+def test_a_catalogue_is_every_photo_times_every_style(folder):
+    styles_txt = read_styles(write(folder / "styles.txt", "# salon menu\nbob cut hairstyle\n\nAfro hairstyle!\n"))
+    assert [(s.name, s.conditions) for s in styles_txt] == [
+        ("bob_cut_hairstyle", {"hairstyle": "bob cut hairstyle"}), ("afro_hairstyle", {"hairstyle": "Afro hairstyle!"})]
+    styles = read_styles(write(folder / "styles.jsonl", '{"name": "honey", "rgb": "#d4a373", "seed": 3}\n'
+                               '{"hairstyle_ref": "photos/bob.png", "color": "blond hair"}\n{"sketch": "s.png"}\n'))
+    assert [s.name for s in styles] == ["honey", "blond_hair", "style3"]
+    assert styles[1].conditions["hairstyle_ref"] == str(folder / "photos/bob.png")
+    rows = catalogue_rows(folder_photos(folder / "photos"), styles, "jpg")
+    assert len(rows) == 9
+    assert [r.output for r in rows[:3]] == ["ann/honey.jpg", "ann/blond_hair.jpg", "ann/style3.jpg"]
+    assert rows[0].seed == 3 and rows[0].conditions == {"rgb": "#d4a373"}
+    with pytest.raises(ManifestError, match="line 3: the style name 'bob' is taken by line 2; give each style its own name"):
+        read_styles(write(folder / "dup.csv", "name,hairstyle\nbob,bob cut\nbob,short bob\n"))
+
+
+# -- row keys and resumable bookkeeping, with a stand-in editor -----------------------------
+
+
+class StandInResult(SimpleNamespace):
+    def save(self, path, overwrite=False):
+        return save_image(self.image, path, overwrite)
+
+
+class StandInEditor:
+    """Answers edit() at once with a picture made of the inputs: the batch's bookkeeping
+    is what is tested here (tests/test_batch.py runs the real editor)."""
+
+    edits: list = []
+
+    def __init__(self, device=None):
+        self.components = SimpleNamespace(device="cpu")
+
+    def edit(self, photo, face=0, seed=0, preset=None, callback=None, previews=True, **conditions):
+        if conditions.get("rgb") == "crimsonn":
+            raise InputError("'crimsonn' is not a colour.")
+        StandInEditor.edits.append((Path(photo).name, conditions, seed))
+        value = (int(np.asarray(Image.open(photo)).sum()) + 7 * seed + len(str(conditions))) % 256
+        return StandInResult(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[])
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    StandInEditor.edits = []
+    monkeypatch.setattr(EditorSpec, "build", lambda self, device=None: StandInEditor(device))
+    return StandInEditor
+
+
+def rows(folder):
+    return [BatchRow(str(folder / "photos" / name), {"rgb": rgb}, output=f"{Path(name).stem}.png")
+            for name, rgb in (("ann.jpg", "red"), ("bob.png", "blue"), ("cy.webp", "crimsonn"))]
+
+
+def run(folder, batch_rows=None, **options):
+    return run_batch(batch_rows or rows(folder), folder / "out", EditorSpec(EditConfig.smoke(1), smoke=True),
+                     **options)
+
+
+def statuses(summary):
+    return [o.status for o in summary.outcomes]
+
+
+def test_a_rerun_edits_nothing_and_reports_the_bad_row_again(folder, stand_in):
+    first = run(folder)
+    assert statuses(first) == ["done", "done", "failed"]
+    assert first.failed[0].error == "'crimsonn' is not a colour." and len(stand_in.edits) == 2
+    second = run(folder)
+    assert statuses(second) == ["skipped", "skipped", "failed"] and len(stand_in.edits) == 2
+    report = [json.loads(line) for line in (folder / "out" / "report.jsonl").read_text().splitlines()]
+    assert [(r["row"], r["status"], r["error"]) for r in report] == [
+        (1, "skipped", None), (2, "skipped", None), (3, "failed", "'crimsonn' is not a colour.")]
+    third = run(folder, overwrite=True)
+    assert statuses(third) == ["done", "done", "failed"] and len(stand_in.edits) == 4
+
+
+def test_the_key_follows_the_inputs_content_and_settings(folder, stand_in):
+    run(folder)
+    Image.new("RGB", (32, 32), "white").save(folder / "photos" / "bob.png")  # new content, same name
+    assert statuses(run(folder)) == ["skipped", "done", "failed"]
+    assert statuses(run(folder, defaults=RowDefaults(seed=5))) == ["done", "done", "failed"]
+    assert statuses(run(folder, defaults=RowDefaults(seed=5))) == ["skipped", "skipped", "failed"]
+    assert [e[2] for e in stand_in.edits] == [0, 0, 0, 5, 5]
+
+
+@pytest.mark.parametrize("killed", ["after writing the start", "while writing the output", "after the output",
+                                    "before tidying the start"])
+def test_a_rerun_after_a_kill_at_any_step_of_a_row_completes_it_once(folder, stand_in, killed):
+    """The states a SIGKILL can leave at each step of a row's commit (outputs.py), made by hand."""
+    run(folder)
+    out = OutputDir.at(folder / "out")
+    (key,) = [name.rpartition(".")[0] for name in out.names_in(f"{ROWS}/bob.png")]
+    done_bytes = (folder / "out" / "bob.png").read_bytes()
+    out.remove(f"{ROWS}/bob.png/{key}.done")
+    out.write_bytes(f"{ROWS}/bob.png/{key}.writing", b"{}")
+    if killed == "before tidying the start":
+        out.write_bytes(f"{ROWS}/bob.png/{key}.done", b"{}")
+    if killed in ("after writing the start", "while writing the output"):
+        (folder / "out" / "bob.png").unlink()
+    if killed == "while writing the output":
+        (folder / "out" / ".bob.png.0123abcd.part").write_bytes(b"half a png")
+    stand_in.edits.clear()
+    summary = run(folder)
+    expected = "skipped" if killed == "before tidying the start" else "done"
+    assert statuses(summary) == ["skipped", expected, "failed"]
+    assert len(stand_in.edits) == (expected == "done")
+    assert (folder / "out" / "bob.png").read_bytes() == done_bytes
+    assert f"{key}.done" in out.names_in(f"{ROWS}/bob.png")
+    assert not list((folder / "out").glob(".*.part"))
+    assert statuses(run(folder)) == ["skipped", "skipped", "failed"]
+
+
+def test_a_file_no_row_wrote_is_kept_unless_overwrite(folder, stand_in):
+    (folder / "out").mkdir()
+    (folder / "out" / "ann.png").write_bytes(b"the user's own picture")
+    summary = run(folder)
+    assert summary.outcomes[0].error == (f"{folder / 'out' / 'ann.png'} already exists; pass --overwrite to replace "
+                                         "it, or choose another name.")
+    assert (folder / "out" / "ann.png").read_bytes() == b"the user's own picture"
+    assert statuses(run(folder, overwrite=True))[0] == "done"
+    assert Image.open(folder / "out" / "ann.png").size == (16, 16)
+
+
+def test_outputs_go_to_an_fsspec_url(folder, stand_in):
+    summary = run_batch(rows(folder), f"file://{folder}/remote", EditorSpec(smoke=True))
+    assert statuses(summary) == ["done", "done", "failed"]
+    assert Image.open(folder / "remote" / "ann.png").size == (16, 16)
+    assert statuses(run_batch(rows(folder), f"file://{folder}/remote", EditorSpec(smoke=True))) == [
+        "skipped", "skipped", "failed"]
+    assert len(stand_in.edits) == 2
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(folder, stand_in):
+    out = OutputDir.at(folder / "out")
+    out.prepare()
+    with out.lock(), pytest.raises(InputError, match="another batch is writing to"):
+        run(folder)
+
+
+def test_ctrl_c_stops_the_batch_keeping_the_rows_done(folder, stand_in, capsys, monkeypatch):
+    edit = StandInEditor.edit
+
+    def interrupt_the_second(self, photo, **options):
+        if StandInEditor.edits:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
+        return edit(self, photo, **options)
+
+    monkeypatch.setattr(StandInEditor, "edit", interrupt_the_second)
+    manifest = write(folder / "edits.csv", "photo,rgb\nphotos/ann.jpg,red\nphotos/bob.png,blue\n")
+    assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 130
+    err = capsys.readouterr().err
+    assert "batch interrupted; the rows done are kept: run the same command to finish." in err
+    assert "Traceback" not in err
+    assert [line["status"] for line in map(json.loads, (folder / "out" / "report.jsonl").read_text().splitlines())] \
+        == ["done"]
+    monkeypatch.setattr(StandInEditor, "edit", edit)
+    assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 0
+    assert "2 rows: 1 done, 1 skipped (done before), 0 failed" in capsys.readouterr().out
+    assert not list((folder / "out").glob("*.part")) and not list((folder / "out").glob(".*.part"))
