@@ -37,7 +37,7 @@ from .stages.bald import bald_latent
 from .stages.blending import blend_hairstyle
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import Inverter, image_tensor
-from .stages.mapper import MapperCondition, mapper_latent, with_color_rows
+from .stages.mapper import MapperCondition, mapper_latent, recoloured_hair, with_color_rows
 from .stages.reference import reference_proxy
 from .stages.sketch import sketch_proxy
 from .stages.text import text_proxy
@@ -220,6 +220,7 @@ class _EditRun:
         with torch.no_grad():
             reconstruction = c.generator.synthesis(inversion.latent, start_features=inversion.features).image
             source_parse = c.parser(source)
+        self.source, self.source_hair = source, (source_parse.logits_full.argmax(1, keepdim=True) == HAIR).float()
         proxies = ProxyImages(reconstruction=to_uint8(reconstruction))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
@@ -244,6 +245,10 @@ class _EditRun:
                 )
             features, hairstyle_image = blend.features, blend.image
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
+            if global_latent is not None:
+                with torch.no_grad():
+                    global_image = blend.global_image if blend.global_image is not None else c.generator(global_latent)
+                proxies.hairstyle = to_uint8(global_image)
 
         # 6. Recolour.
         final = hairstyle_image
@@ -288,15 +293,16 @@ class _EditRun:
         return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
 
     def _inverter(self) -> Inverter:
-        c, config = self.c, self.config
-        context = (c.inversion_fingerprint, config.autocast, c.e4e_fingerprint if self.instant else None)
+        c, config, context = self.c, self.config, ()
+        if self.editor.cache is not None:  # fingerprints cost a pass over the networks: only for the cache key
+            context = (c.inversion_fingerprint, config.autocast, c.e4e_fingerprint if self.instant else None)
         return Inverter(
             c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, self.rows, config.seed, self.editor.cache,
             config.fast, cache_context=context,
         )
 
     def _global_proxies(self, conditions: Conditions, latent, source, hairstyle_ref, color_ref, inverter, proxies):
-        """The bald proxy and the text or reference proxy (their images go to ``proxies``)."""
+        """The bald proxy (its image goes to ``proxies``) and the text or reference proxy."""
         c, config, timer = self.c, self.config, self.timer
         with timer("bald proxy"), torch.no_grad():
             bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
@@ -322,8 +328,6 @@ class _EditRun:
                     c, reference_latent, reference_image, source, config.reference, self.rows, self.reporter,
                     self._painted_labels(conditions), config.fast,
                 )
-        with torch.no_grad():
-            proxies.hairstyle = to_uint8(c.generator(global_latent))
         return bald, global_latent
 
     def _painted_labels(self, conditions: Conditions) -> torch.Tensor | None:
@@ -345,9 +349,15 @@ class _EditRun:
         return None if aligned is None else image_tensor(aligned.crop, self.size, self.c.device)
 
     def _mapper_color(self, conditions: Conditions, color_ref: AlignedFace | None) -> MapperCondition | None:
-        if conditions.color is None and color_ref is None:
-            return None  # none, or an RGB value: no trained network takes one
-        return MapperCondition(conditions.color, self._image(color_ref))
+        """The colour condition for the instant preset's mapper; None without a colour, or for an
+        RGB colour when ``color.stage1_steps`` asks for the official loss instead."""
+        if conditions.color is not None:
+            return MapperCondition(text=conditions.color)
+        if color_ref is not None:
+            return MapperCondition(image=self._image(color_ref))
+        if conditions.rgb is not None and self.config.color.stage1_steps == 0:
+            return recoloured_hair(self.source, self.source_hair, conditions.rgb)
+        return None
 
     def _mapped_color_latent(self, conditions: Conditions, latent, color_ref) -> torch.Tensor | None:
         """The instant preset's colour proxy (text or reference colour), from the mapper's
