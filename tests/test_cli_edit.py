@@ -257,17 +257,17 @@ def test_the_smoke_demo_sheet_does_not_take_the_real_demos_name(tmp_path, monkey
 
 
 def test_warnings_about_the_result_are_printed(files, tmp_path, capsys, monkeypatch):
-    import hairedit.pipeline
+    from hairedit import edit_run
 
-    monkeypatch.setattr(hairedit.pipeline._EditRun, "_warnings", lambda *args: [hairedit.pipeline.OLD_HAIR_PAST_CROP])
+    monkeypatch.setattr(edit_run.EditRun, "_warnings", lambda *args: [edit_run.OLD_HAIR_PAST_CROP])
     assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
-    assert f"hairedit: warning: {hairedit.pipeline.OLD_HAIR_PAST_CROP}" in capsys.readouterr().err
+    assert f"hairedit: warning: {edit_run.OLD_HAIR_PAST_CROP}" in capsys.readouterr().err
     assert (tmp_path / "out.png").is_file()
 
 
 def test_random_networks_say_nothing_about_hair_past_the_crop(files, tmp_path, capsys, monkeypatch):
-    import hairedit.pipeline
+    from hairedit import edit_run
 
-    monkeypatch.setattr(hairedit.pipeline, "old_hair_left_past_crop", lambda *args: True)
+    monkeypatch.setattr(edit_run, "old_hair_left_past_crop", lambda *args: True)
     assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
     assert "warning" not in capsys.readouterr().err

@@ -3,6 +3,7 @@ mapper), on small random networks of the official architectures and a real photo
 
 import numpy as np
 import pytest
+import torch
 from skimage import data
 
 from hairedit import EditConfig, HairEditor
@@ -50,10 +51,30 @@ def test_every_mode_runs_by_forward_passes_and_changes_only_the_hair_region(edit
     result, stages = _stages(editor, photo, **{k: values.get(v, v) for k, v in conditions.items()})
     assert_only_the_edit_region_changed(photo, np.asarray(result.image), result.masks.edit_region,
                                         result.aligned.transform)
-    # No optimisation but the RGB colour's few steps: no II2S, no text or reference proxy loop.
-    assert stages <= {"colour proxy"} and ("colour proxy" in stages) == ("rgb" in conditions)
+    assert stages == set()  # no optimisation loop ran
     if "hairstyle" in conditions or "hairstyle_ref" in conditions:
         assert "mapper proxy" in result.timings and "reference proxy" not in result.timings
+
+
+def test_an_rgb_colour_is_given_to_the_mapper_as_the_photos_hair_recoloured(editor, photo):
+    from hairedit.stages.mapper import recoloured_hair
+
+    image = (0.2 + 0.1 * torch.rand(1, 3, 32, 32)) * 2 - 1  # dark hair, its shade varying by a third
+    hair = torch.zeros(1, 1, 32, 32)
+    hair[..., :10, :] = 1
+    reference = recoloured_hair(image, hair, (200, 40, 40))
+    mean = ((reference.image + 1) / 2 * hair).sum((2, 3)) / hair.sum()
+    torch.testing.assert_close(mean, torch.tensor([[200, 40, 40]]) / 255, atol=0.02, rtol=0)
+    assert torch.equal(reference.image[..., 10:, :], image[..., 10:, :])  # only the hair is recoloured
+    red, blue = (editor.edit(photo, rgb=rgb, progress=False).proxies.color_stage1 for rgb in ("red", "blue"))
+    assert not np.array_equal(red, blue)
+
+
+def test_an_rgb_colour_can_use_the_official_loss_instead(photo):
+    config = EditConfig.for_preset("instant", {"color": {"stage1_steps": 2}})
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=config)
+    _, stages = _stages(editor, photo, rgb="red")
+    assert stages == {"colour proxy"}
 
 
 def test_text_and_reference_conditions_move_the_mapper_latent(editor, photo):

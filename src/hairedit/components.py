@@ -17,6 +17,7 @@ import torch
 
 from .cache import fingerprint
 from .checkpoints import check_decoder
+from .config import LayerResolutions
 from .errors import DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
@@ -213,7 +214,8 @@ class Components:
                 seed, components.generator.n_latent, components.generator.style_dim, components.mean_latent.cpu()
             ),
             "hairclip": lambda: hairclip_mapper.small_hairclip_mapper(
-                seed, components.generator.n_latent, components.generator.style_dim, components.clip
+                seed, components.generator.n_latent, components.generator.style_dim, components.clip,
+                fine_start=LayerResolutions().rows(size_px).color.start,  # the colour mapper reaches the colour rows
             ),
             "inception": lambda: inception.small_inception(seed),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),

@@ -179,6 +179,9 @@ class ColorProxyConfig:
     not_hair_mse_lambda: float = 10.0
     hair_lpips_lambda: float = 1.0
     mask_dilate_px: int = 30
+    # Official: stage 1 parses every step's image for its masks (argmax: no gradient flows through
+    # them). False: the hairstyle image's masks, parsed once.
+    reparse_each_step: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,12 @@ class InstantConfig:
 
     The photo is inverted by the e4e encoder (``inversion.fs_steps`` FS refinement steps
     after it, 0 by default); text and reference hairstyles and colours come from one forward
-    pass of HairCLIP's mapper; a painted mask is the global proxy's blending mask as painted;
-    an RGB colour, which no trained network takes, runs ``color.stage1_steps`` steps of the
-    official colour loss; colour blending is the official feature blend, rendered on without
-    the stage-2 optimisation.
+    pass of HairCLIP's mapper; an RGB colour, which no trained network takes, is given to the
+    mapper as a colour reference: the photo's own hair recoloured to it (or, with
+    ``color.stage1_steps`` above 0, that many steps of the official colour loss, the hairstyle
+    image's masks parsed once); a painted mask is the global proxy's blending mask as painted;
+    colour blending is the official feature blend, rendered on without the stage-2
+    optimisation.
     """
 
     mapper_strength: float = 0.1  # HairCLIP's w_hat = w + 0.1 * mapper(w, ...)
@@ -404,7 +409,7 @@ def _instant_preset() -> EditConfig:
         fast=FastConfig(),
         instant=InstantConfig(),
         inversion=InversionConfig(w_steps=0, fs_steps=0),
-        color=ColorProxyConfig(stage1_steps=20, stage2_steps=0),
+        color=ColorProxyConfig(stage1_steps=0, stage2_steps=0, reparse_each_step=False),
     )
 
 

@@ -124,16 +124,24 @@ class SubHairMapper(nn.Module):
 
 class HairMapper(nn.Module):
     """The three mappers: rows [0, 4) and [4, 8) conditioned on the hairstyle, the rest on
-    the colour."""
+    the colour (``coarse_rows`` and ``medium_rows`` other than 4 only for small test networks,
+    whose colour rows come earlier)."""
 
-    def __init__(self, n_latent: int = 18, style_dim: int = 512, embed_dim: int = 512):
+    def __init__(
+        self,
+        n_latent: int = 18,
+        style_dim: int = 512,
+        embed_dim: int = 512,
+        coarse_rows: int = COARSE_ROWS,
+        medium_rows: int = MEDIUM_ROWS,
+    ):
         super().__init__()
-        if n_latent <= COARSE_ROWS + MEDIUM_ROWS:
-            raise ValueError(f"the mapper needs more than {COARSE_ROWS + MEDIUM_ROWS} W+ rows. Got {n_latent}.")
-        self.n_latent = n_latent
-        self.course_mapping = SubHairMapper(COARSE_ROWS, style_dim, embed_dim)  # sic: the official name
-        self.medium_mapping = SubHairMapper(MEDIUM_ROWS, style_dim, embed_dim)
-        self.fine_mapping = SubHairMapper(n_latent - COARSE_ROWS - MEDIUM_ROWS, style_dim, embed_dim)
+        if n_latent <= coarse_rows + medium_rows:
+            raise ValueError(f"the mapper needs more than {coarse_rows + medium_rows} W+ rows. Got {n_latent}.")
+        self.n_latent, self.coarse_end, self.medium_end = n_latent, coarse_rows, coarse_rows + medium_rows
+        self.course_mapping = SubHairMapper(coarse_rows, style_dim, embed_dim)  # sic: the official name
+        self.medium_mapping = SubHairMapper(medium_rows, style_dim, embed_dim)
+        self.fine_mapping = SubHairMapper(n_latent - self.medium_end, style_dim, embed_dim)
 
     def forward(
         self, latent: torch.Tensor, hairstyle: torch.Tensor | None, color: torch.Tensor | None
@@ -141,11 +149,11 @@ class HairMapper(nn.Module):
         """latent (B, n_latent, style_dim); hairstyle, color: (B, embed_dim) embeddings or
         None -> the mapper's offsets (B, n_latent, style_dim), before the 0.1 scale."""
         hairstyle_rows, color_rows = (self._rows(e, latent) for e in (hairstyle, color))
-        medium_end = COARSE_ROWS + MEDIUM_ROWS
+        coarse_end, medium_end = self.coarse_end, self.medium_end
         return torch.cat(
             [
-                self.course_mapping(latent[:, :COARSE_ROWS], _take(hairstyle_rows, 0, COARSE_ROWS)),
-                self.medium_mapping(latent[:, COARSE_ROWS:medium_end], _take(hairstyle_rows, COARSE_ROWS, medium_end)),
+                self.course_mapping(latent[:, :coarse_end], _take(hairstyle_rows, 0, coarse_end)),
+                self.medium_mapping(latent[:, coarse_end:medium_end], _take(hairstyle_rows, coarse_end, medium_end)),
                 self.fine_mapping(latent[:, medium_end:], _take(color_rows, medium_end, self.n_latent)),
             ],
             dim=1,
@@ -274,12 +282,15 @@ def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", t
 
 
 def small_hairclip_mapper(
-    seed: int = 0, n_latent: int = 10, style_dim: int = 64, clip: CLIPGuide | None = None
+    seed: int = 0, n_latent: int = 10, style_dim: int = 64, clip: CLIPGuide | None = None, fine_start: int = 8
 ) -> HairCLIP:
     """A random mapper for a small generator (``n_latent`` rows of ``style_dim``), with
-    ``clip`` (default :func:`~hairedit.networks.clip.small_clip`), for tests and ``--smoke``."""
+    ``clip`` (default :func:`~hairedit.networks.clip.small_clip`), for tests and ``--smoke``;
+    its colour (fine) mapper takes the rows from ``fine_start`` on (8, as the official one;
+    earlier for a small generator, whose colour rows come earlier)."""
     clip = clip if clip is not None else small_clip(seed)
     embed_dim = clip.model.config.projection_dim
+    coarse = (fine_start + 1) // 2
     with seeded(seed):
-        mapper = HairMapper(n_latent, style_dim, embed_dim)
+        mapper = HairMapper(n_latent, style_dim, embed_dim, coarse, fine_start - coarse)
     return HairCLIP(mapper, clip).eval().requires_grad_(False)

@@ -31,6 +31,7 @@ class HairstyleBlend:
     image: torch.Tensor
     bald_mask: torch.Tensor | None
     global_hair_mask: torch.Tensor | None
+    global_image: torch.Tensor | None  # the global proxy's render, when its hair was parsed from it
 
 
 def to_feature_size(mask: torch.Tensor, size_px: int) -> torch.Tensor:
@@ -65,7 +66,7 @@ def blend_hairstyle(
     g = components.generator
     size = rows.features_px
     features = source.features
-    bald_mask = None
+    bald_mask = global_image = None
     noise = noise if config.random_noise else None
 
     def features_of(latent: torch.Tensor) -> torch.Tensor:
@@ -77,11 +78,12 @@ def blend_hairstyle(
         weight = to_feature_size(bald_mask, size)
         features = bald_features * weight + features * (1 - weight)
         if global_hair is None:
-            global_hair = (components.parser(g(global_latent)).logits.argmax(1, keepdim=True) == HAIR).float()
+            global_image = g(global_latent)
+            global_hair = (components.parser(global_image).logits.argmax(1, keepdim=True) == HAIR).float()
         weight = to_feature_size(global_hair, size)
         features = global_features * weight + features * (1 - weight)
     if local_latent is not None:
         weight = to_feature_size(local_mask, size)
         features = features_of(local_latent) * weight + features * (1 - weight)
     image = g.synthesis(source.latent, start_features=features).image
-    return HairstyleBlend(features, image, bald_mask, global_hair)
+    return HairstyleBlend(features, image, bald_mask, global_hair, global_image)

@@ -118,7 +118,7 @@ def _stage1(components, target, hairstyle_image, source_latent, features, config
         full = latent.full()
         color_latent = full.detach()
         image = render(g, full, loss_px, start_features=features)
-        labels = _labels(components, image)
+        labels = _labels(components, image) if config.reparse_each_step else hairstyle_labels
         loss = config.background_lambda * background_loss(hairstyle_small, image, hairstyle_labels, labels)
         if target.text is not None:
             loss = loss + config.clip_lambda * components.clip.loss(image, text_features, 1)
