@@ -21,7 +21,7 @@ from hairedit.evaluate.measure import EditEvaluator, EditSample
 from hairedit.evaluate.pixels import masked_lpips, masked_psnr, masked_ssim, ssim_map
 from hairedit.evaluate.sets import frechet_distance, mean_interval
 from hairedit.face.detect import detect_faces
-from hairedit.networks.bisenet import HAIR
+from hairedit.labels import HAIR
 from hairedit.networks.inception import FIDInception, load_inception
 from hairedit.networks.vgg import small_lpips
 from tests.official.inception import write_inception

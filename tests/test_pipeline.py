@@ -12,7 +12,7 @@ from skimage import data
 from hairedit import EditConfig, HairEditor
 from hairedit.commands import SMOKE_NETWORK_SEED, sample_sketch
 from hairedit.errors import EditInterrupted, InputError
-from hairedit.networks.bisenet import HAIR
+from hairedit.labels import HAIR
 from hairedit.progress import Reporter
 from hairedit.stages.blending import blend_hairstyle, to_feature_size
 from hairedit.stages.inversion import Inverter, image_tensor

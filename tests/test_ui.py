@@ -22,7 +22,7 @@ from hairedit.cli import main
 from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.conditions import load_mask, load_sketch
 from hairedit.errors import InputError
-from hairedit.networks.bisenet import BACKGROUND, EAR, FACE, HAIR
+from hairedit.labels import BACKGROUND, EAR, FACE, HAIR
 from hairedit.ui import canvas, command, render
 from hairedit.ui.handlers import HairEditApp
 from hairedit.ui.session import HISTORY_LIMIT, SessionStore

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
-from ..labels import BACKGROUND, CLOTH, EAR, FACE, HAIR, N_CLASSES, PAINTABLE_CLASSES  # noqa: F401 (re-exported)
+from ..labels import HAIR, N_CLASSES
 from ..resample import bicubic_downsample
 from .random_init import seeded
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -13,7 +13,7 @@ from skimage.morphology import skeletonize
 
 from ..conditions import parse_rgb
 from ..face.detect import DetectedFace
-from ..networks.bisenet import BACKGROUND, EAR, FACE, HAIR
+from ..labels import BACKGROUND, EAR, FACE, HAIR
 
 CANVAS_PX = 512  # the official sketch canvas; the mask painter uses the same square
 STROKE_WIDTH_PX = 2  # the official sketches' stroke width on that canvas

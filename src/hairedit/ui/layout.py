@@ -12,7 +12,7 @@ import os
 import gradio as gr
 
 from ..config import PRESETS
-from ..networks.bisenet import HAIR
+from ..labels import HAIR
 from .canvas import (
     CANVAS_PX,
     MASK_BRUSH_RADIUS_PX,
