@@ -5,7 +5,6 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import pytest
@@ -13,10 +12,9 @@ from PIL import Image
 from skimage import data
 
 from hairedit.cli import main
+from tests.browser import launch_chromium
 from tests.real_photos import insightface_image
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 QUICK = {"inversion": {"w_steps": 2, "fs_steps": 2}, "text": {"steps": 2}, "reference": {"steps": 2},
          "color": {"stage1_steps": 2, "stage2_steps": 2}}
 
@@ -164,13 +162,11 @@ def test_comparing_presets_writes_tables_of_every_edit(compared):
 
 @pytest.mark.browser
 def test_the_comparison_report_renders_in_chromium(compared):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
     from playwright.sync_api import sync_playwright
 
     _, report = compared
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(driver)
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.goto((report / "report.html").as_uri())
         images = page.evaluate("() => [...document.images].map(i => [i.alt, i.complete && i.naturalWidth])")

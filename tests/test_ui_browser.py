@@ -22,13 +22,9 @@ from skimage import data
 from hairedit.cli import build_parser
 from hairedit.ui import build_app, launch
 from hairedit.ui.command import create_app
+from tests.browser import launch_chromium
 from tests.test_ui import PAYLOADS, fake_registry  # noqa: F401 (a fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
 PHOTO_SIZE = (448, 512)  # the astronaut, narrowed so that "the input's size" is not the crop's square
 UPLOAD_LIMIT_MB = 2
 INVERSION_STEPS = 150  # a few seconds: time to press Stop
@@ -53,8 +49,6 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _ui_server(home: Path, *options: str, env: dict[str, str] | None = None):
     """`hairedit ui --smoke ...options` on a free loopback port, run from ``home``; yields (url, process)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
     port = _free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HAIREDIT_HOME=str(home), TMPDIR=str(home),
                OMP_NUM_THREADS="1", **(env or {}))
@@ -104,10 +98,8 @@ def server(tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
     with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(driver)
         yield chromium
         chromium.close()
 
@@ -213,9 +205,17 @@ def test_edit_in_the_browser(page, photo_file, tmp_path):
     _draw(page, "#sketch", (0.35, 0.3), (0.25, 0.7))
     page.click("#sketch-section .label-wrap")  # folded away: its canvas stops drawing
     _pick_colour(page, "#c83232")
+    # Each change runs an instant edit: the before/after shows it, then Refine replaces it.
+    compare = page.locator("#compare")
+    compare.get_by_text("Instant preview").wait_for(timeout=60_000)
+    assert compare.locator("img").count() == 2
+    preview = compare.locator("img").nth(1).get_attribute("src")
+    page.screenshot(path=str(tmp_path / "ui_preview.png"))
 
     page.click("#run")
     _wait_for_progress(page, "Done", 120_000)
+    compare.get_by_text("Before / after (faithful preset)").wait_for()
+    assert compare.locator("img").nth(1).get_attribute("src") != preview
     assert "inversion (W+)" in _progress(page) and "colour proxy" in _progress(page)
     assert "sketch" in page.locator("#proxies").inner_text()
     page.locator("#download").wait_for()

@@ -2,9 +2,9 @@
 
 The page follows an edit from left to right: a photo, the face to edit, a hairstyle (words,
 a reference photo, sketch strokes, a painted hair mask) and a colour (words, a reference
-photo, a colour picker), then Run. Edits go through Gradio's queue, one at a time unless
-``--concurrency`` says otherwise; Stop sets the running edit's ``cancel`` event, so the
-edit ends at its next optimisation step.
+photo, a colour picker), with an instant preview after each change, then Refine. Edits go
+through Gradio's queue, one at a time unless ``--concurrency`` says otherwise; Stop sets the
+running edit's ``cancel`` event, so the edit ends at its next optimisation step.
 
 Modules: :mod:`.canvas` (what the canvases hold), :mod:`.session` (each tab's photos and
 results, bounded), :mod:`.weights` (downloading missing pretrained files), :mod:`.inputs`

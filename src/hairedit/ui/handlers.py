@@ -1,7 +1,7 @@
 """The page's event handlers: :class:`HairEditApp`, around one HairEditor shared by every tab.
 
 Each handler finds its tab's :class:`~hairedit.ui.session.EditSession` by Gradio's session
-hash. A problem the user can fix comes back as a message for the message area beside Run,
+hash. A problem the user can fix comes back as a message for the message area beside Refine,
 never as a toast over the controls; anything else is a bug, reported in the terminal.
 """
 
@@ -22,12 +22,17 @@ from ..face.align import align_face
 from ..face.detect import choose_face
 from ..imageio import load_photo
 from ..pipeline import CROP_SIZE_PX
+from ..weights.download import missing_files
+from ..weights.registry import WEIGHTS
 from ..progress import Progress
 from .canvas import colour_labels, crop_canvas, face_caption, face_thumbnail
 from .inputs import colour_conditions, describe, hairstyle_conditions
 from .render import BUG, StageBoard, download_progress, message, missing_summary, problem
 from .session import EditSession, SessionStore
 from .weights import PROGRESS_REFRESH_S, WeightsDownload
+
+
+PREVIEW_PRESET = "instant"  # the live preview: forward passes only, seconds
 
 
 def read_upload(payload: dict | None, what: str) -> np.ndarray | None:
@@ -171,6 +176,37 @@ class HairEditApp:
         self.editor.check_inputs(**{name: chosen.get(name) for name in CONDITION_OPTIONS})
         return chosen
 
+    def live_preview(self, hairstyle_from: str, hairstyle_text: str | None, sketch: dict | None, mask: dict | None,
+                     colour_from: str, colour_text: str | None, colour_pick: str | None, seed: float | None,
+                     enabled: bool, request: gr.Request):
+        """An instant edit of what the page asks for now, shown as the before/after; nothing while
+        the inputs are incomplete. Outputs: before/after, messages."""
+        skip = gr.skip()
+        session = self.sessions.get(request.session_hash)
+        if not enabled or self.instant_missing():
+            return skip, skip
+        try:
+            chosen = self.conditions(
+                session, hairstyle_from, hairstyle_text, sketch, mask, colour_from, colour_text, colour_pick
+            )
+        except HaireditError:
+            return skip, skip  # not a whole request yet: Refine says what is missing when pressed
+        photo = session.photo
+        try:
+            result = self.editor.edit(photo, face=session.face_index, preset=PREVIEW_PRESET, seed=int(seed or 0),
+                                      progress=False, previews=False, **chosen)
+        except HaireditError as error:
+            return skip, problem("The preview failed:", error)
+        seconds = sum(result.timings.values())
+        label = f"Instant preview ({seconds:.1f} s): Refine runs the chosen preset"
+        return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
+
+    def instant_missing(self) -> list:
+        """The instant preset's pretrained files that are missing (none for random networks)."""
+        return [] if self.weights is None else missing_files(
+            [name for name, entry in WEIGHTS.items() if entry.needed_by(PREVIEW_PRESET)], self.weights.folder
+        )
+
     def run(self, hairstyle_from: str, hairstyle_text: str | None, sketch: dict | None, mask: dict | None,
             colour_from: str, colour_text: str | None, colour_pick: str | None, preset: str, seed: float | None,
             request: gr.Request) -> Iterator[tuple]:
@@ -185,7 +221,7 @@ class HairEditApp:
         except HaireditError as error:
             yield "<p>Ready when you are.</p>", *(skip,) * 5, problem("Cannot run the edit:", error)
             return
-        photo, face = session.photo, session.face_index  # as when Run was pressed, whatever the tab uploads meanwhile
+        photo, face = session.photo, session.face_index  # as when Refine was pressed, whatever the tab uploads meanwhile
         cancel = threading.Event()
         self._cancels[request.session_hash] = cancel
         updates: queue.Queue[Progress] = queue.Queue()
@@ -218,7 +254,7 @@ class HairEditApp:
                 cancel.set()
                 worker.join()
             self._cancels.pop(request.session_hash, None)
-        yield self._finish(session, photo, chosen, board, outcome)
+        yield self._finish(session, photo, chosen, preset, board, outcome)
 
     @staticmethod
     def _pending(updates: queue.Queue) -> list[Progress]:
@@ -231,7 +267,8 @@ class HairEditApp:
             pending.append(updates.get_nowait())
         return pending
 
-    def _finish(self, session: EditSession, photo: np.ndarray, chosen: dict, board: StageBoard, outcome: dict) -> tuple:
+    def _finish(self, session: EditSession, photo: np.ndarray, chosen: dict, preset: str, board: StageBoard,
+                outcome: dict) -> tuple:
         skip = gr.skip()
         error = outcome.get("error")
         if isinstance(error, EditInterrupted):
@@ -250,8 +287,9 @@ class HairEditApp:
             headline += "; inversion reused from an earlier edit of this photo"
         notes = "".join(message("About this result:", warning) for warning in result.warnings)
         proxies = [(image, name.replace("_", " ")) for name, image in vars(result.proxies).items() if image is not None]
+        compare = gr.update(value=(Image.fromarray(photo), result.image), label=f"Before / after ({preset} preset)")
         return (
-            board.render(headline), skip, (Image.fromarray(photo), result.image),
+            board.render(headline), skip, compare,
             gr.update(value=str(path), visible=True), proxies, [(str(p), c) for p, c in session.history], notes,
         )
 

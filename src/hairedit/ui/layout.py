@@ -1,8 +1,10 @@
 """The page: :func:`build_app` lays out the components and wires them to a HairEditApp.
 
-Left to right: the photo and its faces; hairstyle, colour, Run and Stop with the messages
+Left to right: the photo and its faces; hairstyle, colour, Refine and Stop with the messages
 and progress under them; what the networks see (the aligned crop and the live preview).
-At 800 px the first two columns still sit side by side, so Run is on the first screen.
+At 800 px the first two columns still sit side by side, so Refine is on the first screen.
+Each change of what is asked runs an instant edit (the live preview) into the before/after;
+Refine runs the chosen preset from the same inputs.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
     with gr.Blocks(title="hairedit", analytics_enabled=False) as page:
         gr.Markdown(
             "# hairedit: change only the hair\n"
-            "1. Upload a photo and pick the face. 2. Choose a hairstyle and/or a colour. 3. Press **Run**. "
-            "Everything but the hair stays as it was; see the help in each section."
+            "1. Upload a photo and pick the face. 2. Choose a hairstyle and/or a colour: an instant preview "
+            "follows each change. 3. Press **Refine** for the chosen preset. Everything but the hair stays as it "
+            "was; see the help in each section."
         )
         if app.smoke:
             gr.Markdown(
@@ -73,8 +76,12 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                         info="faithful: the paper's settings, minutes on a GPU; the others take fewer steps.",
                     )
                     seed = gr.Number(value=app.seed, precision=0, label="Seed", elem_id="seed")
+                live = gr.Checkbox(
+                    value=not app.instant_missing(), label="Instant preview as you choose", elem_id="live-preview",
+                    info=_live_preview_info(app),
+                )
                 with gr.Row():
-                    run = gr.Button("Run", variant="primary", elem_id="run")
+                    run = gr.Button("Refine", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
                 messages = gr.HTML(elem_id="messages")
                 progress = gr.HTML("<p>Ready when you are.</p>", elem_id="progress")
@@ -107,15 +114,29 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
 
         # Photos are read, searched for faces and parsed one at a time, beside the running edits.
         photo_work = {"concurrency_id": "photo", "concurrency_limit": 1, "show_progress": "minimal"}
+        # The live preview: an instant edit after each change of what is asked; a change made while
+        # one runs waits, and only the last of several waiting changes runs (trigger_mode).
+        preview_inputs = [hairstyle["from"], hairstyle["text"], hairstyle["sketch"], hairstyle["mask"], colour["from"],
+                          colour["text"], colour["pick"], seed, live]
+        preview_work = {"fn": app.live_preview, "inputs": preview_inputs, "outputs": [compare, messages],
+                        "concurrency_id": "preview", "concurrency_limit": 1, "trigger_mode": "always_last",
+                        "show_progress": "hidden"}
         photo.change(
             app.photo_changed, [photo], [photo, faces, crop, hairstyle["sketch"], hairstyle["mask"], messages],
             preprocess=False, **photo_work,
-        )
-        faces.select(app.face_selected, None, [crop, hairstyle["sketch"], hairstyle["mask"], messages], **photo_work)
+        ).then(**preview_work)
+        faces.select(
+            app.face_selected, None, [crop, hairstyle["sketch"], hairstyle["mask"], messages], **photo_work
+        ).then(**preview_work)
         for kind, reference in (("hairstyle_ref", hairstyle["ref"]), ("color_ref", colour["ref"])):
             reference.change(
                 app.reference_changed(kind), [reference], [reference, messages], preprocess=False, **photo_work
-            )
+            ).then(**preview_work)
+        gr.on(
+            [hairstyle["from"].change, hairstyle["text"].change, hairstyle["sketch"].change, hairstyle["mask"].change,
+             colour["from"].change, colour["text"].submit, colour["text"].blur, colour["pick"].change, live.change],
+            **preview_work,
+        )
         run.click(
             app.run,
             [hairstyle["from"], hairstyle["text"], hairstyle["sketch"], hairstyle["mask"], colour["from"],
@@ -132,6 +153,14 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
         page.load(app.weights_panel, None, [weights_panel, weights_summary, weights_progress], queue=False)
         page.unload(app.forget)
     return page
+
+
+def _live_preview_info(app: HairEditApp) -> str:
+    missing = app.instant_missing()
+    if not missing:
+        return "Forward passes only (the instant preset), seconds; Refine runs the preset chosen under Settings."
+    return (f"Needs the instant preset's files ({', '.join(entry.name for entry in missing)}): "
+            "`hairedit weights download --all`.")
 
 
 def _hairstyle_inputs() -> dict[str, gr.components.Component]:
