@@ -358,8 +358,8 @@ def _folder_bytes(folder: Path) -> int:
 
 
 SOAK_TTL_S = 10  # longer than a session takes from upload to Run, on a busy machine too
-SOAK_SESSIONS = 3
-BIG_PHOTO_PX = 2048  # a square photo of 12.6 MB as an array: the bulk of what a session holds
+SOAK_SESSIONS = 2
+BIG_PHOTO_PX = 1600  # a square photo of 7.7 MB as an array: the bulk of what a session holds
 # One malloc arena, and large blocks always mapped and unmapped: with the server trimming its heap
 # as sessions go, its resident memory is then what it holds, not what glibc keeps for later.
 PLAIN_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}

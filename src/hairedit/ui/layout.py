@@ -76,10 +76,10 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                         info="faithful: the paper's settings, minutes on a GPU; the others take fewer steps.",
                     )
                     seed = gr.Number(value=app.seed, precision=0, label="Seed", elem_id="seed")
-                live = gr.Checkbox(
-                    value=not app.instant_missing(), label="Instant preview as you choose", elem_id="live-preview",
-                    info=_live_preview_info(app),
-                )
+                    live = gr.Checkbox(
+                        value=not app.instant_missing(), label="Instant preview as you choose",
+                        elem_id="live-preview", info=_live_preview_info(app),
+                    )
                 with gr.Row():
                     run = gr.Button("Refine", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
