@@ -88,12 +88,17 @@ def test_openai_clip_keys_map_onto_the_transformers_model():
     }
 
 
-def test_official_layout_loads_in_float32_without_the_decoder(compact_file):
+def test_official_layout_loads_computing_in_float32_without_the_decoder(compact_file):
     path, checkpoint = compact_file
     assert checkpoint["state_dict"]["mapper.clip_model.visual.proj"].dtype == torch.float16
     hairclip = hc.load_hairclip_mapper(path)
     assert hairclip.mapper.n_latent == 18
-    assert all(v.dtype == torch.float32 for v in hairclip.state_dict().values() if v.is_floating_point())
+    # The file's fp16 weights stay fp16 in memory, and read as float32 wherever used.
+    assert all(v.dtype == torch.float32 for v in hairclip.mapper.state_dict().values() if v.is_floating_point())
+    visual = hairclip.clip.model.visual_projection
+    assert visual.parametrizations.weight.original.dtype == torch.float16 and visual.weight.dtype == torch.float32
+    expected = checkpoint["state_dict"]["mapper.clip_model.visual.proj"].float().t()
+    assert torch.equal(visual.weight, expected)
     assert not any(key.startswith("decoder") for key in hairclip.state_dict())
     assert len(hairclip.decoder_digests) == 171
     assert check_decoder(hairclip.decoder_digests, _constant_generator(), "hairclip.pt").equal

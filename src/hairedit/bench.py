@@ -102,6 +102,7 @@ def full_size_editor(device: torch.device, config: EditConfig):
     from .components import Components
     from .losses import LatentPCA
     from .networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
+    from .networks.clip_openai import compute_in_float32
     from .pipeline import HairEditor
 
     def generator():
@@ -119,7 +120,11 @@ def full_size_editor(device: torch.device, config: EditConfig):
     def hairclip():
         small = clip.small_clip(0)  # its tokenizer; HairCLIP's own CLIP is full size
         mapper = hairclip_mapper.HairMapper().eval().requires_grad_(False)
-        return hairclip_mapper.HairCLIP(mapper, clip.CLIPGuide(clip.build_clip_model().eval(), small.tokenizer))
+        model = clip.build_clip_model().eval().requires_grad_(False)
+        for module in model.modules():  # fp16, as hairclip.pt stores them (and as loading keeps them)
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                module.half()
+        return hairclip_mapper.HairCLIP(mapper, clip.CLIPGuide(compute_in_float32(model), small.tokenizer))
 
     loaders = {
         "generator": generator,

@@ -135,8 +135,9 @@ def _settings_json(value: str) -> dict:
 
 
 def build_editor(args: argparse.Namespace, config: EditConfig | None = None, download: bool = True):
-    """The HairEditor the options ask for. Cheap: networks load on the first edit, downloading
-    missing files unless ``download`` is False."""
+    """The HairEditor the options ask for. Cheap: networks load on the first edit. Missing
+    pretrained files are refused first, all in one message; with ``download`` False the caller
+    offers the download itself (the UI's page), and the editor fetches nothing on its own."""
     from .pipeline import HairEditor
 
     config = config or read_config(args)

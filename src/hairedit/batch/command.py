@@ -14,7 +14,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..commands import CONDITION_OPTIONS, SMOKE_NOTICE, add_condition_options, add_editor_options, read_config
+from ..commands import (
+    CONDITION_OPTIONS,
+    SMOKE_NOTICE,
+    add_condition_options,
+    add_editor_options,
+    check_weights_present,
+    read_config,
+)
+from ..config import PRESETS
 from ..conditions import check_conditions
 from ..devices import resolve_device
 from ..errors import InputError
@@ -68,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
                         args.threads)
     rows = batch_rows(args)
     devices = _devices(args)
+    if not args.smoke:  # every file the rows' presets need, in one message, before any work
+        presets = {row.preset or args.preset or editor.config.preset for row in rows}
+        for preset in presets & set(PRESETS):  # a row naming no preset is reported as that row's failure
+            check_weights_present(args.weights_dir, preset)
     try:
         with BatchBar() as bar:
             summary = run_batch(

@@ -73,10 +73,11 @@ def uninitialised_clip_model(config: dict) -> nn.Module:
 
 
 def openai_to_transformers(
-    state: Mapping[str, torch.Tensor], model: nn.Module, source: str | Path, prefix: str = ""
+    state: Mapping[str, torch.Tensor], model: nn.Module, source: str | Path, prefix: str = "", as_stored: bool = False
 ) -> dict[str, torch.Tensor]:
     """OpenAI-layout ``state`` (keys under ``prefix``) -> a float32 state dict for ``model``
-    (a ``transformers.CLIPModel``).
+    (a ``transformers.CLIPModel``); with ``as_stored``, fp16 tensors stay fp16 (see
+    :func:`compute_in_float32`).
 
     Raises:
         CheckpointError: naming, as in the file, the first missing, unexpected or misshaped keys.
@@ -93,7 +94,8 @@ def openai_to_transformers(
     check_keys(expected, state, source, "CLIP ViT-B/32 in OpenAI's layout")
     converted = {}
     for openai, ours, transposed in rules:
-        value = state[prefix + openai].float()
+        value = state[prefix + openai]
+        value = value if as_stored and value.dtype == torch.float16 else value.float()
         if transposed:
             value = value.t().contiguous()
         if len(ours) == 1:
@@ -101,3 +103,27 @@ def openai_to_transformers(
         else:
             converted.update(zip(ours, value.chunk(len(ours))))
     return converted
+
+
+class _ReadAsFloat32(nn.Module):
+    """A parametrization: the stored tensor, read as float32 while it is stored in fp16 (a
+    model moved to float64 afterwards reads its float64 tensors as they are)."""
+
+    def forward(self, stored: torch.Tensor) -> torch.Tensor:
+        return stored.float() if stored.dtype == torch.float16 else stored
+
+
+def compute_in_float32(model: nn.Module) -> nn.Module:
+    """Keep ``model``'s fp16 parameters in fp16, read as float32 whenever used.
+
+    An fp16 value is exactly a float32 value, so the model computes exactly what its float32
+    copy would, in half the memory (300 MB less for ViT-B/32): each layer's float32 weights
+    exist only while that layer runs.
+    """
+    from torch.nn.utils import parametrize
+
+    for module in list(model.modules()):
+        for name, parameter in list(module.named_parameters(recurse=False)):
+            if parameter.dtype == torch.float16:
+                parametrize.register_parametrization(module, name, _ReadAsFloat32(), unsafe=True)
+    return model

@@ -26,8 +26,10 @@ the checkpoint's ``mapper.clip_model.*`` over it (strictly), so those tensors, a
 other file's, are the numbers the official inference uses; taking them from the same file
 is faithful by construction, with no assumption about how another copy of CLIP was
 converted. It also makes the instant preset need no separate 605 MB CLIP download, only the
-tokenizer files. Its fp16 values become float32 exactly. The official run on CUDA also
-*computes* CLIP in fp16; here CLIP computes in float32, the more accurate evaluation of
+tokenizer files. Its fp16 weights stay fp16 in memory and are read as float32 where used
+(:func:`.clip_openai.compute_in_float32`: the same numbers in half the memory). The
+official run on CUDA also *computes* CLIP in fp16; here CLIP computes in float32, the more
+accurate evaluation of
 the same weights (embeddings differ from a CUDA fp16 run by fp16 rounding, about 1e-3
 relative).
 
@@ -50,7 +52,7 @@ from torch import nn
 from ..checkpoints import load_strict, read_checkpoint, state_digests, take
 from ..errors import CheckpointError, MissingWeightsError
 from .clip import CLIP_SIZE_PX, VIT_B_32, CLIPGuide, small_clip
-from .clip_openai import openai_to_transformers, uninitialised_clip_model
+from .clip_openai import compute_in_float32, openai_to_transformers, uninitialised_clip_model
 from .random_init import seeded
 from .stylegan2 import PixelNorm
 
@@ -248,7 +250,7 @@ def _n_latent(opts: object, path: str | Path) -> int:
 
 
 def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", tokenizer=None) -> HairCLIP:
-    """Read ``hairclip.pt`` -> :class:`HairCLIP` in eval mode, float32.
+    """Read ``hairclip.pt`` -> :class:`HairCLIP` in eval mode, computing in float32.
 
     The mapper keys load strictly; ``mapper.clip_model.*`` becomes its CLIP (see the module
     docstring), every key accounted for; ``decoder.*`` is dropped by name once fingerprinted
@@ -275,7 +277,9 @@ def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", t
         mapper = HairMapper(n_latent)
     load_strict(mapper, mapper_state, path, assign=True)
     model = uninitialised_clip_model(VIT_B_32)
-    load_strict(model, openai_to_transformers(clip_state, model, path, prefix=CLIP_PREFIX), path, assign=True)
+    state = openai_to_transformers(clip_state, model, path, prefix=CLIP_PREFIX, as_stored=True)
+    load_strict(model, state, path, assign=True)
+    compute_in_float32(model)  # the file's fp16 weights stay fp16: the same numbers, half the memory
     hairclip = HairCLIP(mapper, CLIPGuide(model, tokenizer))
     hairclip.decoder_digests = digests
     return hairclip.eval().requires_grad_(False).to(device)
