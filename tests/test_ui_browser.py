@@ -80,17 +80,22 @@ def _ui_server(home: Path, *options: str, env: dict[str, str] | None = None):
     assert not list(home.glob("hairedit-*"))  # its temporary folders went with it
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The shared server: a login, room for one waiting request, 3 steps a stage but a W+
-    inversion long enough to stop."""
-    home = tmp_path_factory.mktemp("ui_home")
+@contextlib.contextmanager
+def _logged_in_server(home: Path, *options: str):
+    """A login, 3 steps a stage but a W+ inversion long enough to stop."""
     settings = {"inversion": {"w_steps": INVERSION_STEPS, "fs_steps": 3}, "text": {"steps": 3},
                 "color": {"stage1_steps": 3, "stage2_steps": 3}}
     (home / "settings.json").write_text(json.dumps(settings))
     (home / "logins.txt").write_text(f"{LOGIN[0]}:{LOGIN[1]}\n")
     with _ui_server(home, "--config", str(home / "settings.json"), "--max-upload-mb", str(UPLOAD_LIMIT_MB),
-                    "--auth-file", str(home / "logins.txt"), "--max-queue", "1") as (url, _):
+                    "--auth-file", str(home / "logins.txt"), *options) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The shared server."""
+    with _logged_in_server(tmp_path_factory.mktemp("ui_home")) as url:
         yield url
 
 
@@ -293,7 +298,13 @@ def test_run_and_stop_are_on_the_first_screen_at_800_px(browser, server, photo_f
     tab.context.close()
 
 
-def test_a_full_queue_answers_busy(browser, server, photo_file, tmp_path):
+def test_a_full_queue_answers_busy(browser, photo_file, tmp_path):
+    # Room for one waiting request; no live previews, whose requests would wait in the queue too.
+    with _logged_in_server(tmp_path, "--max-queue", "1", "--no-live-preview") as server:
+        _fill_the_queue(browser, server, photo_file, tmp_path)
+
+
+def _fill_the_queue(browser, server, photo_file, tmp_path):
     mirrored = tmp_path / "mirrored.png"  # a photo not inverted before, so the edit runs a while
     Image.open(photo_file).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)
     running, waiting, turned_away = (_open(browser, server) for _ in range(3))

@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ui.add_argument("--concurrency", type=int, default=1, help="edits that may run at once; more wait in a queue")
     ui.add_argument("--max-queue", type=int, default=MAX_QUEUE,
                     help="requests that may wait in the queue; past it the page says it is busy")
+    ui.add_argument("--no-live-preview", action="store_true",
+                    help="no instant preview after each change (a server short of CPU); Refine still runs edits")
     ui.add_argument("--session-minutes", type=float, default=SESSION_TTL_S / 60,
                     help="an idle tab's photos and results are let go after this long")
     ui.add_argument("--max-sessions", type=int, default=MAX_SESSIONS,
@@ -133,7 +135,8 @@ def create_app(args: argparse.Namespace):
     if weights is not None and (missing := weights.missing()):
         print(f"hairedit: {missing_files_summary(missing)} The page offers to download them.", file=sys.stderr)
     sessions = SessionStore(args.session_minutes * 60, args.max_sessions)
-    return HairEditApp(editor, args.smoke, preset=args.preset, seed=args.seed, sessions=sessions, weights=weights)
+    return HairEditApp(editor, args.smoke, preset=args.preset, seed=args.seed, sessions=sessions, weights=weights,
+                       live_previews=not args.no_live_preview)
 
 
 def run_ui(args: argparse.Namespace) -> int:

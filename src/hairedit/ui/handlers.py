@@ -54,12 +54,16 @@ class HairEditApp:
     """The page's event handlers around one HairEditor, shared by every tab.
 
     ``preset`` and ``seed`` are what the page's settings start at (default: the editor's);
-    ``weights`` offers the download of missing pretrained files (None: nothing to download).
+    ``weights`` offers the download of missing pretrained files (None: nothing to download);
+    ``live_previews``: run an instant edit after each change of the inputs (the page offers to
+    turn it off; False: it is not offered at all).
     """
 
     def __init__(self, editor, smoke: bool = False, preset: str | None = None, seed: int | None = None,
-                 sessions: SessionStore | None = None, weights: WeightsDownload | None = None):
+                 sessions: SessionStore | None = None, weights: WeightsDownload | None = None,
+                 live_previews: bool = True):
         self.editor = editor
+        self.live_previews = live_previews  # an instant edit after each change of the inputs
         self.smoke = smoke
         self.preset = preset or editor.config.preset
         self.seed = editor.config.seed if seed is None else seed

@@ -78,7 +78,7 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                     seed = gr.Number(value=app.seed, precision=0, label="Seed", elem_id="seed")
                     live = gr.Checkbox(
                         value=not app.instant_missing(), label="Instant preview as you choose",
-                        elem_id="live-preview", info=_live_preview_info(app),
+                        elem_id="live-preview", info=_live_preview_info(app), visible=app.live_previews,
                     )
                 with gr.Row():
                     run = gr.Button("Refine", variant="primary", elem_id="run")
@@ -121,22 +121,29 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
         preview_work = {"fn": app.live_preview, "inputs": preview_inputs, "outputs": [compare, messages],
                         "concurrency_id": "preview", "concurrency_limit": 1, "trigger_mode": "always_last",
                         "show_progress": "hidden"}
-        photo.change(
+
+        def then_preview(event) -> None:
+            if app.live_previews:
+                event.then(**preview_work)
+
+        then_preview(photo.change(
             app.photo_changed, [photo], [photo, faces, crop, hairstyle["sketch"], hairstyle["mask"], messages],
             preprocess=False, **photo_work,
-        ).then(**preview_work)
-        faces.select(
+        ))
+        then_preview(faces.select(
             app.face_selected, None, [crop, hairstyle["sketch"], hairstyle["mask"], messages], **photo_work
-        ).then(**preview_work)
+        ))
         for kind, reference in (("hairstyle_ref", hairstyle["ref"]), ("color_ref", colour["ref"])):
-            reference.change(
+            then_preview(reference.change(
                 app.reference_changed(kind), [reference], [reference, messages], preprocess=False, **photo_work
-            ).then(**preview_work)
-        gr.on(
-            [hairstyle["from"].change, hairstyle["text"].change, hairstyle["sketch"].change, hairstyle["mask"].change,
-             colour["from"].change, colour["text"].submit, colour["text"].blur, colour["pick"].change, live.change],
-            **preview_work,
-        )
+            ))
+        if app.live_previews:
+            gr.on(
+                [hairstyle["from"].change, hairstyle["text"].change, hairstyle["sketch"].change,
+                 hairstyle["mask"].change, colour["from"].change, colour["text"].submit, colour["text"].blur,
+                 colour["pick"].change, live.change],
+                **preview_work,
+            )
         run.click(
             app.run,
             [hairstyle["from"], hairstyle["text"], hairstyle["sketch"], hairstyle["mask"], colour["from"],
