@@ -19,6 +19,7 @@ batch's own and is redone; a file no row wrote is never replaced without ``--ove
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import enum
 import errno
@@ -85,7 +86,7 @@ def _record(states: States, key: str, status: str) -> None:
         states[key] = status
 
 
-class OutputDir:
+class OutputDir(abc.ABC):
     """A batch's output folder; see the module notes. Picklable: workers get a copy."""
 
     def __init__(self, location: str | os.PathLike):
@@ -128,34 +129,38 @@ class OutputDir:
 
     # -- storage, per kind -----------------------------------------------------------------
 
+    @abc.abstractmethod
     def prepare(self) -> None:
-        raise NotImplementedError
+        """Make the folder, or say why it cannot be."""
 
+    @abc.abstractmethod
     def listing(self) -> set[str]:
         """Every file under the folder, by its name relative to it."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def exists(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether the file ``name`` is there."""
 
+    @abc.abstractmethod
     def names_in(self, folder: str) -> list[str]:
         """The names of the files directly in ``folder`` (none when it does not exist)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read_bytes(self, name: str) -> bytes:
-        raise NotImplementedError
+        """The content of the file ``name``."""
 
+    @abc.abstractmethod
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write atomically, replacing any file of that name."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def remove(self, name: str) -> None:
-        raise NotImplementedError
+        """Remove the file ``name`` if it is there."""
 
+    @abc.abstractmethod
     def save_result(self, result, name: str) -> None:
         """Write an EditResult as ``hairedit edit`` does (``EditResult.save``: the original's
         profile, EXIF and transparency kept), atomically, replacing any file of that name."""
-        raise NotImplementedError
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
