@@ -108,3 +108,12 @@ def test_a_bad_cap_is_named(monkeypatch):
     monkeypatch.setenv("HAIREDIT_CACHE_MAX_MB", "lots")
     with pytest.raises(InputError, match="HAIREDIT_CACHE_MAX_MB must be a number"):
         InversionCache("/tmp/nowhere")
+
+
+def test_a_cache_that_cannot_be_written_does_not_fail_the_edit(tmp_path, photo, caplog):
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    editor = HairEditor.from_random(seed=3, config=EditConfig.smoke(1), cache_dir=blocked / "inversions")
+    result = editor.edit(photo, rgb="red", progress=False)
+    assert result.image.size == (512, 512)
+    assert "cannot be written" in caplog.text

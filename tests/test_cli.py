@@ -154,3 +154,24 @@ def test_weights_list_works_offline(capsys, tmp_path):
                  "clip_vit_b32.safetensors", "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
         assert name in out
     assert "missing" in out and "present" in out  # the dlib predictor ships with face_recognition_models
+
+
+def test_help_lists_argument_errors_and_bad_input_answer_without_torch_or_gradio(tmp_path):
+    commands = [
+        ["--help"], ["edit", "--help"], ["ui", "--help"], ["batch", "--help"], ["eval", "--help"], ["bench", "--help"],
+        ["weights", "list"], ["cache", "list"], ["edit"], ["edit", str(tmp_path / "missing.jpg"), "-o",
+        str(tmp_path / "out.png"), "--rgb", "red"], ["edit", str(tmp_path / "missing.jpg"), "-o",
+        str(tmp_path / "out.png"), "--rgb", "crimsonn"],
+    ]
+    probe = (
+        "import json, sys\nfrom hairedit.cli import main\n"
+        f"for argv in {commands!r}:\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "    heavy = sorted({'torch', 'gradio', 'transformers', 'ray'} & set(sys.modules))\n"
+        "    print(json.dumps([argv[:2], heavy]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": SOURCE, "HAIREDIT_HOME": str(tmp_path)})
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[[")]
+    assert len(results) == len(commands), done.stderr
+    assert [heavy for _, heavy in results] == [[]] * len(commands), results

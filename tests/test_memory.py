@@ -1,6 +1,7 @@
 """Peak memory of a block of work, measured the same way on Linux, macOS and Windows."""
 
 import gc
+import mmap
 import sys
 
 import numpy as np
@@ -14,7 +15,11 @@ BLOCK_MIB = 200
 
 
 def _hold(mib: int) -> np.ndarray:
-    return np.ones(mib * 2**20, np.uint8)  # written: resident, not just reserved
+    """``mib`` MiB of fresh pages, written (resident, not just reserved). A mapping of its own:
+    a heap that earlier tests left with free, resident memory would serve np.ones from it."""
+    pages = np.frombuffer(mmap.mmap(-1, mib * 2**20), np.uint8)
+    pages[:] = 1
+    return pages
 
 
 @pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])

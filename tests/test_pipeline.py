@@ -232,3 +232,18 @@ def test_gpu_options_run_on_cpu(photo):
     with _precision(editor.config, editor.components):
         assert "synthesis" in vars(generator)
         torch.testing.assert_close(generator.synthesis(latent).image, expected)
+
+
+def test_a_random_text_start_is_drawn_from_its_seeded_stream(editor, crop):
+    """The official ``from_mean=False``: a random mapped latent, truncated towards the mean."""
+    c = editor.components
+    source = image_tensor(crop, c.generator.size, c.device)
+    config = dataclasses.replace(editor.config.text, steps=0, from_mean=False)
+
+    def start(seed):
+        return text_proxy(c, "long hair", source, config, editor.rows, Reporter(), None, None, None,
+                          torch.Generator().manual_seed(seed))
+
+    mean = c.mean_latent.view(1, 1, -1).repeat(1, c.generator.n_latent, 1)
+    assert torch.equal(start(1), start(1)) and not torch.equal(start(1), start(2))
+    assert not torch.equal(start(1), mean)

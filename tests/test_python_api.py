@@ -100,3 +100,12 @@ def test_saving_without_an_extension_uses_the_photos_format_and_never_overwrites
     with pytest.raises(InputError, match="already exists"):
         result.save(path)
     result.save(path, overwrite=True)
+
+
+def test_a_pil_image_given_keeps_its_format_and_jpeg_tables_on_saving(editor, photo, tmp_path):
+    original = tmp_path / "me.jpg"
+    Image.fromarray(photo).save(original, quality=70)
+    with Image.open(original) as image:
+        result = editor.edit(image, rgb="red", progress=False)
+    assert result.photo_info.format == "JPEG" and result.photo_info.jpeg_quantization
+    assert Image.open(result.save(tmp_path / "edited")).format == "JPEG"

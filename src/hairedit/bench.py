@@ -24,16 +24,10 @@ import torch
 
 from .config import LOOPS, EditConfig
 from .memory import measure_peak_memory
+from .networks.random_init import seeded
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
 BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
-    parser.add_argument("--quick", action="store_true", help="two timed repeats, two steps a stage (a few minutes)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    parser.set_defaults(func=run)
 
 
 def _sync(device: torch.device) -> None:
@@ -64,12 +58,13 @@ def bench_generator(device: torch.device, repeats: int, generator=None) -> tuple
     from .networks.stylegan2 import Generator
     from .networks.stylegan2_reference import reference_formulation
 
-    torch.manual_seed(0)
     if generator is None:
-        generator = Generator(1024).eval().requires_grad_(False)
+        with seeded(0):
+            generator = Generator(1024).eval().requires_grad_(False)
     generator = generator.to(device)
     latent = generator.mean_latent(256).unsqueeze(1).repeat(1, generator.n_latent, 1)
-    latent = (latent + 0.1 * torch.randn_like(latent)).requires_grad_(True)
+    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(0)).to(latent.device)
+    latent = (latent + 0.1 * noise).requires_grad_(True)
     full, quarter = generator.size, max(4, generator.size // 4)  # 4 px: the first block
 
     def forward(stop_px=None):
@@ -106,8 +101,8 @@ def full_size_editor(device: torch.device, config: EditConfig):
     from .pipeline import HairEditor
 
     def generator():
-        torch.manual_seed(0)
-        g = stylegan2.Generator(1024).eval().requires_grad_(False)
+        with seeded(0):
+            g = stylegan2.Generator(1024).eval().requires_grad_(False)
         return g, g.mean_latent(1024)
 
     def pca(g):

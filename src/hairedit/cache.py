@@ -1,9 +1,10 @@
 """The inversion cache: a photo's inversion kept on disk, so its next edit starts at once.
 
 An entry's key holds everything that changes the inversion: the image's pixels, every
-inversion setting, the preset's loss size and early stopping, the precision, the device type,
-fingerprints of the networks the inversion uses (generator, LPIPS, PCA prior), the seed and
-the format version. Entries are written under a unique temporary name and renamed into
+inversion setting, the preset's loss size and early stopping, the precision, compiled
+synthesis, the torch version, the device type, fingerprints of the networks the inversion
+uses (generator, LPIPS, PCA prior; the encoder for the instant preset), the seed and the
+format version. Entries are written under a unique temporary name and renamed into
 place, so concurrent writers of one key cannot tear a file. The folder is kept under a size
 cap: past it, the least recently used entries are removed.
 """
@@ -11,6 +12,7 @@ cap: past it, the least recently used entries are removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
@@ -80,25 +82,32 @@ class InversionCache:
             return None
         try:
             data = read_checkpoint(path)
-            os.utime(path)  # its last use, for least-recently-used eviction
-        except (HaireditError, OSError) as error:
+        except HaireditError as error:
             log.warning("dropping a damaged inversion cache entry %s (%s)", path, error)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):  # a read-only cache still serves; its order is then by writing
+            os.utime(path)  # its last use, for least-recently-used eviction
         return {name: tensor.to(device) for name, tensor in data.items()}
 
     def save(self, key: str, tensors: dict[str, torch.Tensor]) -> None:
+        """Keep ``tensors`` under ``key``. The cache only saves time: a folder that cannot be
+        written (read-only, full) is reported in the log and the edit goes on without it."""
         import torch
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(key)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, temporary)
             os.replace(temporary, path)
+            self.evict(keep=path)
+        except OSError as error:
+            log.warning("the inversion cache %s cannot be written (%s); going on without it", self.folder, error)
         finally:
-            temporary.unlink(missing_ok=True)
-        self.evict(keep=path)
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
     def entries(self) -> list[CacheEntry]:
         """Every entry, most recently used first."""
@@ -120,7 +129,7 @@ class InversionCache:
         for entry in self.entries():
             total += entry.size_bytes
             if total > self.max_bytes and entry.path != keep:
-                entry.path.unlink(missing_ok=True)
+                entry.path.unlink(missing_ok=True)  # OSError: the caller's (save reports it)
                 removed.append(entry.path)
                 total -= entry.size_bytes
         if removed:

@@ -25,7 +25,7 @@ _COMMAND_MODULES = {
     "align": "hairedit.face.commands",
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
-    "bench": "hairedit.bench",
+    "bench": "hairedit.commands",
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",

@@ -1,4 +1,4 @@
-"""``hairedit edit``, ``hairedit demo`` and ``hairedit doctor``.
+"""``hairedit edit``, ``hairedit demo``, ``hairedit doctor`` and ``hairedit bench``.
 
 Every command checks what it was given (files, colours, output path, device) before any
 network loads or any optimisation runs, and writes its output atomically, so a bad option, an
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from .conditions import LABEL_COLOURS, check_conditions, load_sketch
-from .config import PRESETS, EditConfig, merge_settings, smoke_overrides
+from .config import PRESETS, EditConfig
 from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
 from .progress import ProgressBars
@@ -56,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     doctor = subparsers.add_parser("doctor", help="check torch, devices and weights; --smoke runs every mode")
     add_editor_options(doctor)
     doctor.set_defaults(func=run_doctor)
+
+    bench = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
+    bench.add_argument("--quick", action="store_true", help="two timed repeats, two steps a stage (a few minutes)")
+    bench.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    bench.set_defaults(func=run_bench)
 
 
 def add_condition_options(parser: argparse.ArgumentParser) -> None:
@@ -103,15 +108,17 @@ def check_output(path: Path, overwrite: bool, fallback_format: str | None = None
 
 
 def read_config(args: argparse.Namespace) -> EditConfig:
-    """The settings: the preset (--preset, else the one --config names, else faithful) with
-    --config's settings laid over it (over the smoke step counts with --smoke)."""
+    """The settings: --config's over the preset it names (default faithful), moved to --preset
+    when that is given (what the file sets beyond its preset's own values comes along), with
+    --smoke's step cap."""
     settings = {} if args.config is None else _settings_json(args.config)
-    preset = args.preset or settings.pop("preset", "faithful")
-    settings.pop("preset", None)
     try:
-        if args.smoke:
-            settings = merge_settings(smoke_overrides(SMOKE_STEPS, preset), settings)
-        return EditConfig.for_preset(preset, settings)
+        config = EditConfig.from_dict(settings)
+        if args.preset is not None:
+            config = config.with_preset(args.preset)
+        if args.smoke and config.step_cap is None:
+            config = config.with_step_cap(SMOKE_STEPS)
+        return config
     except (ValueError, TypeError) as error:
         raise InputError(f"--config: {error}.") from None
 
@@ -323,6 +330,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.smoke:
         print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .bench import run  # torch and every network: only once the arguments are read
+
+    return run(args)
 
 
 def run_doctor(args: argparse.Namespace) -> int:

@@ -137,7 +137,8 @@ class TextProxyConfig:
     landmark_lambda: float = 200.0  # jaw 0-16 and nose 27-35 heatmaps
     mask_lambda: float = 1.0  # painted mask cross-entropy
     augmentations: int = 8  # CLIP copies; the first unaugmented
-    from_mean: bool = True  # start from the mean latent
+    from_mean: bool = True  # start from the mean latent; False: a random one (seeded), truncated towards it
+    start_truncation: float = 0.3  # how far towards the mean a random start is pulled (official 0.3)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ class EditConfig:
     autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)
     compile: bool = False  # torch.compile the generator's blocks
     compile_backend: str = "inductor"
+    step_cap: int | None = None  # every optimisation loop runs at most this many steps (--smoke)
 
     def loss_px(self, size_px: int) -> int | None:
         """The synthesis size image losses are computed at; None = the full image (faithful)."""
@@ -257,21 +259,28 @@ class EditConfig:
         if named != preset:
             raise ValueError(f"the settings name preset {named!r} but preset {preset!r} was asked for")
         for section in PRESET_SECTIONS:
-            if overrides.get(section) is not None and getattr(base, section) is None:
+            if section not in overrides:
+                continue
+            if overrides[section] is not None and getattr(base, section) is None:
                 owners = [name for name in PRESETS if getattr(_PRESET_FACTORIES[name](), section) is not None]
                 which = f"the {' and '.join(owners)} preset{'s' if len(owners) > 1 else ''}"
                 raise ValueError(f"'{section}' settings apply to {which} only, not to {preset!r}")
-        return _apply(base, overrides)
+            if overrides[section] is None and getattr(base, section) is not None:
+                raise ValueError(f"the {preset} preset needs its '{section}' settings; they cannot be null")
+        return _capped(_apply(base, overrides))
 
     @classmethod
     def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
-        """``preset`` with every optimisation cut to ``steps`` steps: for random networks."""
-        return cls.for_preset(preset, smoke_overrides(steps, preset))
+        """``preset`` with every optimisation cut to at most ``steps`` steps: for random networks."""
+        return cls.for_preset(preset, {"step_cap": steps})
 
     def overrides(self) -> dict[str, Any]:
-        """What differs from this configuration's preset, as a nested dict (settings equal to
-        the preset's own value are not listed: they follow the preset)."""
-        return _difference(self.to_dict(), _PRESET_FACTORIES[self.preset]().to_dict())
+        """What differs from this configuration's preset (under the same step cap), as a nested
+        dict; settings equal to the preset's own value are not listed: they follow the preset."""
+        preset = _PRESET_FACTORIES[self.preset]()
+        # The loops as the cap leaves them are the preset's own; the cap itself is a setting.
+        reference = dataclasses.replace(_capped(dataclasses.replace(preset, step_cap=self.step_cap)), step_cap=None)
+        return _difference(self.to_dict(), reference.to_dict())
 
     def with_preset(self, preset: str) -> EditConfig:
         """This configuration's overrides laid over another preset (a preset's own sections,
@@ -283,6 +292,10 @@ class EditConfig:
             if getattr(target, section) is None:
                 overrides.pop(section, None)
         return EditConfig.for_preset(preset, overrides)
+
+    def with_step_cap(self, steps: int) -> EditConfig:
+        """Every loop cut to at most ``steps`` steps (--smoke)."""
+        return _capped(dataclasses.replace(self, step_cap=_typed(int, steps, "step_cap")))
 
     def with_seed(self, seed: int) -> EditConfig:
         return dataclasses.replace(self, seed=_typed(int, seed, "seed"))
@@ -310,24 +323,16 @@ LOOPS = {  # every optimisation loop: its progress stage name -> the setting hol
 }
 
 
-def smoke_overrides(steps: int, preset: str = "faithful") -> dict[str, Any]:
-    """Every optimisation loop of ``preset`` cut to at most ``steps`` steps (a loop the preset
-    does not run stays at 0)."""
-    base, overrides = EditConfig.for_preset(preset), {}
+def _capped(config: EditConfig) -> EditConfig:
+    """``config`` with every loop cut to its ``step_cap`` (a loop the preset does not run stays at 0)."""
+    if config.step_cap is None:
+        return config
+    sections: dict[str, dict[str, int]] = {}
     for section, name in LOOPS.values():
-        overrides.setdefault(section, {})[name] = min(steps, getattr(getattr(base, section), name))
-    return overrides
-
-
-def merge_settings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` laid over ``base``, nested dicts merged key by key."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merged[key] = merge_settings(base[key], value)
-        else:
-            merged[key] = value
-    return merged
+        sections.setdefault(section, {})[name] = min(config.step_cap, getattr(getattr(config, section), name))
+    return dataclasses.replace(
+        config, **{section: dataclasses.replace(getattr(config, section), **steps) for section, steps in sections.items()}
+    )
 
 
 def _difference(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

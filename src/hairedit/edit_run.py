@@ -167,7 +167,10 @@ class EditRun:
     def _inverter(self) -> Inverter:
         c, config, context = self.c, self.config, ()
         if self.editor.cache is not None:  # fingerprints cost a pass over the networks: only for the cache key
-            context = (c.inversion_fingerprint, config.autocast, c.e4e_fingerprint if self.instant else None)
+            context = (
+                c.inversion_fingerprint, c.e4e_fingerprint if self.instant else None, config.autocast,
+                config.compile and config.compile_backend, torch.__version__,  # what changes the arithmetic
+            )
         return Inverter(
             c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, self.rows, config.seed, self.editor.cache,
             config.fast, cache_context=context,
@@ -187,10 +190,10 @@ class EditRun:
             global_latent = self.mapped
         elif conditions.hairstyle is not None:
             with timer("text proxy"):
-                augmentations = seeding.stream(config.seed, seeding.TEXT_AUGMENTATIONS)
                 global_latent = text_proxy(
                     c, conditions.hairstyle, source, config.text, self.rows, self.reporter,
-                    self._painted_labels(conditions), augmentations, config.fast,
+                    self._painted_labels(conditions), seeding.stream(config.seed, seeding.TEXT_AUGMENTATIONS),
+                    config.fast, seeding.stream(config.seed, seeding.TEXT_START),
                 )
         else:
             with timer("reference proxy"):

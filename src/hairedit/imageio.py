@@ -139,8 +139,8 @@ def read_photo(source: PhotoLike, name: str = "photo", limit_px: int | None = No
         return pil_to_rgb(image, str(source)), _info_of(image)
     if isinstance(source, Image.Image):
         check_pixel_count(source, name, limit_px)
-        image = ImageOps.exif_transpose(source)
-        return pil_to_rgb(image, name), _info_of(image)
+        image = ImageOps.exif_transpose(source)  # a copy: the file's format and tables stay on ``source``
+        return pil_to_rgb(image, name), _info_of(image, stored=source)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(source, torch.Tensor):
         tensor = source.detach().cpu()
@@ -156,17 +156,32 @@ def read_photo(source: PhotoLike, name: str = "photo", limit_px: int | None = No
     raise InputError(f"{name}: expected a path, PIL image, array or tensor. Got {type(source).__name__}")
 
 
-def _info_of(image: Image.Image) -> PhotoInfo:
+def _info_of(image: Image.Image, stored: Image.Image | None = None) -> PhotoInfo:
+    """What saving needs, from ``image`` as shown (orientation applied) and, for the format and
+    a JPEG's tables, ``stored``, the image as read from its file (default: ``image``)."""
+    stored = stored or image
     transparent = image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info)
     exif = image.getexif()
     return PhotoInfo(
-        format=image.format,
-        icc_profile=image.info.get("icc_profile"),
+        format=stored.format,
+        icc_profile=_rgb_profile(image.info.get("icc_profile")),
         exif=exif.tobytes() if len(exif) else None,
         rgba=np.asarray(image.convert("RGBA")) if transparent else None,
-        jpeg_quantization=getattr(image, "quantization", None) if image.format == "JPEG" else None,
-        jpeg_subsampling=_jpeg_subsampling(image),
+        jpeg_quantization=getattr(stored, "quantization", None) if stored.format == "JPEG" else None,
+        jpeg_subsampling=_jpeg_subsampling(stored),
     )
+
+
+def _rgb_profile(profile: bytes | None) -> bytes | None:
+    """``profile`` if it describes RGB pixels, as the edit's are; a CMYK or grey one (whose
+    pixels were converted to RGB on reading) is dropped: without one, viewers assume sRGB."""
+    if not profile:
+        return None
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile.xcolor_space
+    except (OSError, ImageCms.PyCMSError):
+        return None
+    return profile if space.strip() == "RGB" else None
 
 
 def _jpeg_subsampling(image: Image.Image) -> int | None:

@@ -172,19 +172,29 @@ def _precision(config: EditConfig, components: Components):
 
 @contextlib.contextmanager
 def _compiled_synthesis(generator, backend: str):
-    """``generator.synthesis`` compiled for the time of one edit. The compiled function is kept
-    per backend, so later compiled edits reuse its graphs instead of compiling again."""
-    compiled = generator.__dict__.setdefault("_compiled_synthesis", {})
-    if backend not in compiled:
-        # Each block range, grad mode and noise kind is its own graph: a few dozen in all, more
-        # than dynamo's default limit of 8.
-        from torch import _dynamo
+    """``generator.synthesis`` compiled for the time of compiled edits. The compiled function
+    is kept per backend, so later compiled edits reuse its graphs instead of compiling again;
+    edits running side by side (the UI) share it until the last of them ends."""
+    with _COMPILING:
+        compiled = generator.__dict__.setdefault("_compiled_synthesis", {})
+        if backend not in compiled:
+            # Each block range, grad mode and noise kind is its own graph: a few dozen in all, more
+            # than dynamo's default limit of 8.
+            from torch import _dynamo
 
-        _dynamo.config.recompile_limit = max(_dynamo.config.recompile_limit, 64)
-        compiled[backend] = torch.compile(type(generator).synthesis.__get__(generator), backend=backend)
-    generator.synthesis = compiled[backend]
+            _dynamo.config.recompile_limit = max(_dynamo.config.recompile_limit, 64)
+            compiled[backend] = torch.compile(type(generator).synthesis.__get__(generator), backend=backend)
+        users = generator.__dict__.get("_compiled_users", 0)
+        if users == 0:
+            generator.synthesis = compiled[backend]
+        generator._compiled_users = users + 1
     try:
         yield
     finally:
-        generator.__dict__.pop("synthesis", None)  # the class's own method again
+        with _COMPILING:
+            generator._compiled_users -= 1
+            if generator._compiled_users == 0:
+                generator.__dict__.pop("synthesis", None)  # the class's own method again
 
+
+_COMPILING = threading.Lock()

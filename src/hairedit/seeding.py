@@ -18,6 +18,7 @@ import torch
 INVERSION_W = "inversion W+"
 INVERSION_FS = "inversion FS"
 TEXT_AUGMENTATIONS = "text proxy augmentations"
+TEXT_START = "text proxy start"  # a random start latent, when the text proxy does not start from the mean
 BLENDING_NOISE = "blending noise"
 
 

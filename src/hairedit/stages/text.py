@@ -26,14 +26,16 @@ def text_proxy(
     painted_labels: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     fast=None,
+    start_generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The text proxy latent (1, n, D). ``source_image`` (1, 3, S, S) [-1, 1]; ``painted_labels``
-    (1, p, p) long at the parser's size; ``generator``: the CPU stream of CLIP's augmentations."""
+    (1, p, p) long at the parser's size; ``generator``: the CPU stream of CLIP's augmentations;
+    ``start_generator``: the CPU stream a random start is drawn from (``config.from_mean`` False)."""
     g = components.generator
     text_features = components.clip.encode_text([description])
     with torch.no_grad():
         source_heatmaps = components.landmarks(source_image)
-    start = components.mean_latent.view(1, 1, -1).repeat(1, g.n_latent, 1)
+    start = _start_latent(components, config, start_generator)
     latent = PartialLatent(start, rows.coarse)
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     loss_px = None if fast is None else fast.loss_px_for(g.size)
@@ -50,3 +52,16 @@ def text_proxy(
         if take_step(optimizer, loss, plateau, reporter, "text proxy", step + 1, config.steps, lambda: g(handed_on)):
             break
     return handed_on
+
+
+@torch.no_grad()
+def _start_latent(components, config: TextProxyConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """The mean latent in every row (official default), or a random mapped latent truncated
+    towards it by ``config.start_truncation`` (the official ``from_mean=False``)."""
+    g, mean = components.generator, components.mean_latent.view(1, -1)
+    if config.from_mean:
+        w = mean
+    else:
+        z = torch.randn(1, g.style_dim, generator=generator).to(mean.device)
+        w = g.truncate(g.map(z), mean, config.start_truncation)
+    return w.view(1, 1, -1).repeat(1, g.n_latent, 1)
