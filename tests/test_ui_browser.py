@@ -82,9 +82,10 @@ def _ui_server(home: Path, *options: str, env: dict[str, str] | None = None):
 
 @contextlib.contextmanager
 def _logged_in_server(home: Path, *options: str):
-    """A login, 3 steps a stage but a W+ inversion long enough to stop."""
-    settings = {"inversion": {"w_steps": INVERSION_STEPS, "fs_steps": 3}, "text": {"steps": 3},
-                "color": {"stage1_steps": 3, "stage2_steps": 3}}
+    """A login, 3 steps a stage but a W+ inversion long enough to stop (a step cap of the file's
+    own, which --smoke keeps)."""
+    settings = {"step_cap": INVERSION_STEPS, "inversion": {"w_steps": INVERSION_STEPS, "fs_steps": 3},
+                "text": {"steps": 3}, "reference": {"steps": 3}, "color": {"stage1_steps": 3, "stage2_steps": 3}}
     (home / "settings.json").write_text(json.dumps(settings))
     (home / "logins.txt").write_text(f"{LOGIN[0]}:{LOGIN[1]}\n")
     with _ui_server(home, "--config", str(home / "settings.json"), "--max-upload-mb", str(UPLOAD_LIMIT_MB),
