@@ -214,10 +214,11 @@ def test_config_file_overrides_only_what_it_names(tmp_path):
 
 def test_config_accepts_inline_json(files, tmp_path, monkeypatch):
     seen = _spy_on_edits(monkeypatch)
-    inline = '{"inversion": {"w_steps": 1, "fs_steps": 1}, "color": {"stage1_steps": 1, "stage2_steps": 1}}'
+    inline = ('{"seed": 5, "inversion": {"w_steps": 1, "fs_steps": 1}, '
+              '"color": {"stage1_steps": 1, "stage2_steps": 1}}')
     assert main(["edit", str(files / "me.png"), "-o", str(tmp_path / "out.png"), "--smoke", "--config", inline,
                  "--rgb", "red"]) == 0
-    assert seen == [("faithful", 1, SMOKE_STEPS, 0, 0)]
+    assert seen == [("faithful", 1, SMOKE_STEPS, 5, 0)]  # the settings' seed, --seed not given
 
 
 @pytest.mark.parametrize("where", ["before", "after"])

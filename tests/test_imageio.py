@@ -10,7 +10,7 @@ from PIL import Image, ImageFile
 from skimage import data
 
 from hairedit.errors import InputError
-from hairedit.imageio import load_photo, open_image, save_image
+from hairedit.imageio import load_photo, open_image, read_photo, save_image, save_photo
 from tests.conftest import run_python
 
 
@@ -163,6 +163,19 @@ def test_the_pixel_limit_is_checked_from_the_header_and_can_be_changed(tmp_path,
         load_photo(tmp_path / "big.png")
 
 
+def test_an_icon_holding_a_huge_picture_is_refused_unopened(tmp_path, monkeypatch):
+    # Pillow decodes an ICO's picture when opening it, before its size can be checked.
+    from PIL import IcoImagePlugin
+
+    def refuse(self):
+        raise AssertionError("the icon was decoded")
+
+    monkeypatch.setattr(IcoImagePlugin.IcoImageFile, "load", refuse)
+    Image.new("RGB", (64, 64)).save(tmp_path / "photo.ico")
+    with pytest.raises(InputError, match="photo.ico is not a readable image"):
+        load_photo(tmp_path / "photo.ico")
+
+
 def test_photos_within_the_limit_load(tmp_path, monkeypatch):
     _blank_png(tmp_path / "big.png", 2000, 1000)
     monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "2000000")
@@ -199,5 +212,30 @@ def test_save_writes_the_format_of_the_extension(tmp_path, astronaut):
     save_image(np.dstack([astronaut, astronaut[..., :1]]), tmp_path / "rgba.jpg")  # alpha dropped for JPEG
     with pytest.raises(InputError, match="extension"):
         save_image(astronaut, tmp_path / "a.xyz")
+    for name in ("a.psd", "a.xbm", "a.gif"):  # Pillow reads them, but cannot or should not write a photo so
+        with pytest.raises(InputError, match=r"does not write .*use \.jpg, \.png"):
+            save_image(astronaut, tmp_path / name)
     with pytest.raises(InputError, match="does not exist"):
         save_image(astronaut, tmp_path / "missing" / "a.png")
+
+
+def test_an_rgba_array_gets_its_own_colours_back(tmp_path):
+    # Half-transparent red: read as red over white, written back as the red it was.
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[...] = (255, 0, 0, 128)
+    rgb, info = read_photo(rgba)
+    assert tuple(rgb[0, 0]) == (255, 127, 127)
+    save_photo(rgb, tmp_path / "back.png", info, original=rgb)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "back.png")), rgba)
+
+
+def test_a_camera_jpeg_read_as_mpo_is_written_with_its_own_tables(tmp_path, astronaut):
+    # Phones and cameras add a multi-picture segment; Pillow then names the JPEG "MPO".
+    photo = Image.fromarray(astronaut)
+    photo.save(tmp_path / "camera.jpg", "MPO", quality=70, save_all=True, append_images=[photo.resize((64, 64))])
+    rgb, info = read_photo(tmp_path / "camera.jpg")
+    assert info.format == "MPO" and info.jpeg_quantization
+    save_photo(rgb, tmp_path / "edited", info, original=rgb)  # no extension: the original's format
+    written = Image.open(tmp_path / "edited")
+    assert written.format == "JPEG"
+    assert written.quantization == Image.open(tmp_path / "camera.jpg").quantization

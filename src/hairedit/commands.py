@@ -87,7 +87,8 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="JSON|FILE",
                         help='settings laid over the preset: inline JSON such as \'{"text": {"steps": 100}}\' or a JSON '
                              "file with the same nested keys (EditConfig)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed, inputs and settings give the same pixels")
+    parser.add_argument("--seed", type=int,
+                        help="the same seed, inputs and settings give the same pixels (default: the settings' seed, 0)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     parser.add_argument("--weights-dir", type=Path, help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
 

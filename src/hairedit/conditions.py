@@ -32,7 +32,7 @@ from PIL import Image, ImageColor
 from skimage.morphology import skeletonize
 
 from .errors import InputError
-from .imageio import PhotoLike, load_photo, open_image
+from .imageio import PhotoLike, has_transparency, load_photo, open_image
 from .labels import N_CLASSES
 
 CANVAS_PX = 512  # the official painter's canvas
@@ -304,7 +304,7 @@ def _alpha(image: Image.Image | np.ndarray) -> np.ndarray | None:
     """The alpha channel (H, W) uint8 of an image that has one, else None."""
     if isinstance(image, np.ndarray):
         return image[..., 3] if image.ndim == 3 and image.shape[2] == 4 and image.dtype == np.uint8 else None
-    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if has_transparency(image):
         return np.asarray(image.convert("RGBA"))[..., 3]
     return None
 

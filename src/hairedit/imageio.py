@@ -54,6 +54,14 @@ PhotoLike = typing.Union[str, os.PathLike, Image.Image, np.ndarray, "torch.Tenso
 _SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N")
 _TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
+# The formats photos are opened as. Each of their readers takes only the header on opening, so the
+# pixel limit is checked before anything is decoded (Pillow's ICO reader, for one, decodes on
+# opening; its EPS reader runs Ghostscript). HEIF and AVIF count where a plugin reads them.
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "TGA", "JPEG2000", "AVIF", "HEIF")
+# The formats results are written as (by extension), and the extensions to say so with.
+OUTPUT_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP")
+OUTPUT_EXTENSIONS = ".jpg, .png, .webp, .tif or .bmp"
+
 
 def max_pixels() -> int:
     """The largest image hairedit decodes, in pixels: ``$HAIREDIT_MAX_PIXELS`` or 150 million."""
@@ -82,7 +90,7 @@ def open_image(path: str | os.PathLike, limit_px: int | None = None) -> Image.Im
     """Open an image file fully decoded, EXIF orientation applied.
 
     ``limit_px``: the most pixels accepted (default :func:`max_pixels`), checked from the
-    header before decoding.
+    header before decoding. Only :data:`PHOTO_FORMATS` are opened.
 
     Raises InputError naming the file if it is missing, a folder, too large, or not a
     readable image.
@@ -93,7 +101,7 @@ def open_image(path: str | os.PathLike, limit_px: int | None = None) -> Image.Im
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image.")
     try:
-        with Image.open(path) as image:  # reads the header only
+        with open_header(path) as image:
             check_pixel_count(image, str(path), limit_px)
             image.load()
             # in_place frees the stored pixels once turned: a 48-megapixel photo is held once.
@@ -108,6 +116,13 @@ def open_image(path: str | os.PathLike, limit_px: int | None = None) -> Image.Im
         ) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
+
+
+def open_header(source: str | os.PathLike | BinaryIO) -> Image.Image:
+    """``Image.open`` limited to :data:`PHOTO_FORMATS`: reads the header only, so the size can
+    be checked before any pixel is decoded. Raises what ``Image.open`` raises."""
+    Image.init()
+    return Image.open(source, formats=[name for name in PHOTO_FORMATS if name in Image.OPEN])
 
 
 @dataclass
@@ -151,8 +166,11 @@ def read_photo(source: PhotoLike, name: str = "photo", limit_px: int | None = No
         source = tensor.permute(1, 2, 0).float().numpy()
     if isinstance(source, np.ndarray):
         rgb = array_to_rgb(source, name)
-        has_alpha = source.ndim == 3 and source.shape[2] == 4
-        return rgb, PhotoInfo(rgba=np.dstack([rgb, array_to_rgb(source[..., 3], name)[..., 0]]) if has_alpha else None)
+        if not (source.ndim == 3 and source.shape[2] == 4):
+            return rgb, PhotoInfo()
+        # The colours as given, not as composited on white: saving puts them back unchanged.
+        stored = np.dstack([array_to_rgb(source[..., :3], name), array_to_rgb(source[..., 3], name)[..., 0]])
+        return rgb, PhotoInfo(rgba=stored)
     raise InputError(f"{name}: expected a path, PIL image, array or tensor. Got {type(source).__name__}")
 
 
@@ -160,16 +178,21 @@ def _info_of(image: Image.Image, stored: Image.Image | None = None) -> PhotoInfo
     """What saving needs, from ``image`` as shown (orientation applied) and, for the format and
     a JPEG's tables, ``stored``, the image as read from its file (default: ``image``)."""
     stored = stored or image
-    transparent = image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info)
+    transparent = has_transparency(image)
     exif = image.getexif()
     return PhotoInfo(
         format=stored.format,
         icc_profile=_rgb_profile(image.info.get("icc_profile")),
         exif=exif.tobytes() if len(exif) else None,
         rgba=np.asarray(image.convert("RGBA")) if transparent else None,
-        jpeg_quantization=getattr(stored, "quantization", None) if stored.format == "JPEG" else None,
+        jpeg_quantization=getattr(stored, "quantization", None) if _is_jpeg(stored) else None,
         jpeg_subsampling=_jpeg_subsampling(stored),
     )
+
+
+def has_transparency(image: Image.Image) -> bool:
+    """Whether ``image`` has an alpha channel or a transparent palette colour."""
+    return image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info)
 
 
 def _rgb_profile(profile: bytes | None) -> bytes | None:
@@ -184,8 +207,13 @@ def _rgb_profile(profile: bytes | None) -> bytes | None:
     return profile if space.strip() == "RGB" else None
 
 
+def _is_jpeg(image: Image.Image) -> bool:
+    # Pillow names a JPEG with a multi-picture segment (as many cameras and phones write) MPO.
+    return image.format in ("JPEG", "MPO")
+
+
 def _jpeg_subsampling(image: Image.Image) -> int | None:
-    if image.format != "JPEG":
+    if not _is_jpeg(image):
         return None
     from PIL import JpegImagePlugin
 
@@ -201,7 +229,7 @@ def pil_to_rgb(image: Image.Image, name: str = "photo") -> np.ndarray:
         return array_to_rgb(np.asarray(image), name)
     if image.mode == "CMYK":
         return np.asarray(_cmyk_to_rgb(image))
-    if image.mode in _TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info):
+    if has_transparency(image):
         return _on_white(np.asarray(image.convert("RGBA")))
     return np.asarray(image.convert("RGB"))
 
@@ -295,18 +323,23 @@ def save_photo(
     options = {key: value for key, value in (("icc_profile", info.icc_profile), ("exif", info.exif)) if value}
     if image_format == "JPEG" and info.jpeg_quantization:
         options.update(qtables=info.jpeg_quantization, subsampling=info.jpeg_subsampling)
-        options.setdefault("quality", None)
     return _save(image, path, image_format, options, overwrite)
 
 
 def output_format(path: str | os.PathLike, fallback: str | None = None) -> str:
-    """Pillow's format name for ``path``'s extension (``fallback`` when it has none)."""
+    """Pillow's format name for ``path``'s extension, one of :data:`OUTPUT_FORMATS`.
+
+    A name without an extension takes ``fallback`` (the original's format): an MPO is written
+    as the JPEG it is, a format results are not written in (GIF's 256 colours, say) as PNG.
+    """
     path = Path(path)
     if not path.suffix and fallback:
-        return fallback
+        fallback = "JPEG" if fallback == "MPO" else fallback
+        return fallback if fallback in OUTPUT_FORMATS else "PNG"
     image_format = Image.registered_extensions().get(path.suffix.lower())
-    if image_format is None:
-        raise InputError(f"{path}: unknown image extension; use .png, .jpg or .webp.")
+    if image_format not in OUTPUT_FORMATS:
+        kind = "unknown image extension" if image_format is None else f"hairedit does not write {image_format} files"
+        raise InputError(f"{path}: {kind}; use {OUTPUT_EXTENSIONS}.")
     return image_format
 
 

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="small random networks, no weights: the metrics that use a network are meaningless")
     evaluate.add_argument("--config", metavar="JSON|FILE",
                           help='settings for the edits of --compare-presets, e.g. {"text": {"steps": 100}}')
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the rows without one (--compare-presets)")
+    evaluate.add_argument("--seed", type=int,
+                          help="seed of the rows without one (--compare-presets; default: the settings' seed, 0)")
     evaluate.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     evaluate.add_argument("--weights-dir", type=Path,
                           help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")

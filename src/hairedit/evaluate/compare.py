@@ -41,7 +41,7 @@ def compare_presets(
     evaluator: EditEvaluator,
     rows: Sequence,
     presets: Sequence[str],
-    seed: int = 0,
+    seed: int | None = None,
     callback_for: Callable[[str], Callable] | None = None,
 ) -> Iterator[Measured | Failure]:
     """Each row edited under each preset, measured: a Measured per edit, or a Failure with its

@@ -197,13 +197,17 @@ class HairEditApp:
             return skip, skip  # not a whole request yet: Refine says what is missing when pressed
         photo = session.photo
         try:
-            result = self.editor.edit(photo, face=session.face_index, preset=PREVIEW_PRESET, seed=int(seed or 0),
+            result = self.editor.edit(photo, face=session.face_index, preset=PREVIEW_PRESET, seed=self._seed(seed),
                                       progress=False, previews=False, **chosen)
         except HaireditError as error:
             return skip, problem("The preview failed:", error)
         seconds = sum(result.timings.values())
         label = f"Instant preview ({seconds:.1f} s): Refine runs the chosen preset"
         return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
+
+    def _seed(self, seed: float | None) -> int:
+        """The page's seed box; the page's starting seed when it was emptied."""
+        return self.seed if seed is None else int(seed)
 
     def instant_missing(self) -> list:
         """The instant preset's pretrained files that are missing (none for random networks)."""
@@ -234,7 +238,7 @@ class HairEditApp:
         def work():
             try:
                 outcome["result"] = self.editor.edit(
-                    photo, face=face, preset=preset, seed=int(seed or 0),
+                    photo, face=face, preset=preset, seed=self._seed(seed),
                     callback=updates.put, cancel=cancel, **chosen,
                 )
             except BaseException as error:  # handed to the page below, whatever it is
