@@ -170,6 +170,32 @@ def test_a_tab_keeps_its_newest_results_only():
     store.close()
 
 
+def test_result_names_cannot_be_guessed_by_other_users():
+    # Every logged-in user may ask the server for files in the results folder: names alone protect them.
+    store = SessionStore()
+    names = [store.save_result(store.get(tab), Image.new("RGB", (8, 8)), "edit").name for tab in ("a", "b")]
+    assert all(len(name) > len("hairedit-edit-1-.png") + 20 for name in names)
+    assert names[0].split("-")[-1] != names[1].split("-")[-1]
+    store.close()
+
+
+def test_a_huge_canvas_layer_is_refused_before_gradio_decodes_it(tmp_path, monkeypatch):
+    from gradio.data_classes import FileData
+    from PIL import ImageFile
+
+    from hairedit.ui.canvas_editor import CanvasEditor
+    from tests.test_imageio import _blank_png
+
+    editor = CanvasEditor(type="numpy", image_mode="RGBA")
+    Image.new("RGBA", (512, 512)).save(tmp_path / "layer.png")
+    assert editor.convert_and_format_image(FileData(path=str(tmp_path / "layer.png"))).shape == (512, 512, 4)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the layer was decoded"))
+    for side_px in (3000, 20000):  # within Pillow's own limit, and a 400-megapixel bomb of 60 kB
+        _blank_png(tmp_path / "big.png", side_px, side_px)
+        with pytest.raises(gr.Error, match="far larger than the 512x512 canvas"):
+            editor.convert_and_format_image(FileData(path=str(tmp_path / "big.png")))
+
+
 def test_session_bytes_count_the_photos_held():
     session = SessionStore().get("tab")
     session.photo = np.zeros((300, 200, 3), np.uint8)
@@ -238,12 +264,19 @@ def fake_registry(monkeypatch):
     server.files = {f"/{name}": body for name, body in PAYLOADS.items()}
     server.chunk_bytes, server.pause_s = 128 * 1024, 0.05
     for name, entry in list(registry.WEIGHTS.items()):
-        if entry.needed_by("faithful") and name != "shape_predictor_68_face_landmarks.dat":
+        if entry.used_by("faithful") and name != "shape_predictor_68_face_landmarks.dat":
             monkeypatch.delitem(registry.WEIGHTS, name)
     for name in PAYLOADS:
         monkeypatch.setitem(registry.WEIGHTS, name, _test_file(name, f"{server.url}/{name}"))
     yield server
     server.close()
+
+
+def test_the_page_offers_what_the_terminal_download_fetches(tmp_path):
+    offered = {entry.name for entry in WeightsDownload(tmp_path, "faithful").missing()}
+    assert "ffhq_PCA.npz" in offered  # optional, but the official prior: without it one is computed
+    assert "e4e_ffhq_encode.pt" not in offered and "inception_fid.pth" not in offered
+    assert {entry.name for entry in WeightsDownload(tmp_path, "instant").missing()} >= offered | {"e4e_ffhq_encode.pt"}
 
 
 def test_the_page_downloads_what_is_missing_with_progress(fake_registry, tmp_path, monkeypatch, caplog):
@@ -257,6 +290,8 @@ def test_the_page_downloads_what_is_missing_with_progress(fake_registry, tmp_pat
             partial.add(job.progress.name)
         job.wait(0.05)
     assert not job.failed and job.missing() == []
+    job.start()  # another tab asks once everything is here: nothing is fetched
+    assert not job.running and job.progress is None
     assert (tmp_path / "weights" / "ffhq.pt").read_bytes() == PAYLOADS["ffhq.pt"]
     assert partial == set(PAYLOADS)  # each file's bytes showed while it came in
     assert any("<progress value=" in page for page in pages)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -122,10 +124,12 @@ class SessionStore:
         with self._lock:
             self._counter += 1
             number = self._counter
-        path = save_image(image, self.output_dir / f"hairedit-edit-{number}.png")
+        # A name no other user can guess: every logged-in user may ask the server for files here.
+        path = save_image(image, self.output_dir / f"hairedit-edit-{number}-{secrets.token_urlsafe(16)}.png")
         session.history.insert(0, (path, f"#{number}: {caption}"))
-        _delete_results([session.history[HISTORY_LIMIT:]])
-        del session.history[HISTORY_LIMIT:]
+        if len(session.history) > HISTORY_LIMIT:
+            _delete_results([session.history[HISTORY_LIMIT:]])
+            del session.history[HISTORY_LIMIT:]
         return path
 
     def start_sweeping(self) -> None:
@@ -158,14 +162,16 @@ def _delete_results(histories: list[list[tuple[Path, str]]]) -> None:
     for history in histories:
         for path, _ in history:
             Path(path).unlink(missing_ok=True)
-    if histories:
+    if any(histories):
         _give_back_freed_memory()
 
 
 def _give_back_freed_memory() -> None:
     """glibc keeps freed memory for reuse, spread over its threads' arenas, so a server would stay
     the size of its busiest moment; a forgotten photo's memory goes back to the system now."""
+    if not sys.platform.startswith("linux"):
+        return  # not glibc: its allocator decides
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: its allocator decides
+    except (OSError, AttributeError):  # a Linux without glibc (musl)
         pass

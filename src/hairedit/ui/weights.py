@@ -32,7 +32,9 @@ class WeightsDownload:
         self._lock = threading.Lock()
 
     def missing(self) -> list[WeightFile]:
-        return missing_files([name for name, entry in WEIGHTS.items() if entry.needed_by(self.preset)], self.folder)
+        """What an edit with the preset uses and the folder lacks: the optional files too (the
+        official PCA), as `hairedit weights download` fetches them."""
+        return missing_files([name for name, entry in WEIGHTS.items() if entry.used_by(self.preset)], self.folder)
 
     @property
     def running(self) -> bool:
@@ -45,6 +47,8 @@ class WeightsDownload:
                 return
             self.progress, self.failed = None, False
             names = [entry.name for entry in self.missing()]
+            if not names:  # fetched meanwhile (another tab, a terminal)
+                return
             self._thread = threading.Thread(target=self._work, args=(names,), name="hairedit-weights", daemon=True)
             self._thread.start()
 

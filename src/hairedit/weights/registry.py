@@ -77,9 +77,13 @@ class WeightFile:
     def pinned(self) -> bool:
         return self.sha256 is not None
 
+    def used_by(self, preset: str) -> bool:
+        """Whether an edit with ``preset`` uses this file where present (the optional ones too)."""
+        return self.group in ("edit", preset)
+
     def needed_by(self, preset: str) -> bool:
         """Whether an edit with ``preset`` cannot do without this file."""
-        return self.required and self.group in ("edit", preset)
+        return self.required and self.used_by(preset)
 
     @property
     def shown_bytes(self) -> int | None:
