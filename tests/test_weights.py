@@ -92,6 +92,17 @@ def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
     assert server.requests[1][1] == "bytes=300000-"
 
 
+def test_an_empty_list_of_names_downloads_nothing(server, tmp_path, monkeypatch):
+    # What the UI asks for once nothing is missing any more.
+    entries = {"first.bin": _entry(UrlFile(f"{server.url}/first.bin"), name="first.bin")}
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    assert downloads.missing_files([], tmp_path) == []
+    assert downloads.download([], tmp_path, progress=False) == []
+    assert server.requests == [] and list(tmp_path.iterdir()) == []
+    assert [path.name for path in downloads.download(None, tmp_path, progress=False)] == ["first.bin"]
+
+
 def test_checksum_mismatch_leaves_nothing_in_the_cache(server, tmp_path):
     entry = _entry(UrlFile(f"{server.url}/file.bin"), sha256="0" * 64)
     with pytest.raises(DownloadError, match="checksum mismatch"):

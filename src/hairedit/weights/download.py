@@ -80,7 +80,7 @@ def package_file(source: PackageFile) -> Path | None:
 
 def missing_files(names: Iterable[str] | None = None, folder: str | Path | None = None) -> list[WeightFile]:
     """The files among ``names`` (default: all) that are not on disk. Offline and fast."""
-    return [get_weight_file(name) for name in (names or WEIGHTS) if locate(name, folder) is None]
+    return [get_weight_file(name) for name in (WEIGHTS if names is None else names) if locate(name, folder) is None]
 
 
 def missing_files_summary(missing: list[WeightFile]) -> str:
@@ -143,12 +143,12 @@ def ensure(name: str, folder: str | Path | None = None, download: bool = True, p
 
 
 def download(names: list[str] | None = None, folder: str | Path | None = None, progress=True) -> list[Path]:
-    """Make sure every file in ``names`` (default: all) is present and checked.
+    """Make sure every file in ``names`` (None: all; an empty list: none) is present and checked.
 
     ``progress``: True for terminal progress bars, False for none, or a
     :data:`ProgressCallback`. Raises one DownloadError listing every file that could not be had.
     """
-    return download_files(names or list(WEIGHTS), folder, progress)
+    return download_files(list(WEIGHTS) if names is None else names, folder, progress)
 
 
 def download_files(names: list[str], folder: str | Path | None, progress=True) -> list[Path]:
