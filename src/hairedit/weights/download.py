@@ -20,6 +20,7 @@ from __future__ import annotations
 import bz2
 import glob
 import hashlib
+import http.client
 import importlib.metadata
 import logging
 import os
@@ -251,7 +252,7 @@ def _fetch_http(url: str, part: Path, tracker: Tracker) -> None:
             if error.code == 416 and have:
                 return  # nothing left to send: the part is whole, and the checksum says if it is right
             raise DownloadError(f"HTTP {error.code} ({error.reason})") from error
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             if not _transient(error):
                 raise DownloadError(_reason(error)) from error
             log.debug("connection to %s broke off at %d bytes; resuming", url, have, exc_info=True)
@@ -259,8 +260,11 @@ def _fetch_http(url: str, part: Path, tracker: Tracker) -> None:
 
 
 def _transient(error: BaseException) -> bool:
+    """A connection that broke off (worth resuming), not one that could not be made."""
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    return isinstance(reason, (ConnectionError, TimeoutError)) and not isinstance(reason, ConnectionRefusedError)
+    # http.client's errors are no OSError: a body cut inside a chunk, a reply cut before its status line.
+    broken_off = (ConnectionError, TimeoutError, http.client.IncompleteRead, http.client.BadStatusLine)
+    return isinstance(reason, broken_off) and not isinstance(reason, ConnectionRefusedError)
 
 
 def _reason(error: BaseException) -> str:
@@ -276,6 +280,8 @@ def _reason(error: BaseException) -> str:
         return "the secure connection failed (a proxy or an old certificate store?)"
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror.lower()
+    if isinstance(reason, http.client.HTTPException):
+        return "the server's answer was malformed"
     return "the download failed"
 
 
