@@ -13,7 +13,7 @@ import torch
 from hairedit.cli import main
 from hairedit.errors import ChecksumError, DownloadError
 from hairedit.weights import download as downloads
-from hairedit.weights import lock
+from hairedit.weights import lock, verify
 from hairedit.weights.registry import WEIGHTS, UrlFile
 from tests.conftest import Booby
 from tests.test_weights import PAYLOAD, Server
@@ -88,9 +88,31 @@ def test_a_redownload_must_match_the_record(server, tmp_path, monkeypatch):
     downloads.ensure("clip_merges.txt", tmp_path, progress=False)
     (tmp_path / "clip_merges.txt").unlink()
     server.files["/file.bin"] = PAYLOAD[::-1]  # the source now serves other bytes
-    with pytest.raises(DownloadError, match="checksum mismatch .* the checksum recorded in"):
+    with pytest.raises(DownloadError, match="checksum mismatch .* the checksum recorded in") as error:
         downloads.ensure("clip_merges.txt", tmp_path, progress=False)
+    assert "`hairedit weights trust clip_merges.txt`" in str(error.value)  # how to accept the new file
     assert sorted(p.name for p in tmp_path.iterdir()) == [lock.LOCK_NAME]
+
+
+def test_a_first_download_is_in_place_only_once_it_has_loaded(server, tmp_path, monkeypatch):
+    _serving(server, monkeypatch, "bald_proxy.pt", "/bald_proxy.pt")
+    from tests.official.bald_proxy import write_bald_proxy
+
+    write_bald_proxy(tmp_path / "official.pt")
+    server.files["/bald_proxy.pt"] = (tmp_path / "official.pt").read_bytes()
+    folder = tmp_path / "weights"
+
+    def stopped_while_loading(path):
+        raise KeyboardInterrupt  # the user stops the program (or it dies) while the file is checked
+
+    monkeypatch.setitem(verify.CHECKERS, "bald_proxy.pt", stopped_while_loading)
+    with pytest.raises(KeyboardInterrupt):
+        downloads.ensure("bald_proxy.pt", folder, progress=False)
+    assert downloads.locate("bald_proxy.pt", folder) is None and lock.read_lock(folder) == {}
+    monkeypatch.undo()
+    _serving(server, monkeypatch, "bald_proxy.pt", "/bald_proxy.pt")
+    path = downloads.ensure("bald_proxy.pt", folder, progress=False)  # the next run checks it, then uses it
+    assert path.read_bytes() == server.files["/bald_proxy.pt"] and "bald_proxy.pt" in lock.read_lock(folder)
 
 
 def test_weights_list_tells_pinned_from_trusted_on_first_use(tmp_path, capsys):

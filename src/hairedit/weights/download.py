@@ -188,10 +188,8 @@ def fetch(entry: WeightFile, folder: Path, tracker: Tracker | None = None) -> Pa
                 tracker.finish()
                 return shipped
             _fetch_source(source, part, entry, tracker)
-            unrecorded = _check_download(part, entry, folder)
+            _check_download(part, entry, folder, source.describe())
             os.replace(part, target)
-            if unrecorded:
-                _record_download(target, entry, folder, source.describe())
             for leftover in folder.glob(f"{glob.escape(entry.name)}.*.part"):
                 leftover.unlink()  # other sources' unfinished attempts
             tracker.finish()
@@ -314,25 +312,24 @@ def _fetch_google_drive(source: GoogleDriveFile, part: Path, tracker: Tracker) -
         raise DownloadError("Google Drive refused the download (quota or permissions?)")
 
 
-def _check_download(part: Path, entry: WeightFile, folder: Path) -> bool:
-    """``part`` against the pin or record: a mismatch deletes it, so that nothing bad stays in
-    the cache and the next source is tried. Returns True when there is nothing to check
-    against yet (the file is to be recorded once in place)."""
+def _check_download(part: Path, entry: WeightFile, folder: Path, source: str) -> None:
+    """``part`` against the pin or record, before it takes the file's name: a mismatch deletes it,
+    so that nothing bad stays in the cache and the next source is tried. With nothing to check
+    against yet, it is trusted on first use once it has loaded into its network, and recorded."""
     size, sha256, origin = expected(entry, folder)
     if sha256 is None:
-        return True
+        try:
+            load_strictly(entry.name, part)
+        except HaireditError as error:
+            part.unlink()
+            raise DownloadError(f"the file it sent does not load, and was removed ({error})") from error
+        record_file(part, entry, folder, source)
+        return
     problem = difference(part, size, sha256)
     if problem is not None:
         part.unlink()
-        raise DownloadError(f"checksum mismatch ({problem}, from {origin}); the download was removed")
-    return False
-
-
-def _record_download(path: Path, entry: WeightFile, folder: Path, source: str) -> None:
-    """Trust a download on first use, once it has loaded into its network; else remove it."""
-    try:
-        load_strictly(entry.name, path)
-    except HaireditError as error:
-        path.unlink()
-        raise DownloadError(f"the file it sent does not load, and was removed ({error})") from error
-    record_file(path, entry, folder, source)
+        advice = "" if entry.pinned else (
+            f"; if the file was changed at its source and you trust the new one, "
+            f"run `hairedit weights trust {entry.name}` to drop the record, then download again"
+        )
+        raise DownloadError(f"checksum mismatch ({problem}, from {origin}); the download was removed{advice}")
