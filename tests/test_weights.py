@@ -7,6 +7,7 @@ import http.server
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -94,6 +95,11 @@ def server():
     s.close()
 
 
+def cached(folder):
+    """The files in the weights folder, but for the folder of empty files that downloads lock."""
+    return sorted(path.name for path in folder.iterdir() if path.name != ".locks")
+
+
 def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
     return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
 
@@ -101,7 +107,7 @@ def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
 def test_download_lands_whole_and_checked(server, tmp_path):
     path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.bin"]
+    assert cached(tmp_path) == ["test.bin"]
 
 
 def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
@@ -148,11 +154,28 @@ def test_an_empty_list_of_names_downloads_nothing(server, tmp_path, monkeypatch)
     assert [path.name for path in downloads.download(None, tmp_path, progress=False)] == ["first.bin"]
 
 
+def test_two_downloads_of_one_file_at_once_fetch_it_once(server, tmp_path):
+    server.chunk_bytes, server.pause_s = 128 * 1024, 0.02  # slow enough for the two to overlap
+    entry = _entry(UrlFile(f"{server.url}/file.bin"))
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: downloads.fetch(entry, tmp_path), range(2)))
+    assert paths == [tmp_path / "test.bin"] * 2 and paths[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1  # the second waited, then used the first one's file
+
+
+def test_a_file_that_cannot_be_put_in_place_is_told_in_one_line(server, tmp_path):
+    (tmp_path / "test.bin").mkdir()  # something else has the file's name
+    with pytest.raises(DownloadError) as error:
+        downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and f"-> {tmp_path / 'test.bin'})" in message and "is a directory" in message
+
+
 def test_checksum_mismatch_leaves_nothing_in_the_cache(server, tmp_path):
     entry = _entry(UrlFile(f"{server.url}/file.bin"), sha256="0" * 64)
     with pytest.raises(DownloadError, match="checksum mismatch"):
         downloads.fetch(entry, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert cached(tmp_path) == []
 
 
 def test_failing_sources_fall_through_and_are_all_listed(server, tmp_path, monkeypatch):
@@ -189,7 +212,7 @@ def test_the_dlib_bz2_file_is_decompressed_and_checked(server, tmp_path):
     )
     path = downloads.fetch(entry, tmp_path)
     assert path.read_bytes() == PAYLOAD  # the decompressed file, with the size and sha256 pinned for it
-    assert [p.name for p in tmp_path.iterdir()] == ["test.bin"]
+    assert cached(tmp_path) == ["test.bin"]
     assert [request[1] for request in server.requests] == [None, None, "bytes=1000-"]
 
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import DownloadError, HaireditError, MissingWeightsError
-from .lock import check_file, difference, expected, load_strictly, record_file
+from .lock import check_file, difference, exclusive, expected, load_strictly, record_file
 from .progress import Tracker, reporter
 from .registry import (
     WEIGHTS,
@@ -170,11 +170,32 @@ def download_files(names: list[str], folder: str | Path | None, progress=True) -
 
 
 def fetch(entry: WeightFile, folder: Path, tracker: Tracker | None = None) -> Path:
-    """Try each source of ``entry`` in order; the file lands in ``folder`` whole and checked, or not at all."""
+    """Try each source of ``entry`` in order; the file lands in ``folder`` whole and checked, or not at all.
+
+    One thread or process at a time fetches a file; one that waited for another uses its file.
+    """
     tracker = tracker or Tracker([entry], lambda progress: None)
     tracker.start(entry)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.name
+    try:
+        with exclusive(folder, entry.name):
+            if target.is_file():  # fetched by another thread or process meanwhile
+                check_file(target, entry, folder)
+                tracker.finish()
+                return target
+            return _fetch_from_a_source(entry, target, tracker)
+    except OSError as error:  # the weights folder, not a source: the other sources would fail alike
+        tracker.fail()
+        paths = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+        raise DownloadError(
+            f"could not save {entry.name} in {folder}: {_reason(error)}" + (f" ({paths})" if paths else "")
+            + ". Make sure the folder is writable and has free space, "
+            "or choose another ($HAIREDIT_HOME or --weights-dir)."
+        ) from error
+
+
+def _fetch_from_a_source(entry: WeightFile, target: Path, tracker: Tracker) -> Path:
+    folder = target.parent
     reasons = []
     for source in entry.sources:
         # One partial file per source: a later run resumes it, and never mixes two sources' bytes.
