@@ -7,6 +7,7 @@ import http.server
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -22,13 +23,14 @@ PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 class Server:
     """Serves ``files[path]`` (PAYLOAD for any other path), honours Range, cuts the first
-    response for a path in ``cut_once`` short after that many bytes, and can send ``chunk_bytes``
-    at a time with ``pause_s`` between (so that progress shows)."""
+    response for a path in ``cut_once`` short after that many bytes (in ``chunked_cut_once``: a
+    chunked body, cut inside a chunk), answers paths in ``garbled`` with a broken status line,
+    and can send ``chunk_bytes`` at a time with ``pause_s`` between (so that progress shows)."""
 
     def __init__(self):
         self.requests = []
         self.files = {}
-        self.cut_once = {}
+        self.cut_once, self.chunked_cut_once, self.garbled = {}, {}, set()
         self.chunk_bytes, self.pause_s = None, 0.0
         server = self
 
@@ -41,10 +43,16 @@ class Server:
                 if self.path.startswith("/missing"):
                     self.send_error(404)
                     return
+                if self.path in server.garbled:
+                    self.wfile.write(b"HTTP/1.1 2OO OK\r\n\r\n")
+                    return
                 start = 0
                 if self.headers.get("Range"):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
                 body = server.files.get(self.path, PAYLOAD)[start:]
+                if self.path in server.chunked_cut_once:
+                    self.send_chunked_cut(body, server.chunked_cut_once.pop(self.path))
+                    return
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -58,6 +66,19 @@ class Server:
                     self.wfile.write(body[offset : offset + chunk])
                     self.wfile.flush()
                     time.sleep(server.pause_s)
+
+            def send_chunked_cut(self, body, cut_bytes):
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = 64 * 1024
+                for offset in range(0, cut_bytes, chunk):
+                    self.wfile.write(b"%x\r\n" % chunk)  # the whole chunk is announced...
+                    self.wfile.write(body[offset : min(offset + chunk, cut_bytes)])  # ...the last never ends
+                    if offset + chunk <= cut_bytes:
+                        self.wfile.write(b"\r\n")
+                self.wfile.flush()
+                self.connection.shutdown(2)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -74,6 +95,11 @@ def server():
     s.close()
 
 
+def cached(folder):
+    """The files in the weights folder, but for the folder of empty files that downloads lock."""
+    return sorted(path.name for path in folder.iterdir() if path.name != ".locks")
+
+
 def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
     return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
 
@@ -81,7 +107,7 @@ def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
 def test_download_lands_whole_and_checked(server, tmp_path):
     path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
     assert path.read_bytes() == PAYLOAD
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.bin"]
+    assert cached(tmp_path) == ["test.bin"]
 
 
 def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
@@ -92,11 +118,64 @@ def test_a_cut_connection_resumes_with_a_range_request(server, tmp_path):
     assert server.requests[1][1] == "bytes=300000-"
 
 
+def test_a_chunked_body_cut_mid_chunk_resumes(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(downloads, "CHUNK_BYTES", 64 * 1024)
+    server.chunked_cut_once["/file.bin"] = 300_000  # four whole chunks of 64 KiB, then a cut inside the fifth
+    path = downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
+    assert path.read_bytes() == PAYLOAD
+    assert [request[1] for request in server.requests] == [None, "bytes=262144-"]
+
+
+def test_a_server_that_answers_garbage_is_left_for_the_next_source(server, tmp_path, monkeypatch):
+    server.garbled.add("/garbled.bin")
+    entries = {
+        "broken.bin": _entry(UrlFile(f"{server.url}/garbled.bin"), name="broken.bin"),
+        "fine.bin": _entry(UrlFile(f"{server.url}/garbled.bin"), UrlFile(f"{server.url}/file.bin"), name="fine.bin"),
+        "later.bin": _entry(UrlFile(f"{server.url}/file.bin"), name="later.bin"),
+    }
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    with pytest.raises(DownloadError) as error:
+        downloads.download(None, tmp_path, progress=False)
+    assert str(error.value).startswith("could not download broken.bin") and "fine.bin" not in str(error.value)
+    assert "garbled.bin: the connection kept breaking off" in str(error.value)
+    assert (tmp_path / "fine.bin").read_bytes() == PAYLOAD  # from its second source
+    assert (tmp_path / "later.bin").read_bytes() == PAYLOAD  # a failed file does not stop the others
+
+
+def test_an_empty_list_of_names_downloads_nothing(server, tmp_path, monkeypatch):
+    # What the UI asks for once nothing is missing any more.
+    entries = {"first.bin": _entry(UrlFile(f"{server.url}/first.bin"), name="first.bin")}
+    monkeypatch.setattr(downloads, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    assert downloads.missing_files([], tmp_path) == []
+    assert downloads.download([], tmp_path, progress=False) == []
+    assert server.requests == [] and list(tmp_path.iterdir()) == []
+    assert [path.name for path in downloads.download(None, tmp_path, progress=False)] == ["first.bin"]
+
+
+def test_two_downloads_of_one_file_at_once_fetch_it_once(server, tmp_path):
+    server.chunk_bytes, server.pause_s = 128 * 1024, 0.02  # slow enough for the two to overlap
+    entry = _entry(UrlFile(f"{server.url}/file.bin"))
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: downloads.fetch(entry, tmp_path), range(2)))
+    assert paths == [tmp_path / "test.bin"] * 2 and paths[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1  # the second waited, then used the first one's file
+
+
+def test_a_file_that_cannot_be_put_in_place_is_told_in_one_line(server, tmp_path):
+    (tmp_path / "test.bin").mkdir()  # something else has the file's name
+    with pytest.raises(DownloadError) as error:
+        downloads.fetch(_entry(UrlFile(f"{server.url}/file.bin")), tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and f"-> {tmp_path / 'test.bin'})" in message and "is a directory" in message
+
+
 def test_checksum_mismatch_leaves_nothing_in_the_cache(server, tmp_path):
     entry = _entry(UrlFile(f"{server.url}/file.bin"), sha256="0" * 64)
     with pytest.raises(DownloadError, match="checksum mismatch"):
         downloads.fetch(entry, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert cached(tmp_path) == []
 
 
 def test_failing_sources_fall_through_and_are_all_listed(server, tmp_path, monkeypatch):
@@ -133,7 +212,7 @@ def test_the_dlib_bz2_file_is_decompressed_and_checked(server, tmp_path):
     )
     path = downloads.fetch(entry, tmp_path)
     assert path.read_bytes() == PAYLOAD  # the decompressed file, with the size and sha256 pinned for it
-    assert [p.name for p in tmp_path.iterdir()] == ["test.bin"]
+    assert cached(tmp_path) == ["test.bin"]
     assert [request[1] for request in server.requests] == [None, None, "bytes=1000-"]
 
 

@@ -4,8 +4,13 @@ verify` checks hashes, then loads each file strictly."""
 
 import dataclasses
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,10 +18,10 @@ import torch
 from hairedit.cli import main
 from hairedit.errors import ChecksumError, DownloadError
 from hairedit.weights import download as downloads
-from hairedit.weights import lock
+from hairedit.weights import lock, verify
 from hairedit.weights.registry import WEIGHTS, UrlFile
 from tests.conftest import Booby
-from tests.test_weights import PAYLOAD, Server
+from tests.test_weights import PAYLOAD, Server, cached
 
 # The tests' official-layout files hold random numbers: they cannot match the published
 # checksums, so these entries are treated as unpinned where a test loads them.
@@ -80,7 +85,7 @@ def test_a_download_that_does_not_load_is_not_trusted(server, tmp_path, monkeypa
     server.files["/quota"] = b"<html>Too many users have viewed or downloaded this file recently</html>"
     with pytest.raises(DownloadError, match="does not load, and was removed"):
         downloads.ensure("bald_proxy.pt", tmp_path, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert cached(tmp_path) == []
 
 
 def test_a_redownload_must_match_the_record(server, tmp_path, monkeypatch):
@@ -88,9 +93,46 @@ def test_a_redownload_must_match_the_record(server, tmp_path, monkeypatch):
     downloads.ensure("clip_merges.txt", tmp_path, progress=False)
     (tmp_path / "clip_merges.txt").unlink()
     server.files["/file.bin"] = PAYLOAD[::-1]  # the source now serves other bytes
-    with pytest.raises(DownloadError, match="checksum mismatch .* the checksum recorded in"):
+    with pytest.raises(DownloadError, match="checksum mismatch .* the checksum recorded in") as error:
         downloads.ensure("clip_merges.txt", tmp_path, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [lock.LOCK_NAME]
+    assert "`hairedit weights trust clip_merges.txt`" in str(error.value)  # how to accept the new file
+    assert cached(tmp_path) == [lock.LOCK_NAME]
+
+
+def test_a_first_download_is_in_place_only_once_it_has_loaded(server, tmp_path, monkeypatch):
+    _serving(server, monkeypatch, "bald_proxy.pt", "/bald_proxy.pt")
+    from tests.official.bald_proxy import write_bald_proxy
+
+    write_bald_proxy(tmp_path / "official.pt")
+    server.files["/bald_proxy.pt"] = (tmp_path / "official.pt").read_bytes()
+    folder = tmp_path / "weights"
+
+    def stopped_while_loading(path):
+        raise KeyboardInterrupt  # the user stops the program (or it dies) while the file is checked
+
+    monkeypatch.setitem(verify.CHECKERS, "bald_proxy.pt", stopped_while_loading)
+    with pytest.raises(KeyboardInterrupt):
+        downloads.ensure("bald_proxy.pt", folder, progress=False)
+    assert downloads.locate("bald_proxy.pt", folder) is None and lock.read_lock(folder) == {}
+    monkeypatch.undo()
+    _serving(server, monkeypatch, "bald_proxy.pt", "/bald_proxy.pt")
+    path = downloads.ensure("bald_proxy.pt", folder, progress=False)  # the next run checks it, then uses it
+    assert path.read_bytes() == server.files["/bald_proxy.pt"] and "bald_proxy.pt" in lock.read_lock(folder)
+
+
+def test_records_written_by_many_processes_at_once_are_all_kept(tmp_path):
+    start = time.time() + 2  # every process writes at the same moment, once all have started
+    code = (
+        "import sys, time; from hairedit.weights import lock\n"
+        f"time.sleep(max(0, {start} - time.time()))\n"
+        "for k in range(20):\n"
+        "    record = lock.LockRecord(k, 'ab' * 32, 'test', 'now')\n"
+        f"    lock.write_record(f'{{sys.argv[1]}}-{{k}}', record, {str(tmp_path)!r})"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(Path(lock.__file__).parents[2])}
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(i)], env=environment) for i in range(8)]
+    assert [process.wait() for process in processes] == [0] * 8
+    assert len(lock.read_lock(tmp_path)) == 8 * 20
 
 
 def test_weights_list_tells_pinned_from_trusted_on_first_use(tmp_path, capsys):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bz2
 import glob
 import hashlib
+import http.client
 import importlib.metadata
 import logging
 import os
@@ -32,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import DownloadError, HaireditError, MissingWeightsError
-from .lock import check_file, difference, expected, load_strictly, record_file
+from .lock import check_file, difference, exclusive, expected, load_strictly, record_file
 from .progress import Tracker, reporter
 from .registry import (
     WEIGHTS,
@@ -80,7 +81,7 @@ def package_file(source: PackageFile) -> Path | None:
 
 def missing_files(names: Iterable[str] | None = None, folder: str | Path | None = None) -> list[WeightFile]:
     """The files among ``names`` (default: all) that are not on disk. Offline and fast."""
-    return [get_weight_file(name) for name in (names or WEIGHTS) if locate(name, folder) is None]
+    return [get_weight_file(name) for name in (WEIGHTS if names is None else names) if locate(name, folder) is None]
 
 
 def missing_files_summary(missing: list[WeightFile]) -> str:
@@ -143,12 +144,12 @@ def ensure(name: str, folder: str | Path | None = None, download: bool = True, p
 
 
 def download(names: list[str] | None = None, folder: str | Path | None = None, progress=True) -> list[Path]:
-    """Make sure every file in ``names`` (default: all) is present and checked.
+    """Make sure every file in ``names`` (None: all; an empty list: none) is present and checked.
 
     ``progress``: True for terminal progress bars, False for none, or a
     :data:`ProgressCallback`. Raises one DownloadError listing every file that could not be had.
     """
-    return download_files(names or list(WEIGHTS), folder, progress)
+    return download_files(list(WEIGHTS) if names is None else names, folder, progress)
 
 
 def download_files(names: list[str], folder: str | Path | None, progress=True) -> list[Path]:
@@ -169,11 +170,32 @@ def download_files(names: list[str], folder: str | Path | None, progress=True) -
 
 
 def fetch(entry: WeightFile, folder: Path, tracker: Tracker | None = None) -> Path:
-    """Try each source of ``entry`` in order; the file lands in ``folder`` whole and checked, or not at all."""
+    """Try each source of ``entry`` in order; the file lands in ``folder`` whole and checked, or not at all.
+
+    One thread or process at a time fetches a file; one that waited for another uses its file.
+    """
     tracker = tracker or Tracker([entry], lambda progress: None)
     tracker.start(entry)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.name
+    try:
+        with exclusive(folder, entry.name):
+            if target.is_file():  # fetched by another thread or process meanwhile
+                check_file(target, entry, folder)
+                tracker.finish()
+                return target
+            return _fetch_from_a_source(entry, target, tracker)
+    except OSError as error:  # the weights folder, not a source: the other sources would fail alike
+        tracker.fail()
+        paths = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+        raise DownloadError(
+            f"could not save {entry.name} in {folder}: {_reason(error)}" + (f" ({paths})" if paths else "")
+            + ". Make sure the folder is writable and has free space, "
+            "or choose another ($HAIREDIT_HOME or --weights-dir)."
+        ) from error
+
+
+def _fetch_from_a_source(entry: WeightFile, target: Path, tracker: Tracker) -> Path:
+    folder = target.parent
     reasons = []
     for source in entry.sources:
         # One partial file per source: a later run resumes it, and never mixes two sources' bytes.
@@ -187,10 +209,8 @@ def fetch(entry: WeightFile, folder: Path, tracker: Tracker | None = None) -> Pa
                 tracker.finish()
                 return shipped
             _fetch_source(source, part, entry, tracker)
-            unrecorded = _check_download(part, entry, folder)
+            _check_download(part, entry, folder, source.describe())
             os.replace(part, target)
-            if unrecorded:
-                _record_download(target, entry, folder, source.describe())
             for leftover in folder.glob(f"{glob.escape(entry.name)}.*.part"):
                 leftover.unlink()  # other sources' unfinished attempts
             tracker.finish()
@@ -251,7 +271,7 @@ def _fetch_http(url: str, part: Path, tracker: Tracker) -> None:
             if error.code == 416 and have:
                 return  # nothing left to send: the part is whole, and the checksum says if it is right
             raise DownloadError(f"HTTP {error.code} ({error.reason})") from error
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             if not _transient(error):
                 raise DownloadError(_reason(error)) from error
             log.debug("connection to %s broke off at %d bytes; resuming", url, have, exc_info=True)
@@ -259,8 +279,11 @@ def _fetch_http(url: str, part: Path, tracker: Tracker) -> None:
 
 
 def _transient(error: BaseException) -> bool:
+    """A connection that broke off (worth resuming), not one that could not be made."""
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    return isinstance(reason, (ConnectionError, TimeoutError)) and not isinstance(reason, ConnectionRefusedError)
+    # http.client's errors are no OSError: a body cut inside a chunk, a reply cut before its status line.
+    broken_off = (ConnectionError, TimeoutError, http.client.IncompleteRead, http.client.BadStatusLine)
+    return isinstance(reason, broken_off) and not isinstance(reason, ConnectionRefusedError)
 
 
 def _reason(error: BaseException) -> str:
@@ -276,6 +299,8 @@ def _reason(error: BaseException) -> str:
         return "the secure connection failed (a proxy or an old certificate store?)"
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror.lower()
+    if isinstance(reason, http.client.HTTPException):
+        return "the server's answer was malformed"
     return "the download failed"
 
 
@@ -308,25 +333,24 @@ def _fetch_google_drive(source: GoogleDriveFile, part: Path, tracker: Tracker) -
         raise DownloadError("Google Drive refused the download (quota or permissions?)")
 
 
-def _check_download(part: Path, entry: WeightFile, folder: Path) -> bool:
-    """``part`` against the pin or record: a mismatch deletes it, so that nothing bad stays in
-    the cache and the next source is tried. Returns True when there is nothing to check
-    against yet (the file is to be recorded once in place)."""
+def _check_download(part: Path, entry: WeightFile, folder: Path, source: str) -> None:
+    """``part`` against the pin or record, before it takes the file's name: a mismatch deletes it,
+    so that nothing bad stays in the cache and the next source is tried. With nothing to check
+    against yet, it is trusted on first use once it has loaded into its network, and recorded."""
     size, sha256, origin = expected(entry, folder)
     if sha256 is None:
-        return True
+        try:
+            load_strictly(entry.name, part)
+        except HaireditError as error:
+            part.unlink()
+            raise DownloadError(f"the file it sent does not load, and was removed ({error})") from error
+        record_file(part, entry, folder, source)
+        return
     problem = difference(part, size, sha256)
     if problem is not None:
         part.unlink()
-        raise DownloadError(f"checksum mismatch ({problem}, from {origin}); the download was removed")
-    return False
-
-
-def _record_download(path: Path, entry: WeightFile, folder: Path, source: str) -> None:
-    """Trust a download on first use, once it has loaded into its network; else remove it."""
-    try:
-        load_strictly(entry.name, path)
-    except HaireditError as error:
-        path.unlink()
-        raise DownloadError(f"the file it sent does not load, and was removed ({error})") from error
-    record_file(path, entry, folder, source)
+        advice = "" if entry.pinned else (
+            f"; if the file was changed at its source and you trust the new one, "
+            f"run `hairedit weights trust {entry.name}` to drop the record, then download again"
+        )
+        raise DownloadError(f"checksum mismatch ({problem}, from {origin}); the download was removed{advice}")

@@ -11,23 +11,26 @@ process as long as the file's size and modification time stay the same.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
-import threading
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ChecksumError, InputError
+from ..imageio import write_atomically
 from .registry import WeightFile, get_weight_file, weights_dir
 
 LOCK_NAME = "weights.lock.json"
 CHUNK_BYTES = 1 << 20
 
 log = logging.getLogger(__name__)
-_lock_file_guard = threading.Lock()  # one read-modify-write of the lock file at a time
 _hashed: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256
 
 
@@ -59,19 +62,59 @@ def read_lock(folder: str | Path | None = None) -> dict[str, LockRecord]:
 
 
 def write_record(name: str, record: LockRecord | None, folder: str | Path | None = None) -> None:
-    """Set (or, with None, drop) the record of ``name``; the file is replaced atomically."""
+    """Set (or, with None, drop) the record of ``name``; the file is replaced atomically, and
+    one thread or process at a time reads, changes and writes it (so that no record is lost)."""
     path = lock_path(folder)
-    with _lock_file_guard:
+    with exclusive(path.parent, path.name):
         records = read_lock(folder)
         if record is None:
             records.pop(name, None)
         else:
             records[name] = record
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
         content = {"format": 1, "files": {key: asdict(value) for key, value in sorted(records.items())}}
-        temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        text = json.dumps(content, indent=2) + "\n"
+        write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), overwrite=True)
+
+
+@contextmanager
+def exclusive(folder: Path, name: str) -> Iterator[None]:
+    """Hold the lock on ``name`` in ``folder`` for the block: other threads and processes that ask
+    for it wait. It is the operating system's lock on ``folder/.locks/NAME.lock``, so a process
+    that dies lets go of it."""
+    path = folder / ".locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        handle.seek(0)  # Windows locks a byte range from the position: the first byte, for all
+        _lock(handle.fileno())
+        try:
+            yield
+        finally:
+            _unlock(handle.fileno())
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError as error:  # LK_LOCK gives up after 10 s; waiting on is what is asked for
+                if error.errno != errno.EDEADLOCK:
+                    raise
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def sha256_of(path: str | Path) -> str:
