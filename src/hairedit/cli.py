@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 
@@ -120,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         except EditInterrupted as error:
             print(f"hairedit: {error}", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            # Whoever read the output went away (`hairedit weights list | head`): stop quietly,
+            # and let nothing more be written to the closed pipe when Python exits.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
         except HaireditError as error:
             if debug:
                 raise
