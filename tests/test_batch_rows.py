@@ -312,6 +312,20 @@ def test_relative_paths_name_the_drivers_folders_wherever_the_workers_run(folder
     assert weights_dirs == [str(folder / "weights")]
 
 
+def test_a_rows_key_follows_the_settings_its_own_edit_runs_with(folder, stand_in):
+    """`--preset fast` leaves a row naming its own preset alone; a seed in the settings, rows with their own seed."""
+    photos, settings = folder / "photos", EditConfig.smoke(1)
+    batch = [BatchRow(str(photos / "ann.jpg"), {"rgb": "red"}, preset="faithful", seed=3, output="ann.png"),
+             BatchRow(str(photos / "bob.png"), {"rgb": "blue"}, output="bob.png")]
+    assert statuses(run_batch(batch, folder / "out", EditorSpec(settings, smoke=True))) == ["done", "done"]
+    fast = run_batch(batch, folder / "out", EditorSpec(settings.with_preset("fast"), smoke=True),
+                     defaults=RowDefaults(preset="fast"))
+    assert statuses(fast) == ["skipped", "done"]
+    seeded = run_batch(batch, folder / "out", EditorSpec(settings.with_seed(7), smoke=True))
+    assert statuses(seeded) == ["skipped", "done"]
+    assert [edit[2] for edit in stand_in.edits] == [3, 0, 0, 7]
+
+
 def test_the_key_follows_the_inputs_content_and_settings(folder, stand_in):
     run(folder)
     Image.new("RGB", (32, 32), "white").save(folder / "photos" / "bob.png")  # new content, same name
