@@ -145,12 +145,14 @@ def test_bad_options_are_refused_in_one_line_before_any_work(folder, capsys, mon
 
 
 def test_missing_weights_stop_the_batch_in_one_message_before_any_work(folder, capsys, monkeypatch):
+    """The files of every preset the rows use, all in one message."""
     monkeypatch.setattr(EditorSpec, "build", lambda *a: pytest.fail("an editor was built"))
     manifest = write(folder / "edits.csv", "photo,rgb,preset\nphotos/ann.jpg,red,\nphotos/bob.png,blue,instant\n")
     empty = folder / "no_weights"
     assert main(["batch", str(manifest), "-o", str(folder / "out"), "--weights-dir", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hairedit: error: ") and "ffhq.pt" in err and "hairedit weights download" in err
+    assert err.startswith("hairedit: error: ") and err.count("hairedit: error: ") == 1
+    assert all(name in err for name in ("ffhq.pt", "e4e_ffhq_encode.pt", "hairclip.pt", "hairedit weights download"))
     assert not (folder / "out").exists()
 
 
