@@ -85,7 +85,12 @@ def test_jsonl_manifest_takes_nulls_as_absent_and_rgb_as_a_list(folder):
         ("m.csv", "hairstyle,rgb\nbob,red\n", "line 2: no photo"),
         ("m.csv", 'photo,rgb\nme.jpg,"red\nstill the same value"\nme.jpg,blue,x\n', "line 4: 3 values"),
         ("m.csv", "photo,output\nme.jpg,../escape.png\n", "line 2: output '../escape.png' must be a file name inside"),
-        ("m.csv", "photo,output\nme.jpg,me.psd.bak\n", "line 2: output 'me.psd.bak' has no image extension"),
+        ("m.csv", "photo,output\nme.jpg,me.psd.bak\n", "line 2: output me.psd.bak: unknown image extension"),
+        ("m.csv", "photo,output\nme.jpg,me.psd\n", "line 2: output me.psd: hairedit does not write PSD files; use .jpg"),
+        ("m.jsonl", '{"photo": "me.jpg", "output": "me.xbm"}\n', "line 1: output me.xbm: hairedit does not write XBM"),
+        ("m.csv", 'photo,rgb\nme.jpg,red\nme.jpg,"blue\nyou.jpg,green\nthem.jpg,red\n',
+         "line 3: a quoted value opened here is never closed"),
+        ("m.csv", 'photo,rgb\nme.jpg,red\nme.jpg,"blue"green\nyou.jpg,red\n', "line 3: not CSV"),
         ("m.csv", "", "is empty; the first line names the columns"),
         ("m.csv", "photo\n", "has no rows"),
         ("m.jsonl", '{"photo": "me.jpg"}\n{"photo": "me.jpg", "rgb": "red"\n', "line 2: not JSON"),
@@ -140,12 +145,14 @@ def test_bad_options_are_refused_in_one_line_before_any_work(folder, capsys, mon
 
 
 def test_missing_weights_stop_the_batch_in_one_message_before_any_work(folder, capsys, monkeypatch):
+    """The files of every preset the rows use, all in one message."""
     monkeypatch.setattr(EditorSpec, "build", lambda *a: pytest.fail("an editor was built"))
     manifest = write(folder / "edits.csv", "photo,rgb,preset\nphotos/ann.jpg,red,\nphotos/bob.png,blue,instant\n")
     empty = folder / "no_weights"
     assert main(["batch", str(manifest), "-o", str(folder / "out"), "--weights-dir", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hairedit: error: ") and "ffhq.pt" in err and "hairedit weights download" in err
+    assert err.startswith("hairedit: error: ") and err.count("hairedit: error: ") == 1
+    assert all(name in err for name in ("ffhq.pt", "e4e_ffhq_encode.pt", "hairclip.pt", "hairedit weights download"))
     assert not (folder / "out").exists()
 
 
@@ -185,6 +192,10 @@ class StandInResult(SimpleNamespace):
         return save_image(self.image, path, overwrite)
 
 
+TIMINGS = {"inversion (W+)": 0.5, "colour blending": 0.25}
+WARNING = "the face is small (80 px): the edit may look soft."
+
+
 class StandInEditor:
     """Answers edit() at once with a picture made of the inputs: the batch's bookkeeping
     is what is tested here (tests/test_batch.py runs the real editor)."""
@@ -199,7 +210,8 @@ class StandInEditor:
             raise InputError("'crimsonn' is not a colour.")
         StandInEditor.edits.append((Path(photo).name, conditions, seed))
         value = (int(np.asarray(Image.open(photo)).sum()) + 7 * seed + len(str(conditions))) % 256
-        return StandInResult(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[])
+        return StandInResult(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[WARNING],
+                             timings=dict(TIMINGS))
 
 
 @pytest.fixture
@@ -234,6 +246,86 @@ def test_a_rerun_edits_nothing_and_reports_the_bad_row_again(folder, stand_in):
         (1, "skipped", None), (2, "skipped", None), (3, "failed", "'crimsonn' is not a colour.")]
     third = run(folder, overwrite=True)
     assert statuses(third) == ["done", "done", "failed"] and len(stand_in.edits) == 4
+
+
+def test_an_rgb_as_a_json_list_or_a_python_tuple_is_edited(folder, stand_in):
+    manifest = write(folder / "edits.jsonl", '{"photo": "photos/ann.jpg", "rgb": [200, 40, 40], "output": "ann.png"}\n')
+    batch = [*read_manifest(manifest), BatchRow(str(folder / "photos/bob.png"), {"rgb": (200, 40, 40)}, output="bob.png")]
+    assert statuses(run(folder, batch)) == ["done", "done"]
+    assert [edit[1] for edit in stand_in.edits] == [{"rgb": (200, 40, 40)}] * 2
+
+
+def test_an_output_in_a_format_hairedit_does_not_write_is_refused_before_any_work(folder, stand_in):
+    batch = [BatchRow(str(folder / "photos/ann.jpg"), {"rgb": "red"}, output="ann.psd")]
+    with pytest.raises(ManifestError, match=r"row 1: output ann.psd: hairedit does not write PSD files"):
+        run(folder, batch)
+    assert not stand_in.edits and not (folder / "out").exists()
+
+
+def test_a_row_whose_output_cannot_be_written_fails_alone_and_is_tried_again(folder, stand_in):
+    (folder / "out" / "ann.png").mkdir(parents=True)  # a folder in the way: the save fails, as on a full disk
+    first = run(folder)
+    assert statuses(first) == ["failed", "done", "failed"]
+    assert first.failed[0].error.startswith("IsADirectoryError") and "ann.png" in first.failed[0].error
+    assert [line["status"] for line in map(json.loads, (folder / "out" / "report.jsonl").read_text().splitlines())] \
+        == ["failed", "done", "failed"]
+    (folder / "out" / "ann.png").rmdir()
+    assert statuses(run(folder)) == ["done", "skipped", "failed"]
+
+
+def test_a_rerun_reports_the_timings_warnings_and_worker_of_the_rows_done_before(folder, stand_in):
+    """What `hairedit eval RUN_DIR` reads: a skipped row keeps the seconds of the run that made it."""
+    from hairedit.evaluate.runs import read_run
+
+    first = run(folder)
+    second = run(folder)
+    assert statuses(second) == ["skipped", "skipped", "failed"]
+    for made, kept in zip(first.done, second.skipped):
+        assert made.seconds > 0 and kept.seconds == made.seconds and kept.timings == TIMINGS
+        assert kept.warnings == (WARNING,) and kept.worker == made.worker != "" and kept.device == "cpu"
+    report = [json.loads(line) for line in (folder / "out" / "report.jsonl").read_text().splitlines()]
+    assert report[0]["timings"] == TIMINGS and report[0]["warnings"] == [WARNING]
+    edits, failures = read_run(folder / "out")
+    assert [edit.timings for edit in edits] == [TIMINGS, TIMINGS] and len(failures) == 1
+
+
+def test_relative_paths_name_the_drivers_folders_wherever_the_workers_run(folder, stand_in, monkeypatch):
+    monkeypatch.chdir(folder)
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir()
+    weights_dirs = []
+    build, edit = EditorSpec.build, StandInEditor.edit
+
+    def build_remembering(self, device=None):
+        weights_dirs.append(self.weights_dir)
+        return build(self, device)
+
+    def edit_elsewhere(self, photo, **options):
+        os.chdir(elsewhere)  # a Ray actor runs in a folder of its own
+        return edit(self, photo, **options)
+
+    monkeypatch.setattr(EditorSpec, "build", build_remembering)
+    monkeypatch.setattr(StandInEditor, "edit", edit_elsewhere)
+    summary = run_batch(rows(folder), "out", EditorSpec(smoke=True, weights_dir="weights"))
+    assert statuses(summary) == ["done", "done", "failed"]
+    assert (folder / "out" / "ann.png").is_file() and (folder / "out" / "bob.png").is_file()
+    assert summary.report == str(folder / "out" / "report.jsonl") and Path(summary.report).is_file()
+    assert not (elsewhere / "out").exists()
+    assert weights_dirs == [str(folder / "weights")]
+
+
+def test_a_rows_key_follows_the_settings_its_own_edit_runs_with(folder, stand_in):
+    """`--preset fast` leaves a row naming its own preset alone; a seed in the settings, rows with their own seed."""
+    photos, settings = folder / "photos", EditConfig.smoke(1)
+    batch = [BatchRow(str(photos / "ann.jpg"), {"rgb": "red"}, preset="faithful", seed=3, output="ann.png"),
+             BatchRow(str(photos / "bob.png"), {"rgb": "blue"}, output="bob.png")]
+    assert statuses(run_batch(batch, folder / "out", EditorSpec(settings, smoke=True))) == ["done", "done"]
+    fast = run_batch(batch, folder / "out", EditorSpec(settings.with_preset("fast"), smoke=True),
+                     defaults=RowDefaults(preset="fast"))
+    assert statuses(fast) == ["skipped", "done"]
+    seeded = run_batch(batch, folder / "out", EditorSpec(settings.with_seed(7), smoke=True))
+    assert statuses(seeded) == ["skipped", "done"]
+    assert [edit[2] for edit in stand_in.edits] == [3, 0, 0, 7]
 
 
 def test_the_key_follows_the_inputs_content_and_settings(folder, stand_in):

@@ -90,6 +90,18 @@ def test_an_existing_report_is_refused_before_any_edit(files, tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err and (tmp_path / "report.html").read_text() == "mine"
 
 
+def test_comparing_presets_checks_every_compared_presets_weights_first(files, tmp_path, capsys):
+    """Before any edit, one message naming the files of every preset compared (instant's own too)."""
+    (files / "manifest.csv").write_text("photo,rgb\nme.png,1 2 3\n")
+    argv = ["eval", str(files / "manifest.csv"), "--compare-presets", "faithful,instant", "-o", str(tmp_path / "r"),
+            "--weights-dir", str(tmp_path / "no_weights")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hairedit: error: ") and err.count("hairedit: error: ") == 1
+    assert all(name in err for name in ("ffhq.pt", "e4e_ffhq_encode.pt", "hairclip.pt", "hairedit weights download"))
+    assert not (tmp_path / "r").exists()
+
+
 def test_help_loads_neither_torch_nor_gradio():
     probe = ("import sys\nfrom hairedit.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "print(sorted({'torch', 'gradio'} & set(sys.modules)))")
@@ -158,6 +170,7 @@ def test_comparing_presets_writes_tables_of_every_edit(compared):
     assert summary[("fast", "identity")]["count"] == "2" and ("faithful", "fid") in summary
     markdown = (report / "report.md").read_text()
     assert "| identity ↑ |" in markdown and "3_wall (faithful): no face found" in markdown
+    assert "PSNR of a set: that of the edits' mean squared error" in markdown
 
 
 @pytest.mark.browser

@@ -17,9 +17,9 @@ from hairedit.components import Components
 from hairedit.errors import CheckpointError, MissingWeightsError
 from hairedit.evaluate import agreement
 from hairedit.evaluate.identity import compare_embeddings, face_embedding, identity_score
-from hairedit.evaluate.measure import EditEvaluator, EditSample
+from hairedit.evaluate.measure import EditEvaluator, EditSample, Measured
 from hairedit.evaluate.pixels import masked_lpips, masked_psnr, masked_ssim, ssim_map
-from hairedit.evaluate.sets import frechet_distance, mean_interval
+from hairedit.evaluate.sets import Interval, frechet_distance, mean_interval
 from hairedit.face.detect import detect_faces
 from hairedit.labels import HAIR
 from hairedit.networks.inception import FIDInception, load_inception
@@ -228,13 +228,37 @@ def test_frechet_distance_matches_the_textbook_formula(sizes):
     assert math.isnan(frechet_distance(a[:1], b))
 
 
-def test_means_have_student_t_intervals_over_finite_values():
-    interval = mean_interval([1.0, 2.0, 3.0, 4.0, math.inf, math.nan])
+def test_means_have_student_t_intervals_over_the_measured_values():
+    interval = mean_interval([1.0, 2.0, 3.0, 4.0, math.nan])
     assert interval.count == 4 and interval.mean == 2.5
     assert interval.half_width == pytest.approx(stats.t.ppf(0.975, 3) * np.std([1, 2, 3, 4], ddof=1) / 2)
     single = mean_interval([7.0])
     assert single.mean == 7.0 and math.isnan(single.half_width)
     assert mean_interval([]).count == 0
+    unbounded = mean_interval([1.0, math.inf])  # never a mean of the finite values alone
+    assert unbounded.mean == math.inf and unbounded.count == 2
+
+
+def _measured(psnr_values):
+    thumbnail = np.zeros((4, 4, 3), np.uint8)
+    return [Measured(f"edit{i}", "", {"psnr_outside": value, "identity": 0.9}, thumbnail, thumbnail)
+            for i, value in enumerate(psnr_values)]
+
+
+def test_a_sets_psnr_is_that_of_its_mean_squared_error_counting_identical_edits():
+    """Two edits that left everything outside the hair as it was, one at 30 dB: the set is better
+    than 30 dB (a mean of the finite values would say 30, over one edit)."""
+    summary = EditEvaluator(None).summarise(_measured([math.inf, math.inf, 30.0, math.nan]))
+    psnr = summary["psnr_outside"]
+    assert psnr.count == 3 and psnr.mean == pytest.approx(30 + 10 * math.log10(3), abs=1e-9)
+    mse = 255.0**2 / 10**3  # 30 dB
+    errors_half_width = stats.t.ppf(0.975, 2) * np.std([0, 0, mse], ddof=1) / math.sqrt(3)
+    assert psnr.half_width == pytest.approx(10 / math.log(10) * errors_half_width / (mse / 3))
+    assert EditEvaluator(None).summarise(_measured([30.0, 30.0]))["psnr_outside"] == Interval(
+        pytest.approx(30.0), 0.0, 2)
+    perfect = EditEvaluator(None).summarise(_measured([math.inf, math.inf]))["psnr_outside"]
+    assert perfect.mean == math.inf and perfect.count == 2
+    assert summary["identity"].mean == pytest.approx(0.9)  # other metrics: the plain mean
 
 
 # -- the FID network's file ------------------------------------------------------------------------

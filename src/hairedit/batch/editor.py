@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..config import EditConfig
@@ -26,6 +27,13 @@ class EditorSpec:
     smoke: bool = False
     weights_dir: str | None = None
     cpu_threads: int = 1
+
+    def with_absolute_paths(self) -> EditorSpec:
+        """``weights_dir`` made absolute here, on the driver: workers (Ray actors) run in
+        folders of their own, where a relative path would name another folder."""
+        if self.weights_dir is None:
+            return self
+        return replace(self, weights_dir=str(Path(self.weights_dir).expanduser().absolute()))
 
     def build(self, device: str | None = None):
         """A HairEditor on ``device`` (None: the best available). Networks load on its first edit."""

@@ -100,7 +100,7 @@ def run_batch(
     Raises ManifestError for a malformed list of rows, before any work.
     """
     start = time.perf_counter()
-    editor = editor or EditorSpec()
+    editor = (editor or EditorSpec()).with_absolute_paths()
     on_event = on_event or (lambda event: None)
     rows = [normalise_row(replace(row, origin=row.origin or f"row {index + 1}")) for index, row in enumerate(rows)]
     if not rows:

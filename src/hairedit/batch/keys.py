@@ -1,9 +1,11 @@
 """Row keys: what makes two rows the same edit.
 
 A row's key hashes the content of every file it reads (photo, reference photos, sketch,
-mask), its texts and colour, face, seed and preset, the batch's settings and which networks
-edit it. A rerun finds a row done only when its output was written under the same key, so
-changing a photo, a setting or the weights redoes exactly the rows it touches.
+mask), its texts and colour, its face, the settings its edit runs with (the batch's settings
+moved to the row's preset, with the row's seed) and which networks edit it. A rerun finds a
+row done only when its output was written under the same key, so changing a photo, a setting
+or the weights redoes exactly the rows it touches, and nothing else: ``--preset fast`` leaves
+a row that names its own preset alone, a seed in ``--config`` the rows with their own seed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import PRESETS
 from .editor import EditorSpec
 from .manifest import PATH_CONDITIONS, BatchRow, ManifestError
 
@@ -68,7 +71,9 @@ def _file_digest(path: Path) -> str:
 def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, overwrite: bool = False) -> list[RowTask]:
     """Each row with its options set, its output named, its key; ManifestError when two rows
     would write the same file."""
-    digests, settings = Digests(), {"config": editor.config.to_dict(), "networks": editor.networks()}
+    if defaults.preset is not None and defaults.preset not in PRESETS:
+        raise ManifestError(f"unknown preset {defaults.preset!r}; use {', '.join(PRESETS)}.")
+    digests, networks, configs = Digests(), editor.networks(), {}
     tasks, outputs = [], {}
     for index, row in enumerate(rows):
         row = replace(
@@ -77,7 +82,9 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
             seed=_first(row.seed, defaults.seed, editor.config.seed),
             preset=_first(row.preset, defaults.preset, editor.config.preset),
         )
-        content = _content(row, digests) | settings
+        if (row.preset, row.seed) not in configs:  # the settings the row's edit runs with
+            configs[row.preset, row.seed] = editor.config.with_preset(row.preset).with_seed(row.seed).to_dict()
+        content = _content(row, digests) | {"config": configs[row.preset, row.seed], "networks": networks}
         key = _hash(content)
         if row.output is None:
             row = replace(row, output=f"{Path(row.photo).stem}-{key[:12]}.{defaults.image_format}")
@@ -97,8 +104,7 @@ def _first(*values):
 
 def _content(row: BatchRow, digests: Digests) -> dict[str, Any]:
     conditions = {name: digests(value) if name in PATH_CONDITIONS else value for name, value in row.conditions.items()}
-    return {"photo": digests(row.photo), "conditions": conditions, "face": row.face, "seed": row.seed,
-            "preset": row.preset}
+    return {"photo": digests(row.photo), "conditions": conditions, "face": row.face}
 
 
 def _hash(value: dict[str, Any]) -> str:

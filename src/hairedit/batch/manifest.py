@@ -37,6 +37,7 @@ from typing import Any
 from ..commands import CONDITION_OPTIONS
 from ..config import PRESETS
 from ..errors import InputError
+from ..imageio import output_format
 
 PATH_CONDITIONS = ("hairstyle_ref", "sketch", "mask", "color_ref")  # the conditions that name files
 TEXT_CONDITIONS = ("hairstyle", "color")
@@ -214,22 +215,40 @@ def _lines(path: Path) -> list[str]:
 
 
 def _csv_records(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(_text_of(path), newline=""))  # quoted values may hold line breaks
+    # Quoted values may hold line breaks; strict, so that a quote never closed is an error
+    # rather than one value swallowing every later row.
+    reader = csv.reader(io.StringIO(_text_of(path), newline=""), strict=True)
     try:
-        header = [_column(name, columns, f"{path}, line 1") for name in next(reader)]
+        header = [_column(name, columns, f"{path}, line 1") for name in _next_record(reader, path, 1)]
     except StopIteration:
         raise ManifestError(f"{path} is empty; the first line names the columns, e.g. photo,hairstyle.") from None
     repeated = {name for name in header if header.count(name) > 1}
     if repeated:
         raise ManifestError(f"{path}, line 1: the column {sorted(repeated)[0]} is named twice.")
     line = reader.line_num
-    for record in reader:
-        start, line = line + 1, reader.line_num  # a quoted value may span lines: name the first
+    while True:
+        start = line + 1  # a quoted value may span lines: name the first
+        try:
+            record = _next_record(reader, path, start)
+        except StopIteration:
+            return
+        line = reader.line_num
         if not any(value.strip() for value in record):
             continue
         if len(record) != len(header):
             raise ManifestError(f"{path}, line {start}: {len(record)} values for {len(header)} columns.")
         yield start, {name: value.strip() for name, value in zip(header, record) if value.strip()}
+
+
+def _next_record(reader, path: Path, start: int) -> list[str]:
+    """The next record of a strict csv.reader; ManifestError naming the line it starts on."""
+    try:
+        return next(reader)
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            raise ManifestError(f"{path}, line {start}: a quoted value opened here is never closed (a missing \").") \
+                from None
+        raise ManifestError(f"{path}, line {start}: not CSV ({error}).") from None
 
 
 def _jsonl_records(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -312,20 +331,20 @@ def _path(value: Any, base: Path, name: str, origin: str) -> str:
 
 
 def _rgb(value: Any, origin: str) -> str | tuple:
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # a JSON list, or a tuple from Python
         return tuple(value)  # checked by edit, as three whole numbers 0..255
     return _text(value, "rgb", origin)
 
 
 def output_name(value: Any, origin: str) -> str:
-    """An output file name: relative, inside the output folder, with an image extension."""
-    from PIL import Image
-
+    """An output file name: relative, inside the output folder, in a format hairedit writes."""
     name = PurePosixPath(_text(value, "output", origin).replace("\\", "/"))
     if name.is_absolute() or ".." in name.parts or not name.parts:
         raise ManifestError(f"{origin}: output {str(value)!r} must be a file name inside the output folder.")
-    if name.suffix.lower() not in Image.registered_extensions():
-        raise ManifestError(f"{origin}: output {str(value)!r} has no image extension; use .png, .jpg or .webp.")
+    try:
+        output_format(name)
+    except InputError as error:
+        raise ManifestError(f"{origin}: output {error}") from None
     return str(name)
 
 

@@ -94,7 +94,11 @@ class OutputDir(abc.ABC):
 
     @staticmethod
     def at(location: str | os.PathLike) -> OutputDir:
-        return RemoteDir(location) if "://" in str(location) else LocalDir(location)
+        """The folder at a URL or a path; a path is made absolute here, on the driver, because
+        workers (Ray actors) run in folders of their own."""
+        if "://" in str(location):
+            return RemoteDir(location)
+        return LocalDir(Path(location).expanduser().absolute())
 
     def where(self, name: str) -> str:
         return f"{self.location}/{name}"
@@ -111,7 +115,15 @@ class OutputDir(abc.ABC):
 
     def failure(self, output: str, key: str) -> str:
         """The reason recorded for a failed row."""
-        return json.loads(self.read_bytes(f"{ROWS}/{output}/{key}.failed"))["error"]
+        return self.record(output, key, "failed").get("error") or "refused by an earlier run (reason lost)"
+
+    def record(self, output: str, key: str, status: str) -> dict[str, Any]:
+        """What the row ``key`` recorded with ``status`` (see :meth:`mark`); {} where unreadable."""
+        try:
+            record = json.loads(self.read_bytes(f"{ROWS}/{output}/{key}.{status}"))
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
 
     def mark(self, output: str, key: str, status: str, record: dict[str, Any]) -> None:
         """Record ``status`` for the row ``key`` of ``output``, then remove what it supersedes:

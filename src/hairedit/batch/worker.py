@@ -10,13 +10,16 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import HaireditError, InputError
 from .editor import EditorSpec
 from .keys import RowTask
 from .outputs import Decision, OutputDir, decide, taken_message
+
+
+DONE_DETAILS = ("seconds", "timings", "warnings", "worker", "device")  # kept in a done row's record
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class RowOutcome:
     origin: str = ""
     error: str | None = None
     seconds: float = 0.0  # the edit's time
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     warnings: tuple[str, ...] = ()
     worker: str = ""  # host:pid
     device: str = ""
@@ -55,12 +59,19 @@ def outcome_without_work(task: RowTask, decision: Decision, outdir: OutputDir) -
     """The outcome of a row that needs no edit (done before, refused before, or its output
     name taken); None when it must run."""
     if decision is Decision.SKIP:
-        return RowOutcome.of(task, "skipped")
+        return _done_before(task, outdir)
     if decision is Decision.FAILED_BEFORE:
         return RowOutcome.of(task, "failed", error=outdir.failure(task.row.output, task.key))
     if decision is Decision.TAKEN:
         return RowOutcome.of(task, "failed", error=taken_message(outdir.where(task.row.output)))
     return None
+
+
+def _done_before(task: RowTask, outdir: OutputDir) -> RowOutcome:
+    """A row done by an earlier run, with the timings, warnings and worker its run recorded."""
+    record = outdir.record(task.row.output, task.key, "done")
+    details = {name: record[name] for name in DONE_DETAILS if name in record}
+    return RowOutcome.of(task, "skipped", **details | {"warnings": tuple(details.get("warnings", ()))})
 
 
 class Worker:
@@ -94,14 +105,15 @@ class Worker:
         try:
             result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, callback=report,
                                       previews=False, **row.conditions)
+            seconds = time.perf_counter() - start
+            out.save_result(result, row.output)
         except InputError as error:
             out.mark(row.output, task.key, "failed", {"error": str(error), **who})
             return RowOutcome.of(task, "failed", error=str(error), **who)
         except HaireditError:
             raise  # missing weights, an interruption: not this row's fault, the batch stops
-        except Exception as error:  # noqa: BLE001 - one row's bug must not stop a batch of thousands
+        except Exception as error:  # noqa: BLE001 - one row's bug (or a full disk) must not stop a batch of thousands
             return RowOutcome.of(task, "failed", error=f"{type(error).__name__}: {error}", **who)
-        seconds = time.perf_counter() - start
-        out.save_result(result, row.output)
-        out.mark(row.output, task.key, "done", {"seconds": seconds, **who})
-        return RowOutcome.of(task, "done", seconds=seconds, warnings=tuple(result.warnings), **who)
+        details = {"seconds": seconds, "timings": dict(result.timings), "warnings": tuple(result.warnings), **who}
+        out.mark(row.output, task.key, "done", details)  # a rerun reports the row with these
+        return RowOutcome.of(task, "done", **details)

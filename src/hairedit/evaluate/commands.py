@@ -148,10 +148,12 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from ..commands import build_editor
+    from ..batch.command import check_weights_for_presets
+    from ..batch.editor import EditorSpec
+    from ..batch.manifest import read_manifest
+    from ..commands import read_config
     from ..progress import ProgressBars
     from .compare import check_presets, compare_presets
-    from ..batch.manifest import read_manifest
     from .measure import EditEvaluator
     from .report import Failure
 
@@ -160,9 +162,11 @@ def _run_compare(args: argparse.Namespace) -> int:
         raise InputError("--compare-presets writes a report: give its folder with -o REPORT_DIR.")
     _check_report_folder(args)
     rows = read_manifest(args.source)
-    editor = build_editor(args)
+    if not args.smoke:  # the files of every compared preset (not the settings' own), in one message
+        check_weights_for_presets(args.weights_dir, presets)
+    editor = EditorSpec(read_config(args), args.smoke, args.weights_dir).build(args.device)
     evaluator = EditEvaluator(editor.components, args.weights_dir, fid=not args.no_fid)
-    _load_fid_networks(evaluator)
+    evaluator.load_networks()
     measured, failures, total = [], [], len(rows) * len(presets)
     bars: list[ProgressBars] = []
 
@@ -198,14 +202,8 @@ def _evaluator(args: argparse.Namespace, fid: bool):
     from .measure import EditEvaluator
 
     evaluator = EditEvaluator(build_editor(args).components, args.weights_dir, fid=fid)
-    _load_fid_networks(evaluator)
+    evaluator.load_networks()
     return evaluator
-
-
-def _load_fid_networks(evaluator) -> None:
-    """Load FID's networks now: a file that cannot be had stops the command before the long work."""
-    if evaluator.fid:
-        evaluator.fid_networks()
 
 
 def _check_report_folder(args: argparse.Namespace) -> None:

@@ -35,7 +35,7 @@ from ..stages.inversion import image_tensor
 from . import agreement
 from .identity import identity_score
 from .pixels import edit_region, preservation, region_in_photo
-from .sets import Interval, embed, frechet_distance, mean_interval
+from .sets import Interval, embed, frechet_distance, mean_interval, psnr_interval
 
 THUMBNAIL_PX = 320
 # Metrics where more is better; for all others (distances, LPIPS, seconds) less is better.
@@ -90,6 +90,14 @@ class EditEvaluator:
         self.weights_dir = weights_dir
         self.fid = fid
 
+    def load_networks(self) -> None:
+        """Load now the networks every measure uses (and FID's where asked): a file that cannot
+        be had stops the command before the long work, and the edit timed next is not charged
+        for loading the networks it shares with measuring."""
+        self.components.parser, self.components.lpips  # noqa: B018 - loaded on first use
+        if self.fid:
+            self.fid_networks()
+
     def measure(self, sample: EditSample) -> Measured:
         before, after = sample.before, sample.after
         if before.shape != after.shape:
@@ -120,8 +128,7 @@ class EditEvaluator:
         return {name: tuple(embed(network, [crop_before, crop_after], device)) for name, network in networks.items()}
 
     def fid_networks(self) -> dict:
-        """``fid``: the Inception's pool features; ``fid_clip``: CLIP image embeddings. Loading
-        them first, before any long work, shows at once a file that cannot be had."""
+        """``fid``: the Inception's pool features; ``fid_clip``: CLIP image embeddings."""
         return {"fid": self.components.inception, "fid_clip": self.components.clip.encode_image}
 
     @torch.no_grad()
@@ -167,11 +174,14 @@ class EditEvaluator:
         return target
 
     def summarise(self, measured: list[Measured]) -> dict[str, Interval | float]:
-        """Per metric, its :class:`Interval` over the edits; where features were kept, also
+        """Per metric, its :class:`Interval` over the edits (PSNR: of the mean squared error, see
+        :func:`~.sets.psnr_interval`); where features were kept, also
         ``fid`` and ``fid_clip`` of the crops after against the crops before (nan below two edits)."""
         names = list(dict.fromkeys(name for item in measured for name in item.metrics))
         summary: dict[str, Interval | float] = {
-            name: mean_interval([item.metrics.get(name, math.nan) for item in measured]) for name in names
+            name: (psnr_interval if name.startswith("psnr") else mean_interval)(
+                [item.metrics.get(name, math.nan) for item in measured]
+            ) for name in names
         }
         for key in dict.fromkeys(key for item in measured for key in item.features):
             pairs = [item.features[key] for item in measured if key in item.features]

@@ -14,6 +14,7 @@ import torch
 from ..face.align import CropTransform
 from ..networks.vgg import LPIPS
 
+PEAK = 255.0  # the largest pixel value: PSNR's signal
 REGION_MARGIN_FRACTION = 0.02  # of the crop side: the edit may blend this far past the hair
 LPIPS_MAX_PX = 512  # LPIPS sees images area-downsized to at most this on their long side
 # SSIM as Wang et al. 2004: an 11 px Gaussian window of sigma 1.5, K1 0.01, K2 0.03.
@@ -43,8 +44,17 @@ def masked_psnr(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
     if not keep.any():
         return float("nan")
     difference = a[keep].astype(np.float64) - b[keep].astype(np.float64)
-    mse = float(np.mean(difference**2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    return psnr_of_mse(float(np.mean(difference**2)))
+
+
+def psnr_of_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error in pixel values squared; inf for 0."""
+    return float("inf") if mse == 0 else float(10 * np.log10(PEAK**2 / mse))
+
+
+def mse_of_psnr(psnr: float) -> float:
+    """The mean squared error a PSNR in dB stands for; 0 for inf."""
+    return float(PEAK**2 * 10 ** (-psnr / 10))
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .sets import Interval
 
 WIDTH_PX, ROW_PX, MARGIN_LEFT_PX, MARGIN_PX = 560, 34, 110, 28
 # Okabe-Ito colours: told apart with every common colour-vision deficiency.
@@ -91,16 +95,17 @@ def _x_axis(axis: _Axis, y_px: float, top_px: float, label: str) -> list[str]:
     return parts
 
 
-def strip_plot(title: str, series: dict[str, Sequence[float]], better: str = "") -> str:
-    """One row per series: a dot per value, the mean as a bar with its 95% interval.
+def strip_plot(title: str, series: dict[str, Sequence[float]], means: dict[str, Interval | None],
+               better: str = "") -> str:
+    """One row per series: a dot per value, the series' summary ``means[name]`` (the report's
+    own) as a bar with its 95% interval.
 
     ``better``: "higher" or "lower", said under the axis. Non-finite values are not drawn.
     """
-    from .sets import mean_interval
-
     names = list(series)
     height = MARGIN_PX + ROW_PX * len(names) + 44
-    axis = _Axis([v for values in series.values() for v in values], MARGIN_LEFT_PX, WIDTH_PX - 16)
+    shown_means = [interval.mean for interval in means.values() if interval is not None]
+    axis = _Axis([v for values in series.values() for v in values] + shown_means, MARGIN_LEFT_PX, WIDTH_PX - 16)
     bottom = MARGIN_PX + ROW_PX * len(names)
     body = _x_axis(axis, bottom, MARGIN_PX, f"{title} ({better} is better)" if better else title)
     for row, name in enumerate(names):
@@ -111,8 +116,8 @@ def strip_plot(title: str, series: dict[str, Sequence[float]], better: str = "")
         for index, value in enumerate(finite):
             jitter = ((index * 7) % 9 - 4) * 1.5  # spread equal values a little, the same every time
             body.append(f'<circle cx="{axis(value):.1f}" cy="{y + jitter:.1f}" r="3.5" fill="{colour}" fill-opacity="0.6"/>')
-        interval = mean_interval(finite)
-        if interval.count:
+        interval = means.get(name)
+        if interval is not None and math.isfinite(interval.mean):
             x = axis(interval.mean)
             body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y - 11:.1f}" y2="{y + 11:.1f}" stroke="#000" stroke-width="2"/>')
             if math.isfinite(interval.half_width):

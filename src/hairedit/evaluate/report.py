@@ -32,6 +32,7 @@ SET_METRICS = ("fid", "fid_clip")
 # Drawn against seconds per edit: identity, preservation and whatever the conditions measure.
 QUALITY_METRICS = tuple(name for name in MAIN_METRICS if name not in ("seconds",) and not name.endswith("_crop"))
 REPORT_FILES = ("report.html", "report.md", "edits.csv", "summary.csv")
+PSNR_NOTE = "PSNR of a set: that of the edits' mean squared error, edits with nothing changed (inf) included."
 DEFAULT_GROUP = "edits"
 
 
@@ -124,6 +125,7 @@ def markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     lines += [f"> {note}" for note in report.notes] + ([""] if report.notes else [])
     lines += ["## Summary (mean ± 95% interval)", "", _markdown_table(*_summary_table(report)), ""]
+    lines += [PSNR_NOTE, ""] if _has_psnr(report) else []
     names = report.main_metrics()
     rows = [[item.name, group_of(item)] + [format_value(item.metrics.get(n)) for n in names] for item in report.measured]
     lines += ["## Every edit", "", _markdown_table(["edit", "preset"] + names, rows), ""]
@@ -141,6 +143,10 @@ def _summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
         cells = [_summary_cell(report.summaries[group].get(name), _count(report, group)) for group in report.groups]
         rows.append([name + arrow] + cells)
     return header, rows
+
+
+def _has_psnr(report: Report) -> bool:
+    return any(name.startswith("psnr") for name in report.main_metrics())
 
 
 def _summary_cell(value: Interval | float | None, edits: int) -> str:
@@ -208,6 +214,7 @@ def html(report: Report, images: dict[tuple[str, str], str]) -> str:
              f"<style>{STYLE}</style></head><body><h1>{escape(report.title)}</h1>"]
     parts += [f"<p class='note'>{escape(note)}</p>" for note in report.notes]
     parts += ["<h2>Summary (mean ± 95% interval)</h2>", _html_table(*_summary_table(report))]
+    parts += [f"<p>{escape(PSNR_NOTE)}</p>"] if _has_psnr(report) else []
     parts += ["<h2>Before and after</h2>", _image_grid(report, images)]
     parts += ["<h2>Distributions</h2><div class='charts'>", *_distributions(report), "</div>"]
     parts += ["<h2>Quality against seconds per edit</h2><div class='charts'>", *_quality_vs_time(report), "</div>"]
@@ -254,7 +261,8 @@ def _distributions(report: Report) -> list[str]:
     for name in report.main_metrics():
         series = {g: [item.metrics.get(name, math.nan) for item in report.measured if group_of(item) == g]
                   for g in report.groups}
-        charts.append(strip_plot(name, series, "higher" if name in HIGHER_IS_BETTER else "lower"))
+        means = {g: report.summaries[g].get(name) for g in report.groups}
+        charts.append(strip_plot(name, series, means, "higher" if name in HIGHER_IS_BETTER else "lower"))
     return charts
 
 

@@ -4,11 +4,11 @@
 
 - ``photo``: the photo edited (absolute, or relative to the working folder or to OUTDIR);
 - ``output``: the edited photo (absolute, or relative to OUTDIR);
-- ``edit``'s conditions under its names, at the top level or in a ``conditions`` object;
-- optional ``face``, ``preset``, and ``timings`` (seconds per stage) or ``seconds`` (the total);
-- ``status``: rows whose status is ``failed`` (or that name no output) are listed as failures
-  with their ``reason`` (or ``error`` / ``message``); ``done`` and ``skipped`` rows (done in an
-  earlier run) are measured. A row whose output file is missing is a failure too.
+- ``conditions``: ``edit``'s conditions under its names;
+- ``face``, ``preset``, and ``timings`` (seconds per stage) or else ``seconds`` (the total);
+- ``status``: ``failed`` rows are listed as failures with their ``error``; ``done`` and
+  ``skipped`` rows (done in an earlier run, with that run's timings) are measured. A row
+  whose output file is missing is a failure too.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..batch.manifest import jsonl_records
-from ..commands import CONDITION_OPTIONS
+from ..batch.outputs import REPORT
 from ..errors import InputError
 from .report import Failure
-
-REPORT_NAME = "report.jsonl"
-FAILED = ("failed", "error")
 
 
 @dataclass
@@ -39,10 +36,10 @@ class RunEdit:
 def read_run(folder: str | Path) -> tuple[list[RunEdit], list[Failure]]:
     """The finished edits of a batch output folder, and its failed rows."""
     folder = Path(folder)
-    report = folder / REPORT_NAME
+    report = folder / REPORT
     if not report.is_file():
         raise InputError(
-            f"{folder} has no {REPORT_NAME}: give the output folder of `hairedit batch`, or compare two photos with "
+            f"{folder} has no {REPORT}: give the output folder of `hairedit batch`, or compare two photos with "
             "--before and --after."
         )
     edits, failures = [], []
@@ -54,15 +51,14 @@ def read_run(folder: str | Path) -> tuple[list[RunEdit], list[Failure]]:
 
 def _edit_or_failure(record: dict, folder: Path, name: str) -> RunEdit | Failure:
     preset = str(record.get("preset") or "")
-    reason = record.get("reason") or record.get("error") or record.get("message")
-    if str(record.get("status", "")).lower() in FAILED or not record.get("output") or not record.get("photo"):
-        return Failure(name, preset, str(reason or "the batch made no edit for this row"))
+    if record.get("status") == "failed" or not record.get("output") or not record.get("photo"):
+        return Failure(name, preset, str(record.get("error") or "the batch made no edit for this row"))
     output = _found(record["output"], [folder])
     photo = _found(record["photo"], [Path.cwd(), folder])
     if output is None or photo is None:
         missing = record["output"] if output is None else record["photo"]
         return Failure(name, preset, f"{missing} is missing")
-    conditions = {**record.get("conditions", {}), **{k: record[k] for k in CONDITION_OPTIONS if record.get(k) is not None}}
+    conditions = {key: value for key, value in (record.get("conditions") or {}).items() if value is not None}
     timings = record.get("timings") or ({"edit": float(record["seconds"])} if record.get("seconds") else {})
     return RunEdit(name, photo, output, conditions, int(record.get("face") or 0), preset, timings)
 

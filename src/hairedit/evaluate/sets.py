@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from scipy import stats
 
+from .pixels import mse_of_psnr, psnr_of_mse
+
 BATCH = 8  # crops through a network at a time
 
 
@@ -29,15 +31,30 @@ class Interval:
 
 
 def mean_interval(values: Sequence[float]) -> Interval:
-    """Mean and 95% interval of the finite ``values``: undefined (nan) and infinite ones (PSNR
-    of identical pixels) are left out, and ``count`` says how many went in."""
-    finite = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
-    if len(finite) == 0:
+    """Mean and 95% interval of ``values``; undefined ones (nan: not measured) are left out,
+    and ``count`` says how many went in. An infinite value makes the mean infinite (its
+    interval nan): PSNR, the one metric that can be infinite, is summarised by :func:`psnr_interval`."""
+    defined = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+    if len(defined) == 0:
         return Interval(float("nan"), float("nan"), 0)
-    if len(finite) == 1:
-        return Interval(float(finite[0]), float("nan"), 1)
-    half = stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
-    return Interval(float(finite.mean()), float(half), len(finite))
+    if len(defined) == 1 or not np.isfinite(defined).all():
+        return Interval(float(defined.sum()), float("nan"), len(defined))  # the value, or the infinities' sign
+    half = stats.t.ppf(0.975, len(defined) - 1) * defined.std(ddof=1) / math.sqrt(len(defined))
+    return Interval(float(defined.mean()), float(half), len(defined))
+
+
+def psnr_interval(values_db: Sequence[float]) -> Interval:
+    """A set's PSNR: the PSNR of its edits' mean squared error, as torchmetrics computes PSNR
+    over a set (it pools every pixel's error; here each edit counts once). Identical edits (an
+    infinite PSNR, no error) count too: a mean of the dB values would have to leave them out,
+    and so rank a set with some perfect edits below one without. The 95% interval of the mean
+    error is carried to dB to first order (half-width ``10 / ln 10 * h / mean``); nan (not
+    measured) values are left out."""
+    errors = mean_interval([mse_of_psnr(value) for value in values_db if value is not None and not math.isnan(value)])
+    if errors.count == 0:
+        return errors
+    half_db = 10 / math.log(10) * errors.half_width / errors.mean if errors.mean > 0 else float("nan")
+    return Interval(psnr_of_mse(errors.mean), half_db, errors.count)
 
 
 @torch.no_grad()
