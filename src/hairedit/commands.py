@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,16 +153,18 @@ def build_editor(args: argparse.Namespace, config: EditConfig | None = None, dow
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
     if download:  # else the caller offers the download itself (the UI's page does)
-        check_weights_present(args.weights_dir, config.preset)
+        check_weights_present(args.weights_dir, [config.preset])
     return HairEditor.from_pretrained(args.weights_dir, args.device, config, download)
 
 
-def check_weights_present(folder: Path | None, preset: str) -> None:
-    """Every missing pretrained file in one message, before any work (not one at a time, midway)."""
+def check_weights_present(folder: Path | None, presets: Iterable[str]) -> None:
+    """Every pretrained file that edits with these presets need and that is missing, in one
+    message, before any work (not one at a time, midway)."""
     from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS
 
-    missing = missing_files([name for name, entry in WEIGHTS.items() if entry.needed_by(preset)], folder)
+    presets = set(presets)
+    missing = missing_files([name for name, entry in WEIGHTS.items() if any(map(entry.needed_by, presets))], folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))
 

@@ -12,13 +12,19 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
-from ..commands import CONDITION_OPTIONS, SMOKE_NOTICE, add_condition_options, add_editor_options, read_config
+from ..commands import (
+    CONDITION_OPTIONS,
+    SMOKE_NOTICE,
+    add_condition_options,
+    add_editor_options,
+    check_weights_present,
+    read_config,
+)
 from ..conditions import check_conditions
 from ..devices import resolve_device
-from ..errors import InputError, MissingWeightsError
+from ..errors import InputError
 from .editor import EditorSpec
 from .engine import BatchPlan, run_batch
 from .keys import RowDefaults
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     rows = batch_rows(args)
     devices = _devices(args)
     if not args.smoke:
-        check_weights_for_presets(args.weights_dir, [row.preset or args.preset or editor.config.preset for row in rows])
+        check_weights_present(args.weights_dir, [row.preset or args.preset or editor.config.preset for row in rows])
     try:
         with BatchBar() as bar:
             summary = run_batch(
@@ -86,19 +92,6 @@ def run(args: argparse.Namespace) -> int:
     if args.smoke:
         print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
     return 1 if summary.failed else 0
-
-
-def check_weights_for_presets(folder: Path | None, presets: Iterable[str]) -> None:
-    """Every pretrained file that edits with these presets need and that is missing, in one
-    message, before any work (`batch` over its rows' presets, `eval --compare-presets`)."""
-    from ..weights.download import missing_files, missing_files_message
-    from ..weights.registry import WEIGHTS
-
-    presets = set(presets)
-    needed = [name for name, entry in WEIGHTS.items() if any(entry.needed_by(preset) for preset in presets)]
-    missing = missing_files(needed, folder)
-    if missing:
-        raise MissingWeightsError(missing_files_message(missing, folder))
 
 
 def batch_rows(args: argparse.Namespace) -> list[BatchRow]:

@@ -148,7 +148,7 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from ..batch.command import check_weights_for_presets
+    from ..commands import check_weights_present
     from ..batch.editor import EditorSpec
     from ..batch.manifest import read_manifest
     from ..commands import read_config
@@ -163,7 +163,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     _check_report_folder(args)
     rows = read_manifest(args.source)
     if not args.smoke:  # the files of every compared preset (not the settings' own), in one message
-        check_weights_for_presets(args.weights_dir, presets)
+        check_weights_present(args.weights_dir, presets)
     editor = EditorSpec(read_config(args), args.smoke, args.weights_dir).build(args.device)
     evaluator = EditEvaluator(editor.components, args.weights_dir, fid=not args.no_fid)
     evaluator.load_networks()
