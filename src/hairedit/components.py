@@ -18,7 +18,7 @@ import torch
 from .cache import fingerprint
 from .checkpoints import check_decoder
 from .config import LayerResolutions
-from .errors import DownloadError, MissingWeightsError
+from .errors import CheckpointError, DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
     bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
@@ -164,10 +164,16 @@ class Components:
             log.warning("ffhq_PCA.npz cannot be had (%s): using the PCA of the generator's own mapping network, "
                         "computed once and kept at %s", reason, cached)
             if cached.is_file():
-                return load_latent_pca(cached)
+                try:
+                    return load_latent_pca(cached, generator.style_dim)
+                except CheckpointError as error:  # our own file, damaged: make it again
+                    log.warning("computing the PCA again: %s", error)
             computed = compute_latent_pca(generator)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            computed.save(cached)
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                computed.save(cached)
+            except OSError as error:  # kept only to save time next run
+                log.warning("the computed PCA cannot be kept at %s (%s); it is computed again next time", cached, error)
             return computed
 
         loaders = {
