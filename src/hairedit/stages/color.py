@@ -159,7 +159,7 @@ def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, h
     with torch.no_grad():
         stage1_features = _lpips_features(components, stage1_image * hair_mask, loss_px)
     latent = PartialLatent(source_latent, rows.color_final)
-    blended = blended.clone().requires_grad_(True)
+    blended.requires_grad_(True)  # optimised in place: a fresh no-grad leaf, no second copy at 256 px
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
     plateau = Plateau(fast)
     final_latent = latent.full().detach()
