@@ -173,3 +173,16 @@ def test_a_cap_of_zero_keeps_nothing(tmp_path, monkeypatch, photo):
     assert _inversion_steps(editor, photo)
     assert _inversion_steps(editor, photo)  # computed again: nothing was kept
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("preset, overrides, uses_losses", [
+    ("faithful", {}, True),
+    ("instant", {}, False),  # the encoder's inversion: no loss
+    ("instant", {"inversion": {"fs_steps": 1}}, True),  # FS after the encoder
+])
+def test_the_key_holds_the_losses_an_inversion_runs(tmp_path, photo, preset, overrides, uses_losses):
+    config = EditConfig.for_preset(preset, {**overrides, "step_cap": 1})
+    assert _inversion_steps(HairEditor.from_random(seed=3, config=config, cache_dir=tmp_path), photo)
+    other_prior = HairEditor.from_random(seed=3, config=config, cache_dir=tmp_path)
+    other_prior.components.pca.stdev.mul_(2)
+    assert bool(_inversion_steps(other_prior, photo)) == uses_losses  # computed again only if the prior counts
