@@ -112,7 +112,7 @@ def test_a_manifest_over_several_photos_and_modes_completes_with_the_bad_row_rep
     assert code == 1
     assert stdout.startswith("batch: 6 rows: 5 done, 0 skipped (done before), 1 failed; ")
     assert f"reasons in {out / 'report.jsonl'}" in stdout
-    assert "6/6" in stderr and "s/row" in stderr and "row 1: inversion (W+)" in stderr  # one bar: rate, stage
+    assert "6/6" in stderr and "s/row" in stderr and "row 1: align 1/1" in stderr  # one bar: rate, stage
     assert_complete(out)
     # The bad row's reason is edit's own message for the same request.
     code, _, edit_error = run_cli(["edit", str(inputs / "astronaut.png"), "-o", str(tmp_path / "x.png"), "--smoke",

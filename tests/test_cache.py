@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from skimage import data
 from hairedit import EditConfig, HairEditor
 from hairedit.cache import InversionCache, cache_key
 from hairedit.cli import main
+from tests.disk import full_after
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +119,70 @@ def test_a_cache_that_cannot_be_written_does_not_fail_the_edit(tmp_path, photo, 
     result = editor.edit(photo, rgb="red", progress=False)
     assert result.image.size == (512, 512)
     assert "cannot be written" in caplog.text
+
+
+def test_a_cache_on_a_folder_that_refuses_files_does_not_fail_the_edit(photo, caplog):
+    refusing = Path("/sys/kernel")  # sysfs: no file can be made there, not even by root
+    if not refusing.is_dir():
+        pytest.skip("no /sys/kernel here")
+    editor = HairEditor.from_random(config=EditConfig.smoke(1), cache_dir=refusing)
+    result = editor.edit(photo, rgb=(200, 40, 40), progress=False)
+    assert result.image.size == (512, 512)
+    assert "cannot be written" in caplog.text
+
+
+def test_a_full_disk_keeps_the_old_entry_and_leaves_no_part_file(tmp_path, caplog):
+    cache = InversionCache(tmp_path)
+    cache.save("k", {"t": torch.ones(8)})
+    with full_after(64 * 1024):
+        cache.save("k", {"t": torch.zeros(2**20)})  # 4 MB: the write fails midway
+    assert "cannot be written" in caplog.text
+    assert torch.equal(cache.load("k", "cpu")["t"], torch.ones(8))
+    assert [path.name for path in tmp_path.iterdir()] == [cache.path("k").name]
+
+
+def test_clear_while_a_writer_renames_its_file_into_place(tmp_path, monkeypatch):
+    cache = InversionCache(tmp_path)
+    cache.save("k", {"t": torch.ones(8)})
+    part = tmp_path / f".{cache.path('j').name}.0123.part"
+    part.write_bytes(b"being written")
+    stat = Path.stat
+
+    def renamed_meanwhile(path, *args, **kwargs):
+        if path == part:
+            path.replace(cache.path("j"))  # the writer finished between listing and looking
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", renamed_meanwhile)
+    assert cache.clear() == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", ""])
+def test_a_cap_that_is_no_size_is_refused(monkeypatch, value):
+    from hairedit.errors import InputError
+
+    monkeypatch.setenv("HAIREDIT_CACHE_MAX_MB", value)
+    with pytest.raises(InputError, match="HAIREDIT_CACHE_MAX_MB must be a number of megabytes"):
+        InversionCache("/tmp/nowhere")
+
+
+def test_a_cap_of_zero_keeps_nothing(tmp_path, monkeypatch, photo):
+    InversionCache(tmp_path).save("earlier", {"t": torch.ones(8)})
+    monkeypatch.setenv("HAIREDIT_CACHE_MAX_MB", "0")
+    editor = HairEditor.from_random(seed=3, config=EditConfig.smoke(1), cache_dir=tmp_path)
+    assert _inversion_steps(editor, photo)
+    assert _inversion_steps(editor, photo)  # computed again: nothing was kept
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("preset, overrides, uses_losses", [
+    ("faithful", {}, True),
+    ("instant", {}, False),  # the encoder's inversion: no loss
+    ("instant", {"inversion": {"fs_steps": 1}}, True),  # FS after the encoder
+])
+def test_the_key_holds_the_losses_an_inversion_runs(tmp_path, photo, preset, overrides, uses_losses):
+    config = EditConfig.for_preset(preset, {**overrides, "step_cap": 1})
+    assert _inversion_steps(HairEditor.from_random(seed=3, config=config, cache_dir=tmp_path), photo)
+    other_prior = HairEditor.from_random(seed=3, config=config, cache_dir=tmp_path)
+    other_prior.components.pca.stdev.mul_(2)
+    assert bool(_inversion_steps(other_prior, photo)) == uses_losses  # computed again only if the prior counts

@@ -1,6 +1,8 @@
 """The instant preset: every mode and combination by forward passes (encoder, HairCLIP's
 mapper), on small random networks of the official architectures and a real photo."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,9 @@ from skimage import data
 
 from hairedit import EditConfig, HairEditor
 from hairedit.commands import SMOKE_NETWORK_SEED, sample_sketch
+from hairedit.errors import EditInterrupted
 from hairedit.labels import FACE, HAIR
+from hairedit.weights.registry import WEIGHTS
 from tests.edits import assert_only_the_edit_region_changed
 
 
@@ -23,10 +27,11 @@ def editor(tmp_path_factory):
                                   cache_dir=tmp_path_factory.mktemp("cache"))
 
 
-def _stages(editor, photo, **conditions):
+def _loops(editor, photo, **conditions):
+    """The result, and the stages that took optimisation steps (the only reports with a loss)."""
     record = []
     result = editor.edit(photo, callback=record.append, previews=False, **conditions)
-    return result, {progress.stage for progress in record}
+    return result, {progress.stage for progress in record if progress.loss is not None}
 
 
 @pytest.mark.parametrize(
@@ -48,12 +53,81 @@ def _stages(editor, photo, **conditions):
 def test_every_mode_runs_by_forward_passes_and_changes_only_the_hair_region(editor, photo, conditions):
     values = {"mirror": np.ascontiguousarray(photo[:, ::-1]), "strokes": sample_sketch(),
               "all hair": np.full((512, 512), HAIR, np.uint8)}
-    result, stages = _stages(editor, photo, **{k: values.get(v, v) for k, v in conditions.items()})
+    result, loops = _loops(editor, photo, **{k: values.get(v, v) for k, v in conditions.items()})
     assert_only_the_edit_region_changed(photo, np.asarray(result.image), result.masks.edit_region,
                                         result.aligned.transform)
-    assert stages == set()  # no optimisation loop ran
+    assert loops == set()  # no optimisation loop ran
     if "hairstyle" in conditions or "hairstyle_ref" in conditions:
         assert "mapper proxy" in result.timings and "reference proxy" not in result.timings
+
+
+def test_every_stage_shows_its_start_and_end(photo):
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1, "instant"))
+    record = []
+    editor.edit(photo, hairstyle="bob cut hairstyle", rgb="red", callback=record.append, previews=False)
+    stages = ["align", "inversion (encoder)", "bald proxy", "mapper proxy", "blending", "colour proxy", "paste back"]
+    starts_and_ends = [(s, step, 1) for s in stages for step in (0, 1)]
+    assert [(p.stage, p.step, p.total) for p in record] == starts_and_ends[1:]  # align: its end only
+
+
+@pytest.mark.parametrize("network, conditions", [
+    ("e4e", {"rgb": "red"}),  # the inversion
+    ("bald_mapper", {"hairstyle": "bob cut hairstyle"}),
+    ("hairclip.mapper", {"hairstyle": "bob cut hairstyle"}),
+    ("sketch_encoder", {"sketch": "strokes"}),
+])
+def test_stop_is_seen_in_stages_of_forward_passes_only(photo, network, conditions):
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1, "instant"))
+    cancel = threading.Event()
+    module = editor.components
+    for name in network.split("."):
+        module = getattr(module, name)
+    module.register_forward_hook(lambda *_: cancel.set())
+    conditions = {k: sample_sketch() if v == "strokes" else v for k, v in conditions.items()}
+    with pytest.raises(EditInterrupted):
+        editor.edit(photo, cancel=cancel, progress=False, **conditions)
+
+
+def test_an_inversion_shows_when_computed_not_when_reused(photo, tmp_path):
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1, "instant"), cache_dir=tmp_path)
+
+    def inversion_stages():
+        record = []
+        editor.edit(photo, rgb="red", callback=record.append, previews=False)
+        return {p.stage for p in record if p.stage.startswith("inversion")}  # what the page says "reused" by
+
+    assert inversion_stages() == {"inversion (encoder)"}
+    assert inversion_stages() == set()
+
+
+NETWORK_FILES = {  # the networks an edit may load -> their pretrained files (CLIP: the random HairCLIP borrows it)
+    "_generator_and_mean": "ffhq.pt", "parser": "seg.pth", "bald_mapper": "bald_proxy.pt",
+    "sketch_encoder": "sketch_proxy.pt", "e4e": "e4e_ffhq_encode.pt", "hairclip": "hairclip.pt",
+    "vgg": "vgg16-397923af.pth", "lpips": "lpips_vgg_v0.1.pth", "landmarks": "3DFAN4-7835d9f11d.pth.tar",
+}
+
+
+@pytest.mark.parametrize("overrides, loop_networks", [
+    ({}, set()),
+    ({"inversion": {"fs_steps": 1}}, {"vgg", "lpips", "pca"}),
+    ({"color": {"stage2_steps": 1}}, {"vgg", "lpips"}),
+    ({"color": {"stage1_steps": 1}}, set()),
+])
+def test_an_instant_edit_loads_and_needs_only_what_its_settings_run(photo, tmp_path, overrides, loop_networks):
+    """Forward passes need neither VGG16, LPIPS nor the PCA prior (nor their download); the
+    files said to be needed cover every network the edit loads."""
+    config = EditConfig.for_preset("instant", {**overrides, "step_cap": 1})
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=config, cache_dir=tmp_path)  # keys: fingerprints
+    editor.edit(photo, hairstyle="bob cut hairstyle", sketch=sample_sketch(), rgb="red", progress=False)
+    loaded = set(editor.components.__dict__)
+    assert loaded & {"vgg", "lpips", "pca", "landmarks"} == loop_networks
+    needed = {name for name, entry in WEIGHTS.items() if entry.needed_by(config)}
+    assert {NETWORK_FILES[name] for name in loaded & set(NETWORK_FILES)} <= needed
+    loop_files = {"vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "clip_vit_b32.safetensors"}
+    assert needed & loop_files == {NETWORK_FILES[name] for name in loop_networks - {"pca"}} | (
+        {"clip_vit_b32.safetensors"} if "stage1_steps" in str(overrides) else set())
+    if not overrides:
+        assert needed == {name for name, entry in WEIGHTS.items() if entry.needed_by("instant")}
 
 
 def test_an_rgb_colour_is_given_to_the_mapper_as_the_photos_hair_recoloured(editor, photo):
@@ -73,8 +147,8 @@ def test_an_rgb_colour_is_given_to_the_mapper_as_the_photos_hair_recoloured(edit
 def test_an_rgb_colour_can_use_the_official_loss_instead(photo):
     config = EditConfig.for_preset("instant", {"color": {"stage1_steps": 2}})
     editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=config)
-    _, stages = _stages(editor, photo, rgb="red")
-    assert stages == {"colour proxy"}
+    _, loops = _loops(editor, photo, rgb="red")
+    assert loops == {"colour proxy"}
 
 
 def test_text_and_reference_conditions_move_the_mapper_latent(editor, photo):
@@ -117,8 +191,21 @@ def test_a_decoder_other_than_the_generator_is_reported(official_dir, tmp_path):
     editor = HairEditor.from_pretrained(tmp_path, device="cpu", config=EditConfig.for_preset("instant"),
                                         download=False)
     editor.components.e4e  # noqa: B018 (loading is what is tested)
-    assert any("e4e_ffhq_encode.pt was trained with another StyleGAN2" in warning
-               for warning in editor.components.warnings)
+    assert "e4e_ffhq_encode.pt was trained with another StyleGAN2" in editor.components.decoder_warnings["e4e"]
+
+
+def test_a_networks_warning_goes_with_the_edits_that_use_it(photo):
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1, "instant"))
+    editor.components.pretrained = True  # checks decoders as it loads; random files hold none to compare
+
+    def decoder_warnings(**options):
+        result = editor.edit(photo, progress=False, **options)
+        return {warning.split()[0] for warning in result.warnings if "decoder" in warning}
+
+    assert decoder_warnings(sketch=sample_sketch()) == {"e4e_ffhq_encode.pt"}  # a sketch needs no HairCLIP
+    assert decoder_warnings(hairstyle="bob cut hairstyle") == {"e4e_ffhq_encode.pt", "hairclip.pt"}
+    assert decoder_warnings(sketch=sample_sketch()) == {"e4e_ffhq_encode.pt"}
+    assert decoder_warnings(rgb="red", preset="faithful") == set()  # uses neither network
 
 
 def test_instant_settings_belong_to_the_instant_preset():

@@ -40,7 +40,8 @@ def crop(editor, photo):
 
 
 def _losses(record, stage):
-    return [p.loss for p in record if p.stage == stage]
+    """The losses of ``stage``'s optimisation steps (its start is reported too, without one)."""
+    return [p.loss for p in record if p.stage == stage and p.loss is not None]
 
 
 def test_text_edit_records_falling_losses_and_keeps_the_photo_size(editor, photo):
@@ -70,7 +71,7 @@ def test_pixels_outside_the_edit_region_are_untouched(editor, photo):
 def test_blending_leaves_features_unchanged_outside_the_masks(editor, crop):
     c = editor.components
     rows = editor.rows
-    inverter = Inverter(c.generator, c.lpips, c.pca, c.mean_latent, editor.config.inversion, rows, seed=0)
+    inverter = Inverter(c, editor.config.inversion, rows, seed=0)
     inversion = inverter.invert(crop, Reporter())
     source = image_tensor(crop, c.generator.size, c.device)
     labels = c.parser(source).logits.argmax(1, keepdim=True)
@@ -175,7 +176,7 @@ def test_each_loop_hands_on_the_latent_its_last_loss_was_computed_for(editor, cr
 
     def inversion(steps):
         config = dataclasses.replace(editor.config.inversion, w_steps=steps)
-        inverter = Inverter(c.generator, c.lpips, c.pca, c.mean_latent, config, editor.rows, seed=0)
+        inverter = Inverter(c, config, editor.rows, seed=0)
         return inverter.invert_w(crop, Reporter())
 
     for run in (text, inversion):
@@ -212,6 +213,13 @@ def test_bad_conditions_are_refused_before_any_work(editor, photo, conditions, m
     record = []
     with pytest.raises(InputError, match=message):
         editor.edit(photo, callback=record.append, **conditions)
+    assert record == []
+
+
+def test_a_face_that_is_not_there_is_refused_before_any_progress(editor, photo):
+    record = []
+    with pytest.raises(InputError, match="1 face"):
+        editor.edit(photo, rgb="red", face=9, callback=record.append)
     assert record == []
 
 

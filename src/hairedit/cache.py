@@ -6,7 +6,9 @@ synthesis, the torch version, the device type, fingerprints of the networks the 
 uses (generator, LPIPS, PCA prior; the encoder for the instant preset), the seed and the
 format version. Entries are written under a unique temporary name and renamed into
 place, so concurrent writers of one key cannot tear a file. The folder is kept under a size
-cap: past it, the least recently used entries are removed.
+cap (``$HAIREDIT_CACHE_MAX_MB``, default 1024; 0 keeps nothing): past it, the least recently
+used entries are removed. The cache only saves time: a folder that cannot be written is
+logged, and the edit goes on without it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import logging
+import math
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,12 +46,14 @@ class CacheEntry:
 
 
 def max_size_bytes() -> int:
-    """The cap from ``$HAIREDIT_CACHE_MAX_MB`` (default 1024 MB)."""
+    """The cap from ``$HAIREDIT_CACHE_MAX_MB`` (default 1024 MB; 0: keep no inversion)."""
     value = os.environ.get(MAX_SIZE_ENV, str(DEFAULT_MAX_SIZE_MB))
     try:
         megabytes = float(value)
     except ValueError:
-        raise InputError(f"${MAX_SIZE_ENV} must be a number of megabytes. Got {value!r}") from None
+        megabytes = math.nan
+    if not math.isfinite(megabytes):
+        raise InputError(f"${MAX_SIZE_ENV} must be a number of megabytes (0 keeps nothing). Got {value!r}")
     if megabytes < 0:
         raise InputError(f"${MAX_SIZE_ENV} must not be negative. Got {value!r}")
     return int(megabytes * 2**20)
@@ -92,22 +97,25 @@ class InversionCache:
         return {name: tensor.to(device) for name, tensor in data.items()}
 
     def save(self, key: str, tensors: dict[str, torch.Tensor]) -> None:
-        """Keep ``tensors`` under ``key``. The cache only saves time: a folder that cannot be
-        written (read-only, full) is reported in the log and the edit goes on without it."""
+        """Keep ``tensors`` under ``key`` (nothing under a cap of 0). The cache only saves time:
+        a folder that cannot be written (read-only, full) is reported in the log and the edit
+        goes on without it."""
         import torch
 
+        from .imageio import write_atomically
+
         path = self.path(key)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        # Serialised in memory, then written through Python's file: a failing disk is an OSError
+        # (torch's own writer raises RuntimeError), and the temporary file is removed.
+        buffer = io.BytesIO()
+        torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, buffer)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, temporary)
-            os.replace(temporary, path)
+            if self.max_bytes > 0:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, lambda handle: handle.write(buffer.getbuffer()), overwrite=True)
             self.evict(keep=path)
         except OSError as error:
             log.warning("the inversion cache %s cannot be written (%s); going on without it", self.folder, error)
-        finally:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
 
     def entries(self) -> list[CacheEntry]:
         """Every entry, most recently used first."""
@@ -142,8 +150,9 @@ class InversionCache:
         for entry in entries:
             entry.path.unlink(missing_ok=True)
         for stale in self.folder.glob(f".*{SUFFIX}.*.part"):
-            if time.time() - stale.stat().st_mtime > 3600:  # not one being written right now
-                stale.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+                if time.time() - stale.stat().st_mtime > 3600:  # not one being written right now
+                    stale.unlink(missing_ok=True)
         return len(entries)
 
 

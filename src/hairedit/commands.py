@@ -153,18 +153,19 @@ def build_editor(args: argparse.Namespace, config: EditConfig | None = None, dow
     if args.smoke:
         return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
     if download:  # else the caller offers the download itself (the UI's page does)
-        check_weights_present(args.weights_dir, [config.preset])
+        check_weights_present(args.weights_dir, config)
     return HairEditor.from_pretrained(args.weights_dir, args.device, config, download)
 
 
-def check_weights_present(folder: Path | None, presets: Iterable[str]) -> None:
-    """Every pretrained file that edits with these presets need and that is missing, in one
-    message, before any work (not one at a time, midway)."""
+def check_weights_present(folder: Path | None, config: EditConfig, presets: Iterable[str] = ()) -> None:
+    """Every pretrained file that edits with ``config`` need (moved to each of ``presets``, when
+    given) and that is missing, in one message, before any work (not one at a time, midway)."""
     from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS
 
-    presets = set(presets)
-    missing = missing_files([name for name, entry in WEIGHTS.items() if any(map(entry.needed_by, presets))], folder)
+    configs = [config.with_preset(preset) for preset in set(presets) or {config.preset}]
+    needed = [name for name, entry in WEIGHTS.items() if any(entry.needed_by(each) for each in configs)]
+    missing = missing_files(needed, folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))
 

@@ -18,7 +18,7 @@ import torch
 from .cache import fingerprint
 from .checkpoints import check_decoder
 from .config import LayerResolutions
-from .errors import DownloadError, MissingWeightsError
+from .errors import CheckpointError, DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
     bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
@@ -49,17 +49,30 @@ class Components:
         self.device = device
         self.description = description  # "pretrained" or "random (smoke)"
         self.pretrained = pretrained  # the official weights: results mean something
-        self.warnings: list[str] = []  # what loading found that the user should know
+        # What loading a network found that the users of its results should know, by network name.
+        self.decoder_warnings: dict[str, str] = {}
         self._load_locks: dict[str, threading.Lock] = {}
 
+    # Fingerprints tell networks apart for the inversion cache's key; each costs a pass over
+    # its weights, and loads them: take only those of the networks an inversion uses.
+
     @_LoadedOnce
-    def inversion_fingerprint(self) -> str:
-        """Tells apart the networks an inversion depends on (generator, LPIPS, PCA prior)."""
+    def generator_fingerprint(self) -> str:
+        """The generator and its mean latent (every inversion)."""
         tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
-        tensors.update({f"lpips.{k}": v for k, v in self.lpips.state_dict().items()})
-        tensors.update({"mean_latent": self.mean_latent, "pca.mean": self.pca.mean, "pca.components": self.pca.components,
-                        "pca.stdev": self.pca.stdev})
-        return fingerprint(tensors)
+        return fingerprint({**tensors, "mean_latent": self.mean_latent})
+
+    @_LoadedOnce
+    def inversion_loss_fingerprint(self) -> str:
+        """LPIPS (its VGG16 too) and the PCA prior: the inversion's losses, where a loop runs."""
+        tensors = {f"lpips.{k}": v for k, v in self.lpips.state_dict().items()}
+        return fingerprint({**tensors, "pca.mean": self.pca.mean, "pca.components": self.pca.components,
+                            "pca.stdev": self.pca.stdev})
+
+    @_LoadedOnce
+    def e4e_fingerprint(self) -> str:
+        """The e4e encoder (the instant preset's inversion)."""
+        return fingerprint({**self.e4e.state_dict(), "latent_avg": self.e4e.latent_avg})
 
     def _load(self, name: str):
         value = self._loaders[name]()
@@ -114,24 +127,20 @@ class Components:
     @_LoadedOnce
     def e4e(self) -> e4e_encoder.E4EEncoder:
         """The encoder4editing encoder (instant preset)."""
-        return self._with_decoder_checked(self._load("e4e"), "e4e_ffhq_encode.pt")
+        return self._with_decoder_checked(self._load("e4e"), "e4e", "e4e_ffhq_encode.pt")
 
     @_LoadedOnce
     def hairclip(self) -> hairclip_mapper.HairCLIP:
         """HairCLIP's mapper with its own CLIP (instant preset)."""
-        return self._with_decoder_checked(self._load("hairclip"), "hairclip.pt")
+        return self._with_decoder_checked(self._load("hairclip"), "hairclip", "hairclip.pt")
 
-    @_LoadedOnce
-    def e4e_fingerprint(self) -> str:
-        return fingerprint({**self.e4e.state_dict(), "latent_avg": self.e4e.latent_avg})
-
-    def _with_decoder_checked(self, network, file_name: str):
+    def _with_decoder_checked(self, network, name: str, file_name: str):
         """A network trained on a StyleGAN2 (its file's ``decoder.*``) is only right for that
-        generator: say so when ffhq.pt is another."""
+        generator: say so, to the edits that use network ``name``, when ffhq.pt is another."""
         if self.pretrained:
             check = check_decoder(network.decoder_digests, self.generator, file_name)
             if not check.equal:
-                self.warnings.append(check.message)
+                self.decoder_warnings[name] = check.message
         return network
 
     @_LoadedOnce
@@ -164,10 +173,16 @@ class Components:
             log.warning("ffhq_PCA.npz cannot be had (%s): using the PCA of the generator's own mapping network, "
                         "computed once and kept at %s", reason, cached)
             if cached.is_file():
-                return load_latent_pca(cached)
+                try:
+                    return load_latent_pca(cached, generator.style_dim)
+                except CheckpointError as error:  # our own file, damaged: make it again
+                    log.warning("computing the PCA again: %s", error)
             computed = compute_latent_pca(generator)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            computed.save(cached)
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                computed.save(cached)
+            except OSError as error:  # kept only to save time next run
+                log.warning("the computed PCA cannot be kept at %s (%s); it is computed again next time", cached, error)
             return computed
 
         loaders = {

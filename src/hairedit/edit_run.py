@@ -25,7 +25,7 @@ from .face.detect import choose_face, detect_faces
 from .face.paste import old_hair_left_past_crop, paste_back
 from .imageio import PhotoLike, read_photo
 from .labels import EAR, HAIR
-from .networks.e4e_encoder import e4e_input
+from .losses import hair_mask
 from .progress import Reporter, to_uint8
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
@@ -49,15 +49,21 @@ OLD_HAIR_PAST_CROP = (
 )
 
 
-class _Timer:
-    def __init__(self):
+class _Stages:
+    """Times an edit's stages. Through the reporter, stop is checked as each starts and ends,
+    and its start and end are reported (``start``, ``end``): stages without optimisation steps
+    stop and show too."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
         self.timings: dict[str, float] = {}
 
     @contextlib.contextmanager
-    def __call__(self, stage: str):
-        start = time.perf_counter()
-        yield
-        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+    def __call__(self, stage: str, start: bool = True, end: bool = True):
+        began = time.perf_counter()
+        with self.reporter.stage(stage, start, end):
+            yield
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - began
 
 
 class EditRun:
@@ -68,31 +74,37 @@ class EditRun:
         self.c = editor.components
         self.size = self.c.generator.size
         self.rows = config.layers.rows(self.size)
-        self.timer = _Timer()
+        self.timer = _Stages(reporter)
         self.instant = config.instant is not None
         self.mapped: torch.Tensor | None = None  # the instant preset's HairCLIP latent, hairstyle and colour
+        self.networks_used: set[str] = set()  # the loaded networks whose warnings this edit's result carries
 
     def run(self, photo: PhotoLike, conditions: Conditions, face: int) -> EditResult:
         c, config, timer = self.c, self.config, self.timer
-        # 1. Find and align the face; the references too.
-        with timer("align"):
+        # 1. Find and align the face; the references too. Bad input fails here, and fails before
+        # any progress shows: only the stage's end is reported.
+        with timer("align", start=False):
             photo_array, photo_info = read_photo(photo)
             faces = detect_faces(photo_array)
             aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
             source = image_tensor(aligned.crop, self.size, c.device)
             hairstyle_ref = self._align(conditions.hairstyle_ref, "the hairstyle reference")
             color_ref = self._align(conditions.color_ref, "the colour reference")
-        self.reporter.check()
 
         # 2. Invert the photo: W+ (II2S, or the encoder in the instant preset), then F and the fine rows (FS).
-        inverter = self._inverter()
-        with timer("inversion"):
-            encode = (lambda: c.e4e(e4e_input(aligned.crop, c.device))) if self.instant else None
-            inversion = inverter.invert(aligned.crop, self.reporter, encode)
+        # Not reported here: the inverter reports what it computes, a cached inversion nothing.
+        with timer("inversion", start=False, end=False):
+            inverter = self._inverter()
+            inversion = inverter.invert(aligned.crop, self.reporter)
         with torch.no_grad():
             reconstruction = c.generator.synthesis(inversion.latent, start_features=inversion.features).image
             source_parse = c.parser(source)
-        self.source, self.source_hair = source, (source_parse.logits_full.argmax(1, keepdim=True) == HAIR).float()
+            # Labels, not the parse's float logits (80 MB at 1024 px): at the parser's size for
+            # blending; at the image's for paste-back's masks and an RGB colour's mapper reference.
+            source_labels = source_parse.logits.argmax(1, keepdim=True)
+            self.source_labels_full = source_parse.logits_full.argmax(1, keepdim=True).to(torch.uint8)
+            del source_parse
+        self.source = source
         proxies = ProxyImages(reconstruction=to_uint8(reconstruction))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
@@ -112,7 +124,7 @@ class EditRun:
             with timer("blending"):
                 noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, c.device)
                 blend = blend_hairstyle(
-                    c, inversion, source_parse.logits.argmax(1, keepdim=True), self.rows, config.blending, bald,
+                    c, inversion, source_labels, self.rows, config.blending, bald,
                     global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
                 )
             features, hairstyle_image = blend.features, blend.image
@@ -136,7 +148,7 @@ class EditRun:
 
         # 7. Paste the new hair back into the whole photo.
         with timer("paste back"), torch.no_grad():
-            masks = self._edit_masks(source_parse.logits_full, final, bald is not None, local_mask)
+            masks = self._edit_masks(final, bald is not None, local_mask)
             crop_after = to_uint8(final)
             if self.size != CROP_SIZE_PX:
                 crop_after = np.asarray(Image.fromarray(crop_after).resize((CROP_SIZE_PX,) * 2, Image.LANCZOS))
@@ -165,16 +177,12 @@ class EditRun:
         return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
 
     def _inverter(self) -> Inverter:
-        c, config, context = self.c, self.config, ()
-        if self.editor.cache is not None:  # fingerprints cost a pass over the networks: only for the cache key
-            context = (
-                c.inversion_fingerprint, c.e4e_fingerprint if self.instant else None, config.autocast,
-                config.compile and config.compile_backend, torch.__version__,  # what changes the arithmetic
-            )
-        return Inverter(
-            c.generator, c.lpips, c.pca, c.mean_latent, config.inversion, self.rows, config.seed, self.editor.cache,
-            config.fast, cache_context=context,
-        )
+        config = self.config
+        if self.instant:
+            self.networks_used.add("e4e")  # a cached inversion came from it too
+        context = (config.autocast, config.compile and config.compile_backend, torch.__version__)  # the arithmetic
+        return Inverter(self.c, config.inversion, self.rows, config.seed, self.editor.cache, config.fast,
+                        encoder=self.instant, cache_context=context)
 
     def _global_proxies(self, conditions: Conditions, latent, source, hairstyle_ref, color_ref, inverter, proxies):
         """The bald proxy (its image goes to ``proxies``) and the text or reference proxy."""
@@ -185,8 +193,7 @@ class EditRun:
         if self.instant:
             with timer("mapper proxy"):
                 hairstyle = MapperCondition(conditions.hairstyle, self._image(hairstyle_ref))
-                self.mapped = mapper_latent(c, latent, hairstyle, self._mapper_color(conditions, color_ref),
-                                            config.instant.mapper_strength)
+                self.mapped = self._mapper_latent(latent, hairstyle, self._mapper_color(conditions, color_ref))
             global_latent = self.mapped
         elif conditions.hairstyle is not None:
             with timer("text proxy"):
@@ -196,9 +203,10 @@ class EditRun:
                     config.fast, seeding.stream(config.seed, seeding.TEXT_START),
                 )
         else:
+            with timer("reference inversion"):
+                reference_latent = inverter.invert_w(hairstyle_ref.crop, self.reporter, "reference inversion")
             with timer("reference proxy"):
                 reference_image = image_tensor(hairstyle_ref.crop, self.size, c.device)
-                reference_latent = inverter.invert_w(hairstyle_ref.crop, self.reporter, "reference inversion")
                 global_latent = reference_proxy(
                     c, reference_latent, reference_image, source, config.reference, self.rows, self.reporter,
                     self._painted_labels(conditions), config.fast,
@@ -231,17 +239,23 @@ class EditRun:
         if color_ref is not None:
             return MapperCondition(image=self._image(color_ref))
         if conditions.rgb is not None and self.config.color.stage1_steps == 0:
-            return recoloured_hair(self.source, self.source_hair, conditions.rgb)
+            return recoloured_hair(self.source, (self.source_labels_full == HAIR).float(), conditions.rgb)
         return None
+
+    def _mapper_latent(self, latent, hairstyle: MapperCondition | None, color: MapperCondition | None):
+        self.networks_used.add("hairclip")
+        return mapper_latent(self.c, latent, hairstyle, color, self.config.instant.mapper_strength)
 
     def _mapped_color_latent(self, conditions: Conditions, latent, color_ref) -> torch.Tensor | None:
         """The instant preset's colour proxy (text or reference colour), from the mapper's
         latent; None where the colour proxy is optimised (other presets, RGB colours)."""
+        if not self.instant:
+            return None
         color = self._mapper_color(conditions, color_ref)
-        if not self.instant or color is None:
+        if color is None:
             return None
         if self.mapped is None:  # no hairstyle asked: the mapper for the colour alone
-            self.mapped = mapper_latent(self.c, latent, None, color, self.config.instant.mapper_strength)
+            self.mapped = self._mapper_latent(latent, None, color)
         return with_color_rows(latent, self.mapped, self.rows.color)
 
     def _color_target(self, conditions: Conditions, color_ref: AlignedFace | None) -> ColorTarget:
@@ -251,13 +265,13 @@ class EditRun:
             return ColorTarget(rgb=conditions.rgb)
         return ColorTarget(reference_image=image_tensor(color_ref.crop, self.size, self.c.device))
 
-    def _edit_masks(self, source_logits, final, bald_used: bool, local_mask) -> EditMasks:
+    def _edit_masks(self, final, bald_used: bool, local_mask) -> EditMasks:
         """Hair before and after, and the region paste-back may change: hair before or after,
         the ears where the bald proxy went, the sketch's region, grown by a margin."""
-        size, parser = self.size, self.c.parser
-        source_labels = source_logits.argmax(1)[0]
+        size = self.size
+        source_labels = self.source_labels_full[0, 0]
         hair_before = (source_labels == HAIR).float().cpu().numpy()
-        hair_after = (parser(final).logits_full.argmax(1)[0] == HAIR).float().cpu().numpy()
+        hair_after = hair_mask(self.c.parser, final)[0, 0].cpu().numpy()
         changed = np.maximum(hair_before, hair_after)
         if bald_used:
             changed = np.maximum(changed, (source_labels == EAR).float().cpu().numpy())
@@ -269,9 +283,10 @@ class EditRun:
         return EditMasks(hair_before, hair_after, region, sketch_region)
 
     def _warnings(self, masks: EditMasks, aligned: AlignedFace) -> list[str]:
-        """What the user should know about the result: what loading the networks found, and
-        old hair left past the crop (random networks say nothing about hair)."""
-        warnings = list(self.c.warnings)
+        """What the user should know about the result: what loading the networks it used
+        found, and old hair left past the crop (random networks say nothing about hair)."""
+        warnings = [self.c.decoder_warnings[name] for name in sorted(self.networks_used)
+                    if name in self.c.decoder_warnings]
         if self.c.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
             warnings.append(OLD_HAIR_PAST_CROP)
         return warnings

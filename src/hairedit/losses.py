@@ -3,6 +3,7 @@ landmarks). CLIP, LPIPS and the Gram style loss live beside their networks."""
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import CheckpointError
+from .imageio import write_atomically
 from .labels import HAIR, N_CLASSES, PAINTABLE_CLASSES
 from .networks.fan import JAW, NOSE
 
@@ -36,15 +38,16 @@ class LatentPCA:
 
     def save(self, path: str | Path) -> None:
         """Write the official layout: X_mean (D,) float32, X_comp (D, D), X_stdev (D,) and
-        X_var_ratio (D,) float64."""
+        X_var_ratio (D,) float64. Atomically, replacing any file at ``path``: an interrupted
+        write leaves no half file behind."""
         variance = self.stdev.double().square()
-        np.savez(
-            path,
-            X_mean=self.mean.reshape(-1).cpu().numpy().astype(np.float32),
-            X_comp=self.components.cpu().numpy().astype(np.float64),
-            X_stdev=self.stdev.cpu().numpy().astype(np.float64),
-            X_var_ratio=(variance / variance.sum()).cpu().numpy(),
-        )
+        arrays = {
+            "X_mean": self.mean.reshape(-1).cpu().numpy().astype(np.float32),
+            "X_comp": self.components.cpu().numpy().astype(np.float64),
+            "X_stdev": self.stdev.cpu().numpy().astype(np.float64),
+            "X_var_ratio": (variance / variance.sum()).cpu().numpy(),
+        }
+        write_atomically(path, lambda handle: np.savez(handle, **arrays), overwrite=True)
 
 
 def load_latent_pca(path: str | Path, style_dim: int = 512) -> LatentPCA:
@@ -57,7 +60,7 @@ def load_latent_pca(path: str | Path, style_dim: int = 512) -> LatentPCA:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: np.asarray(data[key]) for key in expected}
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise CheckpointError(
             f"{path} is not a latent PCA file with X_mean, X_comp, X_stdev ({error}). Delete it and download it again."
         ) from error
@@ -100,6 +103,11 @@ def painted_mask_loss(logits: torch.Tensor, painted_labels: torch.Tensor) -> tor
     weight = torch.zeros(N_CLASSES, device=logits.device)
     weight[list(PAINTABLE_CLASSES)] = 1
     return F.cross_entropy(logits, painted_labels, weight=weight)
+
+
+def hair_mask(parser, image: torch.Tensor) -> torch.Tensor:
+    """Where the face parser sees hair in ``image`` (B, 3, S, S): (B, 1, S, S) float in {0, 1}."""
+    return (parser(image).logits_full.argmax(1, keepdim=True) == HAIR).float()
 
 
 def landmark_loss(source: torch.Tensor, generated: torch.Tensor, jaw_and_nose_only: bool) -> torch.Tensor:

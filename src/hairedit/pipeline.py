@@ -127,9 +127,9 @@ class HairEditor:
         same inputs, settings and seed give the same pixels. Without a ``callback`` a progress
         bar per stage is shown on stderr (``progress=False`` or
         ``set_progress_bar_config(disable=True)`` hide them); ``callback`` gets a
-        :class:`Progress` per optimisation step instead, about ten a stage with a preview
-        image when ``previews``. ``cancel`` stops the edit with :class:`EditInterrupted` at
-        the next step.
+        :class:`Progress` instead as each stage starts and ends and per optimisation step,
+        about ten steps a stage with a preview image when ``previews``. ``cancel`` stops the
+        edit with :class:`EditInterrupted` at the next step or stage.
         """
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)

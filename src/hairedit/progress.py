@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +21,11 @@ PREVIEWS_PER_STAGE = 10  # the official visual_num
 
 @dataclass
 class Progress:
-    """One step of one stage: its loss, and on some steps a ``preview`` (H, W, 3) uint8."""
+    """One step of one stage: its loss, and on some steps a ``preview`` (H, W, 3) uint8.
+
+    A stage's start is reported as step 0 of 1, and the end of a stage without steps of its
+    own (forward passes only) as step 1 of 1; only an optimisation step has a ``loss``.
+    """
 
     stage: str
     step: int
@@ -51,10 +55,29 @@ class Reporter:
         self.callback = callback
         self.cancel = cancel
         self.previews = previews
+        self._steps = 0  # optimisation steps reported so far
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise EditInterrupted("the edit was stopped.")
+
+    @contextlib.contextmanager
+    def stage(self, stage: str, start: bool = True, end: bool = True) -> Iterator[None]:
+        """One stage of an edit. Stop is checked as it starts and as it ends, so that stages of
+        forward passes only stop too. Its start is reported (step 0 of 1; ``start``) and, unless
+        it reported optimisation steps, its end (step 1 of 1; ``end``): every stage shows."""
+        self.check()
+        steps_before = self._steps
+        if start:
+            self._report(Progress(stage, 0, 1))
+        yield
+        self.check()
+        if end and self._steps == steps_before:
+            self._report(Progress(stage, 1, 1))
+
+    def _report(self, progress: Progress) -> None:
+        if self.callback is not None:
+            self.callback(progress)
 
     def step(
         self,
@@ -66,6 +89,7 @@ class Reporter:
     ) -> None:
         """Report ``step`` (1-based) of ``total``; ``preview`` renders an image on preview steps."""
         self.check()
+        self._steps += 1
         if self.callback is None:
             return
         every = max(1, total // PREVIEWS_PER_STAGE)
@@ -93,6 +117,8 @@ class ProgressBars:
             self.close()
             self.stage = progress.stage
             self.bar = tqdm(total=progress.total, desc=f"{progress.stage:20s}", **self.options)
+        elif progress.total != self.bar.total:  # a stage's start (step 0 of 1), then its loop's steps
+            self.bar.reset(total=progress.total)
         self.bar.update(progress.step - self.bar.n)
         if progress.loss is not None:
             self.bar.set_postfix(loss=f"{progress.loss:.4f}", refresh=False)

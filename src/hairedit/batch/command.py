@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     rows = batch_rows(args)
     devices = _devices(args)
     if not args.smoke:
-        check_weights_present(args.weights_dir, [row.preset or args.preset or editor.config.preset for row in rows])
+        check_weights_present(args.weights_dir, editor.config, [row.preset or editor.config.preset for row in rows])
     try:
         with BatchBar() as bar:
             summary = run_batch(

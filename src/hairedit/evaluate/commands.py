@@ -162,9 +162,10 @@ def _run_compare(args: argparse.Namespace) -> int:
         raise InputError("--compare-presets writes a report: give its folder with -o REPORT_DIR.")
     _check_report_folder(args)
     rows = read_manifest(args.source)
+    config = read_config(args)
     if not args.smoke:  # the files of every compared preset (not the settings' own), in one message
-        check_weights_present(args.weights_dir, presets)
-    editor = EditorSpec(read_config(args), args.smoke, args.weights_dir).build(args.device)
+        check_weights_present(args.weights_dir, config, presets)
+    editor = EditorSpec(config, args.smoke, args.weights_dir).build(args.device)
     evaluator = EditEvaluator(editor.components, args.weights_dir, fid=not args.no_fid)
     evaluator.load_networks()
     measured, failures, total = [], [], len(rows) * len(presets)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ColorProxyConfig, LatentRows
-from ..losses import background_loss, lab_color_loss, mean_hair_lab, rgb_target_lab
+from ..losses import background_loss, hair_mask, lab_color_loss, mean_hair_lab, rgb_target_lab
 from ..labels import HAIR
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
@@ -104,7 +104,7 @@ def _stage1(components, target, hairstyle_image, source_latent, features, config
         if target.text is not None:
             text_features = components.clip.encode_text([target.text])
         elif target.reference_image is not None:
-            reference_hair = (_labels(components, target.reference_image) == HAIR).float()
+            reference_hair = hair_mask(components.parser, target.reference_image)
             target_lab = mean_hair_lab(target.reference_image, reference_hair)
         else:
             target_lab = rgb_target_lab(target.rgb, hairstyle_image.device)
@@ -159,7 +159,7 @@ def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, h
     with torch.no_grad():
         stage1_features = _lpips_features(components, stage1_image * hair_mask, loss_px)
     latent = PartialLatent(source_latent, rows.color_final)
-    blended = blended.clone().requires_grad_(True)
+    blended.requires_grad_(True)  # optimised in place: a fresh no-grad leaf, no second copy at 256 px
     optimizer = torch.optim.Adam([latent.free, blended], lr=config.learning_rate)
     plateau = Plateau(fast)
     final_latent = latent.full().detach()

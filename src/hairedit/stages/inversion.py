@@ -1,4 +1,5 @@
-"""Step 1: invert the photo into StyleGAN (II2S in W+, then FS), cached on disk.
+"""Step 1: invert the photo into StyleGAN (II2S in W+, or the e4e encoder in the instant
+preset; then FS), cached on disk.
 
 II2S: all W+ rows start at the mean latent; Adam; MSE at full size + LPIPS at a quarter of
 it (256 px for 1024) + P-norm. FS: F starts as the features of the W+ result after the F
@@ -11,7 +12,6 @@ hands on those rows with F as updated).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,9 +22,7 @@ from PIL import Image
 from .. import seeding
 from ..cache import InversionCache, cache_key
 from ..config import FastConfig, InversionConfig, LatentRows
-from ..losses import LatentPCA
-from ..networks.stylegan2 import Generator
-from ..networks.vgg import LPIPS
+from ..networks.e4e_encoder import e4e_input
 from ..progress import Reporter
 from ..resample import bicubic_downsample
 from ._optimise import Plateau, take_step
@@ -50,24 +48,25 @@ def image_tensor(image: np.ndarray, size_px: int, device: torch.device | str) ->
 class Inverter:
     def __init__(
         self,
-        generator: Generator,
-        lpips: LPIPS,
-        pca: LatentPCA,
-        mean_latent: torch.Tensor,
+        components,
         config: InversionConfig,
         rows: LatentRows,
         seed: int = 0,
         cache: InversionCache | None = None,
         fast: FastConfig | None = None,
+        encoder: bool = False,
         cache_context: tuple = (),
     ):
-        """``fast``: the fast preset's settings, None for the official path. ``cache_context``:
-        what else changes the result and must be in the cache key (network fingerprints,
-        precision)."""
-        self.generator, self.lpips, self.pca = generator, lpips, pca
-        self.mean_latent, self.config, self.rows = mean_latent, config, rows
-        self.seed, self.cache, self.fast, self.cache_context = seed, cache, fast, cache_context
-        size = generator.size
+        """``components``: the networks, each taken when first used (the generator always;
+        LPIPS and the PCA prior only where a loop runs; the e4e encoder with ``encoder``).
+        ``encoder``: the photo's W+ from the e4e encoder (instant preset) instead of II2S.
+        ``fast``: the fast preset's settings, None for the official path. ``cache_context``:
+        what else changes the result and must be in the cache key (precision, compiled
+        synthesis, torch version); the networks' fingerprints are added here."""
+        self.components, self.generator, self.mean_latent = components, components.generator, components.mean_latent
+        self.config, self.rows, self.seed, self.cache, self.fast = config, rows, seed, cache, fast
+        self.encoder, self.cache_context = encoder, cache_context
+        size = self.generator.size
         # Official: MSE on the full image, LPIPS on it bicubic-downsampled to a quarter.
         # Fast: both on the generator's skip image at loss_px (a quarter of the size).
         self.loss_px = None if fast is None else fast.loss_px_for(size)
@@ -81,15 +80,16 @@ class Inverter:
     ) -> torch.Tensor:
         c = self.config
         loss = c.l2_lambda * F.mse_loss(generated, target)
-        features = self.lpips.features(bicubic_downsample(generated, self.lpips_factor))
-        loss = loss + c.percept_lambda * self.lpips.distance(features, target_features).sum()
-        return loss + c.p_norm_lambda * self.pca.p_norm(latent)
+        lpips = self.components.lpips
+        features = lpips.features(bicubic_downsample(generated, self.lpips_factor))
+        loss = loss + c.percept_lambda * lpips.distance(features, target_features).sum()
+        return loss + c.p_norm_lambda * self.components.pca.p_norm(latent)
 
     def _targets(self, image: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The image the MSE compares with, and the LPIPS features of its downsampled copy."""
-        device = self.mean_latent.device
+        device, lpips = self.mean_latent.device, self.components.lpips
         with torch.no_grad():
-            target_features = self.lpips.features(image_tensor(image, self.image_px // self.lpips_factor, device))
+            target_features = lpips.features(image_tensor(image, self.image_px // self.lpips_factor, device))
         return image_tensor(image, self.image_px, device), target_features
 
     def _noise(self, stream: str) -> torch.Generator | None:
@@ -103,10 +103,10 @@ class Inverter:
         cached = self._cache_load(image, "w")
         if cached is not None:
             return cached["w_latent"]
-        target, target_features = self._targets(image)
         latent = self.mean_latent.detach().view(1, 1, -1).repeat(1, self.generator.n_latent, 1).requires_grad_(True)
         optimizer = torch.optim.Adam([latent], lr=self.config.learning_rate)
         steps, plateau, noise = self.config.w_steps, Plateau(self.fast), self._noise(seeding.INVERSION_W)
+        target, target_features = self._targets(image) if steps else (None, None)
         handed_on = latent.detach().clone()
         for step in range(steps):
             handed_on = latent.detach().clone()
@@ -117,16 +117,18 @@ class Inverter:
         self._cache_save(image, "w", {"w_latent": handed_on})
         return handed_on
 
-    def invert(
-        self, image: np.ndarray, reporter: Reporter, encode: Callable[[], torch.Tensor] | None = None
-    ) -> Inversion:
-        """II2S (or ``encode()``, an encoder's W+ of the image) then FS: the source's W+
-        latent and its F features."""
+    def invert(self, image: np.ndarray, reporter: Reporter) -> Inversion:
+        """II2S (or the e4e encoder) then FS: the source's W+ latent and its F features."""
         cached = self._cache_load(image, "fs")
         if cached is not None:
             return Inversion(cached["latent"], cached["features"], cached["w_latent"])
-        w_latent = self.invert_w(image, reporter) if encode is None else encode()
-        target, target_features = self._targets(image)
+        if self.encoder:
+            with reporter.stage("inversion (encoder)"), torch.no_grad():
+                w_latent = self.components.e4e(e4e_input(image, self.mean_latent.device))
+        else:
+            w_latent = self.invert_w(image, reporter)
+        steps = self.config.fs_steps
+        target, target_features = self._targets(image) if steps else (None, None)
         noise = self._noise(seeding.INVERSION_FS)
         features = self.generator.synthesis(w_latent, stop_px=self.rows.features_px, noise=noise).features
         features = features.detach().requires_grad_(True)
@@ -134,7 +136,7 @@ class Inverter:
         fixed_rows = w_latent[:, : free.start]
         free_rows = w_latent[:, free.start :].clone().requires_grad_(True)
         optimizer = torch.optim.Adam([free_rows, features], lr=self.config.learning_rate)
-        steps, plateau = self.config.fs_steps, Plateau(self.fast)
+        plateau = Plateau(self.fast)
         handed_on = w_latent
         for step in range(steps):
             latent = torch.cat([fixed_rows, free_rows], 1)
@@ -152,9 +154,21 @@ class Inverter:
 
     # -- cache ---------------------------------------------------------------------------
 
+    def _networks(self, kind: str) -> tuple:
+        """Fingerprints of the networks an inversion of ``kind`` ("w": II2S, "fs": the whole)
+        depends on: the generator; the losses where a loop runs; the encoder where it is used.
+        Only these are loaded: an instant edit needs neither LPIPS nor the PCA."""
+        c, steps = self.components, self.config
+        encoded = self.encoder and kind == "fs"
+        w_loop = steps.w_steps > 0 and not encoded
+        loops = w_loop if kind == "w" else w_loop or steps.fs_steps > 0
+        return (c.generator_fingerprint, c.inversion_loss_fingerprint if loops else None,
+                c.e4e_fingerprint if encoded else None)
+
     def _cache_key(self, image: np.ndarray, kind: str) -> str:
         image = np.ascontiguousarray(image)
-        settings = (kind, image.shape, asdict(self.config), self.rows, self.fast, self.seed, self.cache_context)
+        settings = (kind, image.shape, asdict(self.config), self.rows, self.fast, self.seed, self._networks(kind),
+                    self.cache_context)
         return cache_key(image.tobytes(), settings, self.mean_latent.device.type)
 
     def _cache_load(self, image: np.ndarray, kind: str) -> dict | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..labels import HAIR
+from ..losses import hair_mask
 from ..networks.hairclip_mapper import HairCLIP
 
 
@@ -33,7 +33,7 @@ def reference_hair_embedding(components, hairclip: HairCLIP, condition: MapperCo
     """The CLIP embedding (1, D) of a reference photo's hair."""
     hair = condition.hair_mask
     if hair is None:
-        hair = (components.parser(condition.image).logits_full.argmax(1, keepdim=True) == HAIR).float()
+        hair = hair_mask(components.parser, condition.image)
     return hairclip.reference_embedding(condition.image, hair)
 
 
@@ -41,19 +41,19 @@ MIN_HAIR_FRACTION = 0.01  # less hair than this in the photo: the colour is show
 
 
 @torch.no_grad()
-def recoloured_hair(image: torch.Tensor, hair_mask: torch.Tensor, rgb: tuple[int, int, int]) -> MapperCondition:
+def recoloured_hair(image: torch.Tensor, hair: torch.Tensor, rgb: tuple[int, int, int]) -> MapperCondition:
     """A colour reference for an RGB colour, which no trained network takes: the photo's own
-    hair (``image`` (1, 3, S, S) in [-1, 1], ``hair_mask`` (1, 1, S, S)) recoloured so that its
+    hair (``image`` (1, 3, S, S) in [-1, 1], ``hair`` (1, 1, S, S)) recoloured so that its
     mean is ``rgb``, each pixel keeping its luminance relative to the hair's mean (the strands'
     light and shade). A photo with almost no hair gives a plain field of the colour."""
     target = torch.tensor(rgb, dtype=image.dtype, device=image.device).view(1, 3, 1, 1) / 255
-    if hair_mask.mean() < MIN_HAIR_FRACTION:
-        return MapperCondition(image=target.expand_as(image) * 2 - 1, hair_mask=torch.ones_like(hair_mask))
+    if hair.mean() < MIN_HAIR_FRACTION:
+        return MapperCondition(image=target.expand_as(image) * 2 - 1, hair_mask=torch.ones_like(hair))
     luma = torch.tensor([0.299, 0.587, 0.114], dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
     luminance = (((image + 1) / 2) * luma).sum(1, keepdim=True)
-    mean_luminance = (luminance * hair_mask).sum() / hair_mask.sum()
+    mean_luminance = (luminance * hair).sum() / hair.sum()
     recoloured = (target * luminance / mean_luminance.clamp_min(1e-3)).clamp(0, 1) * 2 - 1
-    return MapperCondition(image=recoloured * hair_mask + image * (1 - hair_mask), hair_mask=hair_mask)
+    return MapperCondition(image=recoloured * hair + image * (1 - hair), hair_mask=hair)
 
 
 @torch.no_grad()

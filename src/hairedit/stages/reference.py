@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import LatentRows, ReferenceProxyConfig
-from ..losses import landmark_loss, painted_mask_loss
-from ..labels import HAIR
+from ..losses import hair_mask, landmark_loss, painted_mask_loss
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
 
@@ -21,7 +20,7 @@ from ._optimise import PartialLatent, Plateau, render, take_step
 def _image_and_hair_256(components, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     # The official code resizes with F.interpolate's default (nearest) for both.
     with torch.no_grad():
-        hair = (components.parser(image).logits_full.argmax(1, keepdim=True) == HAIR).float()
+        hair = hair_mask(components.parser, image)
     return F.interpolate(image, size=(256, 256)), F.interpolate(hair, size=(256, 256))
 
 

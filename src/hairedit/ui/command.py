@@ -131,7 +131,7 @@ def create_app(args: argparse.Namespace):
 
         editor.cache = InversionCache(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
         atexit.register(shutil.rmtree, editor.cache.folder, ignore_errors=True)
-    weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir), editor.config.preset)
+    weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir), editor.config)
     if weights is not None and (missing := weights.missing()):
         print(f"hairedit: {missing_files_summary(missing)} The page offers to download them.", file=sys.stderr)
     sessions = SessionStore(args.session_minutes * 60, args.max_sessions)

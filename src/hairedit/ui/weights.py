@@ -10,6 +10,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from ..config import EditConfig
 from ..errors import HaireditError
 from ..weights.download import download, missing_files
 from ..weights.progress import DownloadProgress
@@ -21,9 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class WeightsDownload:
-    """The files an edit with ``preset`` needs, fetched into ``folder`` when the page asks."""
+    """The files an edit with ``preset`` (a preset's name or a whole configuration) uses,
+    fetched into ``folder`` when the page asks."""
 
-    def __init__(self, folder: Path, preset: str):
+    def __init__(self, folder: Path, preset: str | EditConfig):
         self.folder = Path(folder)
         self.preset = preset
         self.progress: DownloadProgress | None = None  # the latest report of the running download

@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import LOOPS, EditConfig
+
 HOME_ENV = "HAIREDIT_HOME"
 
 
@@ -72,17 +74,24 @@ class WeightFile:
     needed_for: str = ""  # which stage uses it, for `weights list`
     required: bool = True  # False: what uses it works without it (needed_for says how)
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
+    loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
 
-    def used_by(self, preset: str) -> bool:
-        """Whether an edit with ``preset`` uses this file where present (the optional ones too)."""
-        return self.group in ("edit", preset)
+    def used_by(self, preset: str | EditConfig) -> bool:
+        """Whether an edit with ``preset`` (a preset's name, for its own settings, or a whole
+        configuration) uses this file where present, the optional ones too. A file only loops
+        use is not used where none of them runs: the instant preset, unless its settings add
+        such steps."""
+        config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
+        if self.group not in ("edit", config.preset):
+            return False
+        return not self.loops or any(loop in loops_run(config) for loop in self.loops)
 
-    def needed_by(self, preset: str) -> bool:
-        """Whether an edit with ``preset`` cannot do without this file."""
+    def needed_by(self, preset: str | EditConfig) -> bool:
+        """Whether an edit with ``preset`` (a name or a configuration) cannot do without this file."""
         return self.required and self.used_by(preset)
 
     @property
@@ -126,6 +135,7 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="computed from the file in the HairCLIPv2 repository, added in its commit 6cf3155",
             needed_for="inversion (computed from the generator when it cannot be had)",
             required=False,
+            loops=("inversion (W+)", "inversion (FS)"),
         ),
         WeightFile(
             "seg.pth",
@@ -200,6 +210,7 @@ WEIGHTS: dict[str, WeightFile] = {
             (HuggingFaceFile("openai/clip-vit-base-patch32", "model.safetensors", _CLIP_REVISION),),
             approx_bytes=605_000_000,
             needed_for="text hairstyle and text colour",
+            loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
         ),
         WeightFile(
             "clip_vocab.json",
@@ -227,6 +238,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
             pin_source="published in several independent manifests; starts with the 397923af of torchvision's file name",
             needed_for="inversion, reference hairstyle, colour",
+            loops=("inversion (W+)", "inversion (FS)", "reference proxy", "colour blending"),
         ),
         WeightFile(
             "lpips_vgg_v0.1.pth",
@@ -241,6 +253,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
             pin_source="computed from the file in the PerceptualSimilarity repository at that commit",
             needed_for="inversion, colour",
+            loops=("inversion (W+)", "inversion (FS)", "colour blending"),
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
@@ -250,6 +263,7 @@ WEIGHTS: dict[str, WeightFile] = {
                 UrlFile("https://www.adrianbulat.com/downloads/python-fan/3DFAN4-4a694010b9.zip"),
             ),
             needed_for="text and reference hairstyle",
+            loops=("text proxy", "reference proxy"),
         ),
         WeightFile(
             "dlib_face_recognition_resnet_model_v1.dat",
@@ -281,6 +295,17 @@ WEIGHTS: dict[str, WeightFile] = {
         ),
     )
 }
+
+
+# The loops whose work the instant preset's networks do, whatever their step counts: the
+# encoder inverts the photo, HairCLIP's mapper makes the text and reference proxies.
+_INSTANT_REPLACES = ("inversion (W+)", "text proxy", "reference proxy")
+
+
+def loops_run(config: EditConfig) -> set[str]:
+    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` may run."""
+    steps = {loop for loop, (section, name) in LOOPS.items() if getattr(getattr(config, section), name) > 0}
+    return steps - set(_INSTANT_REPLACES) if config.instant is not None else steps
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
