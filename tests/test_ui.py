@@ -276,7 +276,8 @@ def test_the_page_offers_what_the_terminal_download_fetches(tmp_path):
     offered = {entry.name for entry in WeightsDownload(tmp_path, "faithful").missing()}
     assert "ffhq_PCA.npz" in offered  # optional, but the official prior: without it one is computed
     assert "e4e_ffhq_encode.pt" not in offered and "inception_fid.pth" not in offered
-    assert {entry.name for entry in WeightsDownload(tmp_path, "instant").missing()} >= offered | {"e4e_ffhq_encode.pt"}
+    instant = {entry.name for entry in WeightsDownload(tmp_path, "instant").missing()}
+    assert {"e4e_ffhq_encode.pt", "hairclip.pt", "ffhq.pt"} <= instant and "ffhq_PCA.npz" not in instant  # no W+ loop
 
 
 def test_the_page_downloads_what_is_missing_with_progress(fake_registry, tmp_path, monkeypatch, caplog):
