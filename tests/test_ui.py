@@ -183,10 +183,10 @@ def test_a_huge_canvas_layer_is_refused_before_gradio_decodes_it(tmp_path, monke
     from gradio.data_classes import FileData
     from PIL import ImageFile
 
-    from hairedit.ui.canvas_editor import CanvasEditor
+    from hairedit.ui.canvas_editor import canvas_editor
     from tests.test_imageio import _blank_png
 
-    editor = CanvasEditor(type="numpy", image_mode="RGBA")
+    editor = canvas_editor(type="numpy", image_mode="RGBA")
     Image.new("RGBA", (512, 512)).save(tmp_path / "layer.png")
     assert editor.convert_and_format_image(FileData(path=str(tmp_path / "layer.png"))).shape == (512, 512, 4)
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the layer was decoded"))

@@ -9,6 +9,7 @@ pixels). The photo and reference uploads need no such care: they reach hairedit 
 from __future__ import annotations
 
 import io
+import types
 
 import gradio as gr
 from gradio.data_classes import FileData
@@ -21,20 +22,30 @@ from .canvas import CANVAS_PX
 MAX_LAYER_PX = (4 * CANVAS_PX) ** 2
 
 
-class CanvasEditor(gr.ImageEditor):
-    is_template = True  # drawn by the image editor's own front end
+def canvas_editor(**options) -> gr.ImageEditor:
+    """``gr.ImageEditor(**options)`` whose layers are refused, from their header, when far
+    larger than the canvas. (The check wraps the one instance: a subclass of a Gradio component
+    would have Gradio write a type-stub file beside this module, wherever it is installed.)"""
+    editor = gr.ImageEditor(**options)
+    decode = editor.convert_and_format_image
 
-    def convert_and_format_image(self, file: FileData | None | bytes, flatten_on_white: bool = False):
+    def checked(self, file: FileData | None | bytes, flatten_on_white: bool = False):
         if file is not None:
-            source = file.path if isinstance(file, FileData) else io.BytesIO(file)
-            try:
-                with open_header(source) as header:  # reads the header only
-                    size_px = header.size[0] * header.size[1]
-            except Image.DecompressionBombError:  # past Pillow's own limit, also told by the header
-                size_px = None
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-                raise gr.Error("A canvas layer is not a readable image; reload the page.", print_exception=False) from None
-            if size_px is None or size_px > MAX_LAYER_PX:
-                raise gr.Error(f"A canvas layer is far larger than the {CANVAS_PX}x{CANVAS_PX} canvas; reload the page.",
-                               print_exception=False)
-        return super().convert_and_format_image(file, flatten_on_white)
+            _check_layer(file.path if isinstance(file, FileData) else io.BytesIO(file))
+        return decode(file, flatten_on_white)
+
+    editor.convert_and_format_image = types.MethodType(checked, editor)
+    return editor
+
+
+def _check_layer(source) -> None:
+    try:
+        with open_header(source) as header:  # reads the header only
+            size_px = header.size[0] * header.size[1]
+    except Image.DecompressionBombError:  # past Pillow's own limit, also told by the header
+        size_px = None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise gr.Error("A canvas layer is not a readable image; reload the page.", print_exception=False) from None
+    if size_px is None or size_px > MAX_LAYER_PX:
+        raise gr.Error(f"A canvas layer is far larger than the {CANVAS_PX}x{CANVAS_PX} canvas; reload the page.",
+                       print_exception=False)

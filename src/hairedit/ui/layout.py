@@ -25,7 +25,7 @@ from .canvas import (
     mask_legend_html,
     rgb_css,
 )
-from .canvas_editor import CanvasEditor
+from .canvas_editor import canvas_editor
 from .handlers import HairEditApp
 from .inputs import COLOUR_SOURCES, HAIRSTYLE_SOURCES
 
@@ -184,7 +184,7 @@ def _hairstyle_inputs() -> dict[str, gr.components.Component]:
     )
     with gr.Accordion("Sketch strokes (optional)", open=False, elem_id="sketch-section"):
         gr.Markdown("Draw a few lines along where the hair should flow; they change the hair locally.")
-        sketch = CanvasEditor(
+        sketch = canvas_editor(
             label="Sketch on the crop", type="numpy", image_mode="RGBA", format="png", sources=[],
             transforms=[], layers=False, canvas_size=(CANVAS_PX, CANVAS_PX), fixed_canvas=True,
             brush=gr.Brush(colors=[SKETCH_COLOUR], color_mode="fixed", default_size=SKETCH_BRUSH_RADIUS_PX),
@@ -195,7 +195,7 @@ def _hairstyle_inputs() -> dict[str, gr.components.Component]:
             "The face parser's map of the crop. Paint where hair (or face, ear, background) should be; "
             "it steers a hairstyle from words or a reference photo.<br>" + mask_legend_html()
         )
-        mask = CanvasEditor(
+        mask = canvas_editor(
             label="Hair mask", type="numpy", image_mode="RGBA", format="png", sources=[], transforms=[],
             layers=False, canvas_size=(CANVAS_PX, CANVAS_PX), fixed_canvas=True,
             brush=gr.Brush(
