@@ -205,6 +205,9 @@ class StandInEditor:
     def __init__(self, device=None):
         self.components = SimpleNamespace(device="cpu")
 
+    def load_networks(self, preset=None):
+        pass  # nothing to load
+
     def edit(self, photo, face=0, seed=0, preset=None, callback=None, previews=True, **conditions):
         if conditions.get("rgb") == "crimsonn":
             raise InputError("'crimsonn' is not a colour.")

@@ -130,6 +130,20 @@ def test_an_instant_edit_loads_and_needs_only_what_its_settings_run(photo, tmp_p
         assert needed == {name for name, entry in WEIGHTS.items() if entry.needed_by("instant")}
 
 
+@pytest.mark.parametrize("preset", ["faithful", "fast", "instant"])
+def test_the_networks_a_preset_uses_load_before_its_edits(photo, preset):
+    """Batch rows and eval's presets load first, so that no edit's seconds include loading."""
+    config = EditConfig.smoke(1, preset)
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=config)
+    editor.load_networks()
+    loaded = set(editor.components.__dict__)
+    assert {"_generator_and_mean", "parser", "bald_mapper", "sketch_encoder"} <= loaded
+    assert ("e4e" in loaded) == ("hairclip" in loaded) == (preset == "instant")
+    editor.edit(photo, hairstyle="bob cut hairstyle", sketch=sample_sketch(), rgb="red", progress=False)
+    editor.edit(photo, hairstyle_ref=photo[:, ::-1], color="blond hair", progress=False)
+    assert set(editor.components.__dict__) == loaded  # nothing more loaded during the edits
+
+
 def test_an_rgb_colour_is_given_to_the_mapper_as_the_photos_hair_recoloured(editor, photo):
     from hairedit.stages.mapper import recoloured_hair
 

@@ -17,7 +17,7 @@ import torch
 
 from .cache import fingerprint
 from .checkpoints import check_decoder
-from .config import LayerResolutions
+from .config import EditConfig, LayerResolutions
 from .errors import CheckpointError, DownloadError, MissingWeightsError
 from .losses import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
@@ -151,6 +151,16 @@ class Components:
     @_LoadedOnce
     def pca(self) -> LatentPCA:
         return self._loaders["pca"](self.generator).to(self.device)
+
+    def load_for(self, config: EditConfig) -> None:
+        """Load now every network an edit with ``config`` may use (the registry says which), so
+        that the first edit timed is not charged for loading them (batch rows, eval's presets)."""
+        from .weights.registry import WEIGHTS
+
+        for entry in WEIGHTS.values():
+            if entry.used_by(config):
+                for network in entry.networks:
+                    getattr(self, network)
 
     @classmethod
     def pretrained(cls, weights_dir: Path, device: torch.device, download: bool = True) -> Components:

@@ -145,6 +145,12 @@ class HairEditor:
             if bars is not None:
                 bars.close()
 
+    def load_networks(self, preset: str | None = None) -> None:
+        """Load now every network an edit with ``preset`` (default: this editor's settings) may
+        use; else each loads during the first edit that needs it. For timing edits (batch rows,
+        eval's presets) and for failing on a missing file before long work."""
+        self.components.load_for(self._config_for(preset, None))
+
     def _config_for(self, preset: str | None, seed: int | None) -> EditConfig:
         config = self.config
         if preset is not None:

@@ -75,7 +75,7 @@ def _done_before(task: RowTask, outdir: OutputDir) -> RowOutcome:
 
 
 class Worker:
-    """Holds one editor (networks load on its first row) and runs rows with it."""
+    """Holds one editor (networks load before the first row that needs them) and runs rows with it."""
 
     def __init__(self, editor: EditorSpec, device: str | None, outdir: OutputDir):
         import torch
@@ -94,6 +94,7 @@ class Worker:
         known = outcome_without_work(task, decision, out)
         if known is not None:
             return known
+        self.editor.load_networks(row.preset)  # not part of the edit's seconds
         who = {"worker": self.name, "device": str(self.editor.components.device)}
         out.mark(row.output, task.key, "writing", who)
         start = time.perf_counter()

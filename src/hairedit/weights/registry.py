@@ -74,6 +74,7 @@ class WeightFile:
     needed_for: str = ""  # which stage uses it, for `weights list`
     required: bool = True  # False: what uses it works without it (needed_for says how)
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
+    networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
 
     @property
@@ -122,6 +123,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             approx_bytes=133_000_000,
             needed_for="every edit",
+            networks=("generator",),
         ),
         WeightFile(
             "ffhq_PCA.npz",
@@ -136,6 +138,7 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion (computed from the generator when it cannot be had)",
             required=False,
             loops=("inversion (W+)", "inversion (FS)"),
+            networks=("pca",),
         ),
         WeightFile(
             "seg.pth",
@@ -147,6 +150,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             approx_bytes=53_000_000,
             needed_for="every edit",
+            networks=("parser",),
         ),
         WeightFile(
             "bald_proxy.pt",
@@ -154,12 +158,14 @@ WEIGHTS: dict[str, WeightFile] = {
             (GoogleDriveFile("1sa732uBfX1739MFsvtRCKWCN54zYyltC"),),
             approx_bytes=8_000_000,
             needed_for="hairstyle edits",
+            networks=("bald_mapper",),
         ),
         WeightFile(
             "sketch_proxy.pt",
             "E2Style first-stage sketch encoder (state_dict, opts)",
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
+            networks=("sketch_encoder",),
         ),
         WeightFile(
             "e4e_ffhq_encode.pt",
@@ -172,6 +178,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=1_200_000_000,
             needed_for="the instant preset",
             group="instant",
+            networks=('e4e',),
         ),
         WeightFile(
             "hairclip.pt",
@@ -183,6 +190,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=565_000_000,
             needed_for="the instant preset",
             group="instant",
+            networks=("hairclip",),
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -211,6 +219,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=605_000_000,
             needed_for="text hairstyle and text colour",
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
+            networks=("clip",),
         ),
         WeightFile(
             "clip_vocab.json",
@@ -239,6 +248,7 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="published in several independent manifests; starts with the 397923af of torchvision's file name",
             needed_for="inversion, reference hairstyle, colour",
             loops=("inversion (W+)", "inversion (FS)", "reference proxy", "colour blending"),
+            networks=("vgg", "style_loss"),
         ),
         WeightFile(
             "lpips_vgg_v0.1.pth",
@@ -254,6 +264,7 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="computed from the file in the PerceptualSimilarity repository at that commit",
             needed_for="inversion, colour",
             loops=("inversion (W+)", "inversion (FS)", "colour blending"),
+            networks=("lpips",),
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
@@ -264,6 +275,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             needed_for="text and reference hairstyle",
             loops=("text proxy", "reference proxy"),
+            networks=("landmarks",),
         ),
         WeightFile(
             "dlib_face_recognition_resnet_model_v1.dat",
@@ -292,6 +304,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=91_000_000,
             needed_for="hairedit eval (FID of a set)",
             group="eval",
+            networks=("inception",),
         ),
     )
 }
