@@ -162,7 +162,7 @@ def _delete_results(histories: list[list[tuple[Path, str]]]) -> None:
     for history in histories:
         for path, _ in history:
             Path(path).unlink(missing_ok=True)
-    if any(histories):
+    if histories:
         _give_back_freed_memory()
 
 
