@@ -105,12 +105,12 @@ class InversionCache:
         from .imageio import write_atomically
 
         path = self.path(key)
-        # Serialised in memory, then written through Python's file: a failing disk is an OSError
-        # (torch's own writer raises RuntimeError), and the temporary file is removed.
-        buffer = io.BytesIO()
-        torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, buffer)
         try:
             if self.max_bytes > 0:
+                # Serialised in memory, then written through Python's file: a failing disk is an
+                # OSError (torch's own writer raises RuntimeError), and the temporary file is removed.
+                buffer = io.BytesIO()
+                torch.save({name: tensor.detach().cpu() for name, tensor in tensors.items()}, buffer)
                 self.folder.mkdir(parents=True, exist_ok=True)
                 write_atomically(path, lambda handle: handle.write(buffer.getbuffer()), overwrite=True)
             self.evict(keep=path)
