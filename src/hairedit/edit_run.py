@@ -8,6 +8,7 @@ F, 6. recolour, 7. paste the new hair back into the whole photo.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from .losses import hair_mask
 from .progress import Reporter, to_uint8
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
-from .stages.blending import blend_hairstyle
+from .stages.blending import blend_hairstyle, render_features
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import Inverter, image_tensor
 from .stages.mapper import MapperCondition, mapper_latent, recoloured_hair, with_color_rows
@@ -96,16 +97,19 @@ class EditRun:
         with timer("inversion", start=False, end=False):
             inverter = self._inverter()
             inversion = inverter.invert(aligned.crop, self.reporter)
+        # The photo's own render, only for colour-only edits (their hairstyle image) and to show.
+        reconstruction = functools.cache(
+            lambda: render_features(c.generator, inversion.latent, inversion.features, self.rows.color_features_px))
         with torch.no_grad():
-            reconstruction = c.generator.synthesis(inversion.latent, start_features=inversion.features).image
             source_parse = c.parser(source)
             # Labels, not the parse's float logits (80 MB at 1024 px): at the parser's size for
             # blending; at the image's for paste-back's masks and an RGB colour's mapper reference.
             source_labels = source_parse.logits.argmax(1, keepdim=True)
-            self.source_labels_full = source_parse.logits_full.argmax(1, keepdim=True).to(torch.uint8)
+            self.source_labels_full = source_parse.labels_full().to(torch.uint8)
             del source_parse
         self.source = source
-        proxies = ProxyImages(reconstruction=to_uint8(reconstruction))
+        proxies = ProxyImages()
+        proxies.defer("reconstruction", lambda: to_uint8(reconstruction()[0]))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
         bald = global_latent = local_latent = local_mask = None
@@ -115,24 +119,25 @@ class EditRun:
         if conditions.sketch is not None:
             with timer("sketch proxy"):
                 local_latent, local_mask = sketch_proxy(c, conditions.sketch, config.sketch)
-                with torch.no_grad():
-                    proxies.sketch = to_uint8(c.generator(local_latent))
+                proxies.defer("sketch", _render(c.generator, local_latent))
 
         # 5. Blend the hairstyle in F.
-        features, hairstyle_image = inversion.features, reconstruction
-        if global_latent is not None or local_latent is not None:
+        features = inversion.features
+        if global_latent is None and local_latent is None:
+            hairstyle_image, colour_block = reconstruction()
+        else:
             with timer("blending"):
                 noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, c.device)
                 blend = blend_hairstyle(
                     c, inversion, source_labels, self.rows, config.blending, bald,
                     global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
                 )
-            features, hairstyle_image = blend.features, blend.image
+            features, hairstyle_image, colour_block = blend.features, blend.image, blend.colour_block
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
-            if global_latent is not None:
-                with torch.no_grad():
-                    global_image = blend.global_image if blend.global_image is not None else c.generator(global_latent)
-                proxies.hairstyle = to_uint8(global_image)
+            if blend.global_image is not None:
+                proxies.hairstyle = to_uint8(blend.global_image)
+            elif global_latent is not None:
+                proxies.defer("hairstyle", _render(c.generator, global_latent))
 
         # 6. Recolour.
         final = hairstyle_image
@@ -141,10 +146,13 @@ class EditRun:
                 result = color_proxy(
                     c, self._color_target(conditions, color_ref), hairstyle_image, inversion.latent, features,
                     config.color, self.rows, self.reporter, config.fast,
-                    self._mapped_color_latent(conditions, inversion.latent, color_ref),
+                    self._mapped_color_latent(conditions, inversion.latent, color_ref), colour_block,
                 )
             final = result.image
-            proxies.color_stage1 = to_uint8(result.stage1_image)
+            if result.stage1_image is not None:
+                proxies.color_stage1 = to_uint8(result.stage1_image)
+            else:
+                proxies.defer("color_stage1", _render(c.generator, result.color_latent, features))
 
         # 7. Paste the new hair back into the whole photo.
         with timer("paste back"), torch.no_grad():
@@ -189,7 +197,7 @@ class EditRun:
         c, config, timer = self.c, self.config, self.timer
         with timer("bald proxy"), torch.no_grad():
             bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
-            proxies.bald = to_uint8(c.generator(bald))
+            proxies.defer("bald", _render(c.generator, bald))
         if self.instant:
             with timer("mapper proxy"):
                 hairstyle = MapperCondition(conditions.hairstyle, self._image(hairstyle_ref))
@@ -290,6 +298,16 @@ class EditRun:
         if self.c.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
             warnings.append(OLD_HAIR_PAST_CROP)
         return warnings
+
+
+def _render(generator, latent: torch.Tensor, start_features: torch.Tensor | None = None):
+    """A proxy image rendered only when read (:meth:`ProxyImages.defer`)."""
+
+    @torch.no_grad()
+    def render():
+        return to_uint8(generator.synthesis(latent, start_features=start_features).image)
+
+    return render
 
 
 def _grow(mask: np.ndarray, margin_px: int) -> np.ndarray:

@@ -19,19 +19,32 @@ import torch.nn.functional as F
 
 from ..config import BlendingConfig, LatentRows
 from ..labels import EAR, HAIR
+from ..networks.stylegan2 import Synthesis
 from .inversion import Inversion
 from .sketch import dilate_erode
 
 
 @dataclass
 class HairstyleBlend:
-    """features: blended F; image: its render (1, 3, S, S); masks at the parser's size."""
+    """features: blended F; image: its render (1, 3, S, S); colour_block: that render stopped
+    after the colour block (where the colour stage starts); masks at the parser's size."""
 
     features: torch.Tensor
     image: torch.Tensor
+    colour_block: Synthesis
     bald_mask: torch.Tensor | None
     global_hair_mask: torch.Tensor | None
     global_image: torch.Tensor | None  # the global proxy's render, when its hair was parsed from it
+
+
+@torch.no_grad()
+def render_features(generator, latent: torch.Tensor, features: torch.Tensor, kept_px: int) -> tuple[torch.Tensor, Synthesis]:
+    """The image ``latent`` renders from F ``features``, and that synthesis as it stood after
+    the block at ``kept_px`` (features and skip image): the colour stage starts from it instead
+    of running those blocks again. Continued from there, synthesis gives the image rendered in
+    one go bit for bit."""
+    kept = generator.synthesis(latent, start_features=features, stop_px=kept_px)
+    return generator.synthesis(latent, start_features=kept.features, start_image=kept.image).image, kept
 
 
 def to_feature_size(mask: torch.Tensor, size_px: int) -> torch.Tensor:
@@ -85,5 +98,5 @@ def blend_hairstyle(
     if local_latent is not None:
         weight = to_feature_size(local_mask, size)
         features = features_of(local_latent) * weight + features * (1 - weight)
-    image = g.synthesis(source.latent, start_features=features).image
-    return HairstyleBlend(features, image, bald_mask, global_hair, global_image)
+    image, colour_block = render_features(g, source.latent, features, rows.color_features_px)
+    return HairstyleBlend(features, image, colour_block, bald_mask, global_hair, global_image)

@@ -294,7 +294,7 @@ class HairEditApp:
         if reused:
             headline += "; inversion reused from an earlier edit of this photo"
         notes = "".join(message("About this result:", warning) for warning in result.warnings)
-        proxies = [(image, name.replace("_", " ")) for name, image in vars(result.proxies).items() if image is not None]
+        proxies = [(image, name.replace("_", " ")) for name, image in result.proxies.items()]
         compare = gr.update(value=(Image.fromarray(photo), result.image), label=f"Before / after ({preset} preset)")
         return (
             board.render(headline), skip, compare,
