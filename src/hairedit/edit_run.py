@@ -26,11 +26,12 @@ from .face.detect import choose_face, detect_faces
 from .face.paste import old_hair_left_past_crop, paste_back
 from .imageio import PhotoLike, read_photo
 from .labels import EAR, HAIR
+from .photo_cache import BaldState, PhotoState, photo_key
 from .losses import hair_mask
 from .progress import Reporter, to_uint8
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
-from .stages.blending import blend_hairstyle, render_features
+from .stages.blending import blend_hairstyle, proxy_features, render_features
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import Inverter, image_tensor
 from .stages.mapper import MapperCondition, mapper_latent, recoloured_hair, with_color_rows
@@ -84,38 +85,38 @@ class EditRun:
         c, config, timer = self.c, self.config, self.timer
         # 1. Find and align the face; the references too. Bad input fails here, and fails before
         # any progress shows: only the stage's end is reported.
+        # Steps 1-2 and the photo's parse are the per-photo work: an instant edit of a photo
+        # edited before (the same face and settings) takes them from the editor's photo cache.
+        inverter = self._inverter()
         with timer("align", start=False):
             photo_array, photo_info = read_photo(photo)
-            faces = detect_faces(photo_array)
-            aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
-            source = image_tensor(aligned.crop, self.size, c.device)
+            key = self._photo_key(photo_array, face)
+            state = self.editor.photo_cache.get(key) if key is not None else None
+            if state is None:
+                faces = detect_faces(photo_array)
+                aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
             hairstyle_ref = self._align(conditions.hairstyle_ref, "the hairstyle reference")
             color_ref = self._align(conditions.color_ref, "the colour reference")
-
-        # 2. Invert the photo: W+ (II2S, or the encoder in the instant preset), then F and the fine rows (FS).
-        # Not reported here: the inverter reports what it computes, a cached inversion nothing.
-        with timer("inversion", start=False, end=False):
-            inverter = self._inverter()
-            inversion = inverter.invert(aligned.crop, self.reporter)
+        if state is None:
+            state = self._photo_state(faces, aligned, inverter)
+            if key is not None:
+                self.editor.photo_cache.put(key, state)
+        self.photo = state
+        self.source, self.source_labels_full = state.source, state.source_labels_full
+        source, inversion, aligned = state.source, state.inversion, state.aligned
         # The photo's own render, only for colour-only edits (their hairstyle image) and to show.
         reconstruction = functools.cache(
             lambda: render_features(c.generator, inversion.latent, inversion.features, self.rows.color_features_px))
-        with torch.no_grad():
-            source_parse = c.parser(source)
-            # Labels, not the parse's float logits (80 MB at 1024 px): at the parser's size for
-            # blending; at the image's for paste-back's masks and an RGB colour's mapper reference.
-            source_labels = source_parse.logits.argmax(1, keepdim=True)
-            self.source_labels_full = source_parse.labels_full().to(torch.uint8)
-            del source_parse
-        self.source = source
         proxies = ProxyImages()
         proxies.defer("reconstruction", lambda: to_uint8(reconstruction()[0]))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
-        bald = global_latent = local_latent = local_mask = None
+        bald = global_latent = local_latent = local_mask = bald_features = noise_state = None
         if conditions.global_hairstyle:
             bald, global_latent = self._global_proxies(conditions, inversion.latent, source, hairstyle_ref, color_ref,
                                                        inverter, proxies)
+            bald_features, noise_state = bald.features, bald.noise_state
+            bald = bald.latent
         if conditions.sketch is not None:
             with timer("sketch proxy"):
                 local_latent, local_mask = sketch_proxy(c, conditions.sketch, config.sketch)
@@ -127,10 +128,13 @@ class EditRun:
             hairstyle_image, colour_block = reconstruction()
         else:
             with timer("blending"):
-                noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, c.device)
+                noise = self._blending_noise()
+                if global_latent is not None and noise is not None:
+                    noise.set_state(noise_state)  # the bald proxy's F drew first
                 blend = blend_hairstyle(
-                    c, inversion, source_labels, self.rows, config.blending, bald,
+                    c, inversion, state.source_labels, self.rows, config.blending, bald,
                     global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
+                    bald_features if global_latent is not None else None,
                 )
             features, hairstyle_image, colour_block = blend.features, blend.image, blend.colour_block
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
@@ -170,7 +174,7 @@ class EditRun:
             masks=masks,
             timings=timer.timings,
             face_index=face,
-            faces=faces,
+            faces=state.faces,
             aligned=aligned,
             warnings=self._warnings(masks, aligned),
             photo=photo_array,
@@ -184,6 +188,56 @@ class EditRun:
             return None
         return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
 
+    def _photo_key(self, photo: np.ndarray, face: int) -> str | None:
+        """The photo cache's key for this photo and face under this edit's settings; None where
+        the photo cache is not used (presets other than instant: their edits take far longer
+        than the per-photo work, and the inversion cache keeps the part that is long)."""
+        if not self.instant or self.editor.photo_cache.max_bytes <= 0:
+            return None
+        c, config = self.c, self.config
+        networks = (c.generator_fingerprint, c.e4e_fingerprint, c.parser_and_bald_fingerprint)
+        settings = (config.inversion, config.fast, config.instant, config.layers, config.blending, config.seed,
+                    config.autocast, config.compile and config.compile_backend, self.size)
+        return photo_key(photo, face, settings, networks, torch.__version__, c.device.type)
+
+    def _photo_state(self, faces, aligned: AlignedFace, inverter: Inverter) -> PhotoState:
+        """2. Invert the photo: W+ (II2S, or the encoder in the instant preset), then F and the
+        fine rows (FS); and parse it."""
+        source = image_tensor(aligned.crop, self.size, self.c.device)
+        # Not reported here: the inverter reports what it computes, a cached inversion nothing.
+        with self.timer("inversion", start=False, end=False):
+            inversion = inverter.invert(aligned.crop, self.reporter)
+        with torch.no_grad():
+            source_parse = self.c.parser(source)
+            # Labels, not the parse's float logits (80 MB at 1024 px): at the parser's size for
+            # blending; at the image's for paste-back's masks and an RGB colour's mapper reference.
+            labels = source_parse.logits.argmax(1, keepdim=True)
+            labels_full = source_parse.labels_full().to(torch.uint8)
+        return PhotoState(faces, aligned, source, inversion, labels, labels_full)
+
+    def _blending_noise(self) -> torch.Generator | None:
+        """The stream the proxies' F draw their noise from, drawn bald, global, local in that
+        order (the official fresh noise); None for the fixed noise."""
+        if not self.config.blending.random_noise:
+            return None
+        return seeding.stream(self.config.seed, seeding.BLENDING_NOISE, self.c.device)
+
+    def _bald(self, latent: torch.Tensor) -> BaldState:
+        """The bald proxy and its F (the first F the blending noise draws), once per photo."""
+
+        def compute() -> BaldState:
+            c, config = self.c, self.config
+            bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
+            noise = self._blending_noise()
+            features = proxy_features(c.generator, bald, self.rows, noise)
+            return BaldState(bald, features, None if noise is None else noise.get_state())
+
+        computed = self.photo.bald is None
+        bald = self.photo.bald_state(compute)
+        if computed:
+            self.editor.photo_cache.grew()
+        return bald
+
     def _inverter(self) -> Inverter:
         config = self.config
         if self.instant:
@@ -196,8 +250,8 @@ class EditRun:
         """The bald proxy (its image goes to ``proxies``) and the text or reference proxy."""
         c, config, timer = self.c, self.config, self.timer
         with timer("bald proxy"), torch.no_grad():
-            bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
-            proxies.defer("bald", _render(c.generator, bald))
+            bald = self._bald(latent)
+            proxies.defer("bald", _render(c.generator, bald.latent))
         if self.instant:
             with timer("mapper proxy"):
                 hairstyle = MapperCondition(conditions.hairstyle, self._image(hairstyle_ref))

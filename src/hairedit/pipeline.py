@@ -24,6 +24,7 @@ from .errors import InputError
 from .face.align import AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
+from .photo_cache import PhotoCache
 from .progress import ProgressBars, ProgressCallback, Reporter
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.inversion import image_tensor
@@ -33,13 +34,16 @@ from .weights.registry import weights_dir as default_weights_dir
 __all__ = ["CROP_SIZE_PX", "OLD_HAIR_PAST_CROP", "EditMasks", "EditResult", "HairEditor", "ProxyImages"]
 
 class HairEditor:
-    """Owns the networks (loaded on first use), the configuration of every edit and the
-    inversion cache."""
+    """Owns the networks (loaded on first use), the configuration of every edit, the
+    inversion cache (on disk) and the photo cache (in memory: a photo's per-photo work, so that
+    another instant edit of it runs only what its conditions change)."""
 
-    def __init__(self, components: Components, config: EditConfig | None = None, cache: InversionCache | None = None):
+    def __init__(self, components: Components, config: EditConfig | None = None, cache: InversionCache | None = None,
+                 photo_cache: PhotoCache | None = None):
         self.components = components
         self.config = config or EditConfig()
         self.cache = cache
+        self.photo_cache = photo_cache if photo_cache is not None else PhotoCache()
         self._progress_bar_options: dict = {}
 
     @classmethod

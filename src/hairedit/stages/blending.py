@@ -47,6 +47,12 @@ def render_features(generator, latent: torch.Tensor, features: torch.Tensor, kep
     return generator.synthesis(latent, start_features=kept.features, start_image=kept.image).image, kept
 
 
+@torch.no_grad()
+def proxy_features(generator, latent: torch.Tensor, rows: LatentRows, noise: torch.Generator | None) -> torch.Tensor:
+    """A proxy's F, its noise drawn from ``noise`` (None: the fixed noise)."""
+    return generator.synthesis(latent, stop_px=rows.features_px, noise=noise).features
+
+
 def to_feature_size(mask: torch.Tensor, size_px: int) -> torch.Tensor:
     return F.interpolate(mask.float(), size=(size_px, size_px), mode="bicubic", align_corners=False)
 
@@ -71,11 +77,14 @@ def blend_hairstyle(
     local_mask: torch.Tensor | None = None,
     noise: torch.Generator | None = None,
     global_hair: torch.Tensor | None = None,
+    bald_features: torch.Tensor | None = None,
 ) -> HairstyleBlend:
     """``source_labels``: the photo's parse (1, 1, p, p) at the parser's size (the official
     ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}; ``noise``: the stream the
     proxies' F draw their noise from (None: the fixed noise); ``global_hair``: where the
-    global proxy's F goes, (1, 1, h, w) in {0, 1} (default: the proxy's own hair, parsed)."""
+    global proxy's F goes, (1, 1, h, w) in {0, 1} (default: the proxy's own hair, parsed);
+    ``bald_features``: the bald proxy's F when already drawn (:func:`proxy_features`, from the
+    start of ``noise``, which then goes on from there)."""
     g = components.generator
     size = rows.features_px
     features = source.features
@@ -83,10 +92,12 @@ def blend_hairstyle(
     noise = noise if config.random_noise else None
 
     def features_of(latent: torch.Tensor) -> torch.Tensor:
-        return g.synthesis(latent, stop_px=size, noise=noise).features
+        return proxy_features(g, latent, rows, noise)
 
     if global_latent is not None:
-        bald_features, global_features = features_of(bald), features_of(global_latent)
+        if bald_features is None:
+            bald_features = features_of(bald)
+        global_features = features_of(global_latent)
         bald_mask = bald_blend_mask(source_labels, config)
         weight = to_feature_size(bald_mask, size)
         features = bald_features * weight + features * (1 - weight)
