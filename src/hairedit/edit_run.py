@@ -71,10 +71,13 @@ class _Stages:
 class EditRun:
     """One edit's state, stage by stage (the numbered steps of :meth:`HairEditor.edit`)."""
 
-    def __init__(self, editor: HairEditor, config: EditConfig, reporter: Reporter):
+    def __init__(self, editor: HairEditor, config: EditConfig, reporter: Reporter, preview: bool = False):
         self.editor, self.config, self.reporter = editor, config, reporter
         self.c = editor.components
         self.size = self.c.generator.size
+        # A preview stops the result's synthesis at half the size (the 512 px layer), from the
+        # same features as the full result.
+        self.result_px = self.size // 2 if preview else None
         self.rows = config.layers.rows(self.size)
         self.timer = _Stages(reporter)
         self.instant = config.instant is not None
@@ -92,6 +95,7 @@ class EditRun:
             photo_array, photo_info = read_photo(photo)
             key = self._photo_key(photo_array, face)
             state = self.editor.photo_cache.get(key) if key is not None else None
+            photo_reused = state is not None
             if state is None:
                 faces = detect_faces(photo_array)
                 aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
@@ -135,6 +139,7 @@ class EditRun:
                     c, inversion, state.source_labels, self.rows, config.blending, bald,
                     global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
                     bald_features if global_latent is not None else None,
+                    None if conditions.recolours else self.result_px,
                 )
             features, hairstyle_image, colour_block = blend.features, blend.image, blend.colour_block
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
@@ -151,6 +156,7 @@ class EditRun:
                     c, self._color_target(conditions, color_ref), hairstyle_image, inversion.latent, features,
                     config.color, self.rows, self.reporter, config.fast,
                     self._mapped_color_latent(conditions, inversion.latent, color_ref), colour_block,
+                    self.result_px,
                 )
             final = result.image
             if result.stage1_image is not None:
@@ -162,7 +168,7 @@ class EditRun:
         with timer("paste back"), torch.no_grad():
             masks = self._edit_masks(final, bald is not None, local_mask)
             crop_after = to_uint8(final)
-            if self.size != CROP_SIZE_PX:
+            if final.shape[-1] != CROP_SIZE_PX:
                 crop_after = np.asarray(Image.fromarray(crop_after).resize((CROP_SIZE_PX,) * 2, Image.LANCZOS))
             whole = paste_back(photo_array, aligned, crop_after, masks.edit_region)
             crop_after = paste_back(aligned.crop, _identity_aligned(aligned), crop_after, masks.edit_region)
@@ -179,6 +185,7 @@ class EditRun:
             warnings=self._warnings(masks, aligned),
             photo=photo_array,
             photo_info=photo_info,
+            photo_reused=photo_reused,
         )
 
     # -- the stages' details ---------------------------------------------------------------
@@ -333,7 +340,10 @@ class EditRun:
         size = self.size
         source_labels = self.source_labels_full[0, 0]
         hair_before = (source_labels == HAIR).float().cpu().numpy()
-        hair_after = hair_mask(self.c.parser, final)[0, 0].cpu().numpy()
+        hair_after = hair_mask(self.c.parser, final)
+        if hair_after.shape[-1] != size:  # a preview's
+            hair_after = F.interpolate(hair_after, size=(size, size), mode="nearest")
+        hair_after = hair_after[0, 0].cpu().numpy()
         changed = np.maximum(hair_before, hair_after)
         if bald_used:
             changed = np.maximum(changed, (source_labels == EAR).float().cpu().numpy())

@@ -123,6 +123,7 @@ class HairEditor:
         cancel: threading.Event | None = None,
         previews: bool = True,
         progress: bool | None = None,
+        preview: bool = False,
     ) -> EditResult:
         """Edit the hair of face ``face`` (0 = largest) in ``photo``; see the README for the modes.
 
@@ -133,7 +134,9 @@ class HairEditor:
         ``set_progress_bar_config(disable=True)`` hide them); ``callback`` gets a
         :class:`Progress` instead as each stage starts and ends and per optimisation step,
         about ten steps a stage with a preview image when ``previews``. ``cancel`` stops the
-        edit with :class:`EditInterrupted` at the next step or stage.
+        edit with :class:`EditInterrupted` at the next step or stage. ``preview``: the edited
+        crop is rendered at half the generator's size (its 512 px layer; a live preview), from the
+        same features as the full result, and resized for pasting back.
         """
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
@@ -143,7 +146,7 @@ class HairEditor:
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
-                run = EditRun(self, config, Reporter(callback, cancel, previews))
+                run = EditRun(self, config, Reporter(callback, cancel, previews), preview)
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:

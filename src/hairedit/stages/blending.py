@@ -38,13 +38,17 @@ class HairstyleBlend:
 
 
 @torch.no_grad()
-def render_features(generator, latent: torch.Tensor, features: torch.Tensor, kept_px: int) -> tuple[torch.Tensor, Synthesis]:
-    """The image ``latent`` renders from F ``features``, and that synthesis as it stood after
-    the block at ``kept_px`` (features and skip image): the colour stage starts from it instead
-    of running those blocks again. Continued from there, synthesis gives the image rendered in
-    one go bit for bit."""
+def render_features(
+    generator, latent: torch.Tensor, features: torch.Tensor, kept_px: int, stop_px: int | None = None
+) -> tuple[torch.Tensor, Synthesis]:
+    """The image ``latent`` renders from F ``features`` (stopped after the block at ``stop_px``,
+    default the full size), and that synthesis as it stood after the block at ``kept_px``
+    (features and skip image): the colour stage starts from it instead of running those blocks
+    again. Continued from there, synthesis gives the image rendered in one go bit for bit."""
     kept = generator.synthesis(latent, start_features=features, stop_px=kept_px)
-    return generator.synthesis(latent, start_features=kept.features, start_image=kept.image).image, kept
+    if stop_px is not None and stop_px <= kept_px:
+        return generator.synthesis(latent, start_features=features, stop_px=stop_px).image, kept
+    return generator.synthesis(latent, start_features=kept.features, stop_px=stop_px, start_image=kept.image).image, kept
 
 
 @torch.no_grad()
@@ -78,13 +82,15 @@ def blend_hairstyle(
     noise: torch.Generator | None = None,
     global_hair: torch.Tensor | None = None,
     bald_features: torch.Tensor | None = None,
+    image_px: int | None = None,
 ) -> HairstyleBlend:
     """``source_labels``: the photo's parse (1, 1, p, p) at the parser's size (the official
     ``seg(img)[1]``); ``local_mask``: (1, 1, h, w) in {0, 1}; ``noise``: the stream the
     proxies' F draw their noise from (None: the fixed noise); ``global_hair``: where the
     global proxy's F goes, (1, 1, h, w) in {0, 1} (default: the proxy's own hair, parsed);
     ``bald_features``: the bald proxy's F when already drawn (:func:`proxy_features`, from the
-    start of ``noise``, which then goes on from there)."""
+    start of ``noise``, which then goes on from there); ``image_px``: the render stops after
+    that block (a preview; default the full size)."""
     g = components.generator
     size = rows.features_px
     features = source.features
@@ -109,5 +115,5 @@ def blend_hairstyle(
     if local_latent is not None:
         weight = to_feature_size(local_mask, size)
         features = features_of(local_latent) * weight + features * (1 - weight)
-    image, colour_block = render_features(g, source.latent, features, rows.color_features_px)
+    image, colour_block = render_features(g, source.latent, features, rows.color_features_px, image_px)
     return HairstyleBlend(features, image, colour_block, bald_mask, global_hair, global_image)

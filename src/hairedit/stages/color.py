@@ -70,13 +70,15 @@ def color_proxy(
     fast=None,
     color_latent: torch.Tensor | None = None,
     source_block: Synthesis | None = None,
+    stop_px: int | None = None,
 ) -> ColorResult:
     """Recolour the hair of ``hairstyle_image`` (1, 3, S, S), the render of ``source_latent``
     (1, n, D) from ``features`` (F). ``color_latent``: a colour proxy made otherwise (the
     instant preset's mapper), in place of stage 1. ``source_block``: that render stopped after
     the colour block, when already computed. With ``config.stage2_steps`` 0 the blended
     features are rendered on as they are (the skip path continued), without stage 2; stage 1's
-    image is then not rendered (``stage1_image`` None)."""
+    image is then not rendered (``stage1_image`` None). ``stop_px``: the final image stops after
+    that block (a preview), from the same features."""
     g = components.generator
     hairstyle_image = hairstyle_image.detach()
     if color_latent is None:
@@ -89,12 +91,12 @@ def color_proxy(
         blended, blended_image = _blend_color_block(g, source_block, color_latent, features, hair_mask)
     if config.stage2_steps == 0:
         with torch.no_grad():
-            final = g.synthesis(source_latent, start_features=blended, start_image=blended_image).image
+            final = g.synthesis(source_latent, start_features=blended, stop_px=stop_px, start_image=blended_image).image
         return ColorResult(final, color_latent, None, hair_mask)
     with torch.no_grad():
         stage1_image = g.synthesis(color_latent, start_features=features).image
     final = _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows,
-                    reporter, fast)
+                    reporter, fast, stop_px)
     return ColorResult(final, color_latent, stage1_image, hair_mask)
 
 
@@ -158,7 +160,7 @@ def _blend_color_block(g, source: Synthesis, color_latent, features, hair_mask):
 
 
 def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows, reporter,
-            fast):
+            fast, stop_px=None):
     """Refine the blended features and the rows from the colour block on: MSE to the colour
     render inside the hair, to the hairstyle render outside, LPIPS inside."""
     g = components.generator
@@ -184,4 +186,4 @@ def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, h
         if take_step(optimizer, loss, plateau, reporter, "colour blending", step + 1, config.stage2_steps, preview):
             break
     with torch.no_grad():
-        return g.synthesis(final_latent, start_features=blended).image
+        return g.synthesis(final_latent, start_features=blended, stop_px=stop_px).image

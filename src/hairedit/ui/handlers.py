@@ -198,11 +198,12 @@ class HairEditApp:
         photo = session.photo
         try:
             result = self.editor.edit(photo, face=session.face_index, preset=PREVIEW_PRESET, seed=self._seed(seed),
-                                      progress=False, previews=False, **chosen)
+                                      progress=False, previews=False, preview=True, **chosen)
         except HaireditError as error:
             return skip, problem("The preview failed:", error)
         seconds = sum(result.timings.values())
-        label = f"Instant preview ({seconds:.1f} s): Refine runs the chosen preset"
+        reused = ", this photo's work reused" if result.photo_reused else ""
+        label = f"Instant preview ({seconds:.1f} s{reused}): Refine runs the chosen preset"
         return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
 
     def _seed(self, seed: float | None) -> int:
