@@ -25,7 +25,7 @@ from .sets import Interval
 
 # The columns of the tables, in this order where present (the CSV holds every metric).
 MAIN_METRICS = (
-    "identity", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
+    "identity", "psnr", "ssim", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
     "lpips_outside_crop", "clip_score", "color_clip_score", "color_delta_e", "mask_iou", "sketch_coverage", "seconds",
 )
 SET_METRICS = ("fid", "fid_clip")
@@ -54,6 +54,7 @@ class Report:
     summaries: dict[str, dict[str, Interval | float]]  # group -> metric -> value
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why not measured (files missing)
 
     @property
     def groups(self) -> list[str]:
@@ -115,6 +116,7 @@ def report_json(report: Report) -> dict:
         "summary": {g: {k: summary_json(v) for k, v in s.items()} for g, s in report.summaries.items()},
         "failures": [vars(failure) for failure in report.failures],
         "notes": report.notes,
+        "skipped": report.skipped,
     }
 
 
