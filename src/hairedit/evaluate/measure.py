@@ -37,7 +37,7 @@ from . import agreement
 from .identity import identity_score
 from .needs import METRIC_NETWORKS, MetricPlan
 from .pixels import edit_region, preservation, region_in_photo, whole_photo
-from .sets import Interval, embed, frechet_distance, mean_interval, psnr_interval
+from .sets import Interval, SetInterval, embed, frechet_interval, mean_interval, psnr_interval
 
 THUMBNAIL_PX = 320
 # Metrics where more is better; for all others (distances, LPIPS, seconds) less is better.
@@ -146,12 +146,12 @@ class EditEvaluator:
 
     def fid_networks(self) -> dict:
         """The planned set metrics' networks: ``fid``, the Inception's pool features;
-        ``fid_clip``, CLIP image embeddings."""
+        ``fid_clip``, CLIP image embeddings as HairFastGAN's evaluation computes them."""
         networks = {}
         if self.measures("fid"):
             networks["fid"] = self.components.inception
         if self.measures("fid_clip"):
-            networks["fid_clip"] = self.components.clip.encode_image
+            networks["fid_clip"] = agreement.fid_clip_features(self.components.clip)
         return networks
 
     @torch.no_grad()
@@ -200,19 +200,20 @@ class EditEvaluator:
             raise InputError("the parser finds no hair in the colour reference: its colour cannot be measured.")
         return target
 
-    def summarise(self, measured: list[Measured]) -> dict[str, Interval | float]:
+    def summarise(self, measured: list[Measured]) -> dict[str, Interval | SetInterval]:
         """Per metric, its :class:`Interval` over the edits (PSNR: of the mean squared error, see
-        :func:`~.sets.psnr_interval`); where features were kept, also
-        ``fid`` and ``fid_clip`` of the crops after against the crops before (nan below two edits)."""
+        :func:`~.sets.psnr_interval`); where features were kept, also ``fid`` and ``fid_clip`` of
+        the crops after against the crops before, with bootstrap intervals (:func:`~.sets.frechet_interval`;
+        nan below two edits)."""
         names = list(dict.fromkeys(name for item in measured for name in item.metrics))
-        summary: dict[str, Interval | float] = {
+        summary: dict[str, Interval | SetInterval] = {
             name: (psnr_interval if name.startswith("psnr") else mean_interval)(
                 [item.metrics.get(name, math.nan) for item in measured]
             ) for name in names
         }
         for key in dict.fromkeys(key for item in measured for key in item.features):
             pairs = [item.features[key] for item in measured if key in item.features]
-            summary[key] = frechet_distance(np.stack([p[1] for p in pairs]), np.stack([p[0] for p in pairs]))
+            summary[key] = frechet_interval(np.stack([p[1] for p in pairs]), np.stack([p[0] for p in pairs]))
         return summary
 
 

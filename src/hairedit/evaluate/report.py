@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..imageio import save_image, write_atomically
 from .measure import HIGHER_IS_BETTER, Measured
 from .plots import scatter_plot, strip_plot
-from .sets import Interval
+from .sets import Interval, SetInterval
 
 # The columns of the tables, in this order where present (the CSV holds every metric).
 MAIN_METRICS = (
@@ -84,7 +84,10 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def format_summary(value: Interval | float | None) -> str:
+def format_summary(value: Interval | SetInterval | float | None) -> str:
+    if isinstance(value, SetInterval):
+        text = format_value(value.value)
+        return text if math.isnan(value.low) else f"{text} [{format_value(value.low)}, {format_value(value.high)}]"
     if isinstance(value, Interval):
         text = format_value(value.mean)
         return text if math.isnan(value.half_width) else f"{text} ± {format_value(value.half_width)}"
@@ -103,7 +106,10 @@ def json_value(value: float | None) -> float | str | None:
 def report_json(report: Report) -> dict:
     """The report as strict JSON: every edit's metrics, each group's summary, the failures."""
 
-    def summary_json(value: Interval | float) -> dict | float | str | None:
+    def summary_json(value: Interval | SetInterval | float) -> dict | float | str | None:
+        if isinstance(value, SetInterval):
+            return {"value": json_value(value.value), "ci95": [json_value(value.low), json_value(value.high)],
+                    "count": value.count}
         if isinstance(value, Interval):
             return {"mean": json_value(value.mean), "ci95": json_value(value.half_width), "count": value.count}
         return json_value(value)
@@ -180,7 +186,9 @@ def summary_csv(report: Report) -> str:
     rows = []
     for group, summary in report.summaries.items():
         for name, value in summary.items():
-            if isinstance(value, Interval):
+            if isinstance(value, SetInterval):
+                rows.append([group, name, format_value(value.value), format_summary(value).partition(" ")[2], value.count])
+            elif isinstance(value, Interval):
                 rows.append([group, name, format_value(value.mean), format_value(value.half_width), value.count])
             else:
                 rows.append([group, name, format_value(value), "", ""])
