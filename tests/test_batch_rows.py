@@ -467,3 +467,20 @@ def test_a_trusted_files_lock_record_is_its_identity(folder, tmp_path):
     assert before["files"]["seg.pth"] == read_lock(tmp_path)["seg.pth"].sha256
     assert before["files"]["ffhq.pt"] == "missing" and "e4e_ffhq_encode.pt" not in before["files"]
     assert before["files"]["ffhq_PCA.npz"] == get_weight_file("ffhq_PCA.npz").sha256  # pinned
+
+
+def test_a_second_driver_on_a_remote_folder_is_refused_until_the_first_ends(folder, stand_in):
+    """An fsspec folder (memory://, as an object store) has no flock: the lock is an object
+    created only where none is."""
+    location = f"memory://{folder.name}/out"
+    first, second = OutputDir.at(location), OutputDir.at(location)
+    first.prepare()
+    with first.lock():
+        with pytest.raises(InputError, match=r"another batch is writing to memory://.*\(.*:\d+, since .*delete "):
+            run_batch(rows(folder), location, EditorSpec(smoke=True))
+        with pytest.raises(InputError, match="another batch is writing to"), second.lock():
+            pass
+    assert stand_in.edits == []
+    assert statuses(run_batch(rows(folder), location, EditorSpec(smoke=True))) == ["done", "done", "failed"]
+    with second.lock():  # released by the batch that ended
+        pass
