@@ -1,0 +1,41 @@
+"""Set a regenerated golden file against the stored one: per array, the largest difference,
+absolute and relative to the largest stored value. Exit status 1 when any exceeds ``--rtol``
+(default 1e-9: the goldens are float64 maths, so a regenerated file agrees to rounding).
+
+    python tools/golden/compare.py NEW.npz tests/golden/lpips.npz [--rtol 1e-9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("new")
+    parser.add_argument("stored")
+    parser.add_argument("--rtol", type=float, default=1e-9)
+    args = parser.parse_args()
+    with np.load(args.new) as new, np.load(args.stored) as stored:
+        if set(new.files) != set(stored.files):
+            print(f"arrays differ: new {sorted(new.files)}, stored {sorted(stored.files)}")
+            return 1
+        worst = 0.0
+        for name in stored.files:
+            a, b = new[name].astype(np.float64), stored[name].astype(np.float64)
+            if a.shape != b.shape:
+                print(f"{name}: shape {a.shape}, stored {b.shape}")
+                return 1
+            scale = max(float(np.abs(b).max()), np.finfo(np.float64).tiny)
+            difference = float(np.abs(a - b).max())
+            worst = max(worst, difference / scale)
+            print(f"{name:28s} max |new - stored| {difference:.3e}  relative to max |stored| {difference / scale:.3e}")
+    print("MATCH" if worst <= args.rtol else f"DIFFER (worst {worst:.3e} > {args.rtol:.0e})")
+    return 0 if worst <= args.rtol else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
