@@ -3,6 +3,7 @@ implementation (pytorch-fid, transformers' CLIP with its own image processor, sc
 same random weights, and LPIPS outside the hair does not depend on the size of the hair."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,10 @@ from hairedit.evaluate.sets import embed, frechet_distance, frechet_interval
 from hairedit.networks.clip import CLIP_MEAN, CLIP_STD, small_clip
 from hairedit.networks.inception import load_inception
 from hairedit.networks.vgg import small_lpips
+from tests.golden_inputs import astronaut_image
 from tests.official.inception import write_inception
+
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def test_lpips_outside_the_hair_does_not_shrink_as_the_hair_grows():
@@ -57,19 +61,26 @@ def test_lpips_outside_is_zero_where_only_the_hair_changed_and_counts_only_kept_
 def fid_state(tmp_path_factory):
     """Random weights in pytorch-fid's published layout, scaled to keep activations alive."""
     path = tmp_path_factory.mktemp("fid") / "pt_inception-2015-12-05-6726825d.pth"
-    state = write_inception(path)
-    generator = torch.Generator().manual_seed(0)
-    for key, value in state.items():
-        if key.endswith("conv.weight"):
-            fan_in = value[0].numel()
-            value.copy_(torch.randn(value.shape, generator=generator) * math.sqrt(2 / fan_in))
-    torch.save(state, path)
-    return path, state
+    return path, write_inception(path, scaled=True)
+
+
+def test_fid_features_equal_those_pytorch_fid_computed_on_torchvision(fid_state):
+    """tests/golden/fid_inception.npz: pytorch-fid's InceptionV3 on the real torchvision's
+    Inception3, in float64 (tools/golden/fid_inception_npz.py, docs/golden.md)."""
+    expected = torch.from_numpy(np.load(GOLDEN / "fid_inception.npz")["features"])
+    ours = load_inception(fid_state[0]).double()
+    images = torch.cat([astronaut_image(256, "face"), astronaut_image(256, "suit")]).double()
+    with torch.no_grad():
+        features = ours(images)
+    assert expected.std() > 0.01  # alive: not a comparison of zeros
+    # float64 maths: 94 layers of sums of up to 2048 x 9 products agree to about 1e-13.
+    torch.testing.assert_close(features, expected, rtol=0, atol=1e-10 * float(expected.abs().max()))
 
 
 def test_fid_features_equal_pytorch_fids_on_the_same_weights(fid_state):
-    """pytorch-fid 0.3.0's own InceptionV3 (its file, loaded with tests/torchvision_shim.py as the
-    torchvision it builds on) and hairedit's, on one state dict: the same 2048 pool features."""
+    """pytorch-fid 0.3.0's own InceptionV3 (its installed file, loaded with tests/torchvision_shim.py
+    as the torchvision it builds on) and hairedit's, on one state dict, in float32 as they run:
+    the same 2048 pool features."""
     from tests.torchvision_shim import load_pytorch_fid_inception
 
     path, state = fid_state
