@@ -61,11 +61,11 @@ def test_an_unchanged_pair_is_perfect_in_strict_json(files, capsys):
 def test_a_pair_is_measured_with_no_weights_and_the_rest_listed_as_skipped(files, tmp_path, capsys):
     """No download at all: whole-photo PSNR and SSIM, and identity (dlib's models ship in a package)."""
     argv = ["--before", str(files / "me.png"), "--after", str(files / "me_red.png"), "--hairstyle", "bob cut",
-            "--weights-dir", str(tmp_path / "no_weights"), "--json"]
+            "--color-ref", str(files / "me_red.png"), "--weights-dir", str(tmp_path / "no_weights"), "--json"]
     code, metrics = _eval_json(capsys, *argv)
     assert code == 0
     assert 0.9 < metrics["identity"] <= 1 and 10 < metrics["psnr"] < 60 and 0.5 < metrics["ssim"] < 1
-    assert set(metrics["skipped"]) == {"psnr_outside", "ssim_outside", "lpips_outside", "clip_score"}
+    assert set(metrics["skipped"]) == {"psnr_outside", "ssim_outside", "lpips_outside", "clip_score", "color_delta_e"}
     assert "seg.pth" in metrics["skipped"]["psnr_outside"] and "hairedit weights download" in metrics["skipped"]["clip_score"]
     assert "psnr_outside" not in metrics and "clip_score" not in metrics
     assert main(["eval", *argv, "--require-all"]) == 2

@@ -176,7 +176,7 @@ class EditEvaluator:
         if conditions.get("color") is not None:
             words = str(conditions["color"])
             measures["color_clip_score"] = lambda crop, hair: agreement.clip_score(self.components.clip, crop, words)
-        target = self._target_colour(conditions)
+        target = self._target_colour(conditions) if self.measures("color_delta_e") else None  # reads the parser
         if target is not None:
             measures["color_delta_e"] = lambda crop, hair: agreement.color_difference(target, crop, hair)
         if conditions.get("mask") is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..imageio import save_image, write_atomically
 from .measure import HIGHER_IS_BETTER, Measured
+from .needs import SET_METRICS
 from .plots import scatter_plot, strip_plot
 from .sets import Interval, SetInterval
 
@@ -28,7 +29,6 @@ MAIN_METRICS = (
     "identity", "psnr", "ssim", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
     "lpips_outside_crop", "clip_score", "color_clip_score", "color_delta_e", "mask_iou", "sketch_coverage", "seconds",
 )
-SET_METRICS = ("fid", "fid_clip")
 # Drawn against seconds per edit: identity, preservation and whatever the conditions measure.
 QUALITY_METRICS = tuple(name for name in MAIN_METRICS if name not in ("seconds",) and not name.endswith("_crop"))
 REPORT_FILES = ("report.html", "report.md", "edits.csv", "summary.csv")
