@@ -25,6 +25,11 @@ def main() -> int:
             return 1
         worst = 0.0
         for name in stored.files:
+            if stored[name].dtype.kind in "US":  # texts: equal or not
+                same = new[name].shape == stored[name].shape and bool(np.all(new[name] == stored[name]))
+                worst = max(worst, 0.0 if same else np.inf)
+                print(f"{name:28s} {'equal' if same else 'DIFFERENT'}")
+                continue
             a, b = new[name].astype(np.float64), stored[name].astype(np.float64)
             if a.shape != b.shape:
                 print(f"{name}: shape {a.shape}, stored {b.shape}")
