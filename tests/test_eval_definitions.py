@@ -175,3 +175,16 @@ def test_fid_clip_features_are_hairfastgans(clip_pair):
     np.testing.assert_allclose(features, expected.double().numpy(), rtol=1e-4, atol=1e-5)
     assert frechet_distance(features, features) == pytest.approx(0, abs=1e-9)
 
+
+
+def test_each_metric_names_the_registry_files_its_networks_load():
+    """needs.NETWORK_FILES against the registry: a file listed is a real entry, and every entry
+    that loads into a network a metric runs is listed for it (a new file cannot be forgotten)."""
+    from hairedit.evaluate.needs import METRIC_NETWORKS, NETWORK_FILES
+    from hairedit.weights.registry import WEIGHTS
+
+    assert {name for files in NETWORK_FILES.values() for name in files} <= set(WEIGHTS)
+    for network in {network for networks in METRIC_NETWORKS.values() for network in networks}:
+        loaded_into = {name for name, entry in WEIGHTS.items() if network in entry.networks}
+        assert loaded_into <= set(NETWORK_FILES[network]), network
+    assert METRIC_NETWORKS["psnr"] == METRIC_NETWORKS["ssim"] == ()
