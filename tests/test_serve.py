@@ -1,6 +1,6 @@
 """`hairedit serve` as an app calls it: one real server process on a loopback port (smoke
 networks, two workers), real HTTP. Every endpoint; every bad input refused in JSON with
-nothing stored; 40 edits from 8 concurrent clients, each the bytes `hairedit edit` writes;
+nothing stored; edits from 8 concurrent clients, each the bytes `hairedit edit` writes;
 cancelling; the Python client and `hairedit edit --server`."""
 
 import io
@@ -27,6 +27,9 @@ SPECS = [  # (photo, spec): PNG and JPEG uploads, text, colours
     ("jpg", {"color": "purple hair", "seed": 2}),
     ("jpg", {"rgb": [40, 40, 200], "seed": 3}),
 ]
+# Five a client (40 in all) passed as well; two keep this file's minutes down on a shared
+# two-core machine, where an edit's 1024 px alignment alone takes a second.
+EDITS_PER_CLIENT = 2
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +153,13 @@ def test_an_edit_followed_through_every_endpoint(server, photos, expected):
     assert job["id"] not in stored_jobs(server) and not (server.data_dir / "results" / job["id"]).exists()
 
 
-def test_40_edits_from_8_concurrent_clients_all_finish_with_the_bytes_edit_writes(server, photos, expected):
+def test_edits_from_8_concurrent_clients_all_finish_with_the_bytes_edit_writes(server, photos, expected):
     steps = []
 
     def one_client(number: int) -> list[tuple[int, bytes, dict]]:
         done = []
         with Client(server.url) as client:
-            for job in range(5):
+            for job in range(EDITS_PER_CLIENT):
                 index = (number + job) % len(SPECS)
                 kind, spec = SPECS[index]
                 result = client.edit(photos[kind], progress=steps.append, **spec)
@@ -165,11 +168,11 @@ def test_40_edits_from_8_concurrent_clients_all_finish_with_the_bytes_edit_write
 
     with ThreadPoolExecutor(8) as clients:
         results = [item for done in clients.map(one_client, range(8)) for item in done]
-    assert len(results) == 40
+    assert len(results) == 8 * EDITS_PER_CLIENT
     for index, data, timings in results:
         assert data == expected[index], SPECS[index]
         assert "align" in timings
-    assert steps and {step.stage for step in steps} >= {"align", "inversion", "paste back"}
+    assert steps and {step.stage for step in steps} >= {"align", "inversion (W+)", "paste back"}
 
 
 def test_cancelling_a_queued_and_a_running_edit(server, photos):
@@ -200,7 +203,7 @@ def test_edit_on_a_server_writes_what_edit_writes(server, photos, expected, tmp_
     assert main(["edit", str(photos["png"]), "-o", str(tmp_path / "x.png"), "--server", server.url, "--face", "7",
                  "--rgb", "red"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("hairedit: error: ") and "face 7" in error and error.count("\n") == 1
+    assert error.startswith("hairedit: error: ") and "Got 7" in error and error.count("\n") == 1
 
 
 def _wait_for(server, job_id: str, states: tuple[str, ...]) -> str:
