@@ -103,14 +103,16 @@ class Client:
 
     def wait(self, job_id: str, progress: Callable[[Progress], None] | None = None) -> dict:
         """Follow the edit's events until it ends; its final status. ``progress`` gets each step."""
+        final = None
         with self.http.stream("GET", f"/v1/edits/{job_id}/events", timeout=httpx.Timeout(None, connect=10)) as reply:
             _raise_for(reply, streamed=True)
             for kind, data in _events(reply.iter_lines()):
                 if kind == "step" and progress is not None:
                     progress(Progress(data["stage"], data["step"], data["total"]))
                 if kind == "state" and data["state"] in FINISHED:
+                    final = data
                     break
-        return self.status(job_id)
+        return final if final is not None and "id" in final else self.status(job_id)
 
     def result(self, job_id: str, format: str | None = None) -> bytes:  # noqa: A002 - the API's name
         """The edited photo's file (the upload's format, or ``format="png"``)."""

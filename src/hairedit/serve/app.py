@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from ..errors import InputError
 from .auth import Keys, RateLimit, read_keys
 from .intake import StorageError, Upload, check_uploads, read_spec, stage_job
-from .jobs import FINISHED, JobStore, new_job_id
+from .jobs import FINISHED, JobStore, job_view, new_job_id
 from .metrics import Metrics
 from .settings import ServeSettings
 from .storage import CROP, LOSSLESS
@@ -187,23 +187,6 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                  media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
-
-
-def job_view(job: dict, live: tuple[str, int, int] | None = None) -> dict:
-    """What a client sees of a job."""
-    stage, step, total = live if live is not None else (job["stage"], job["step"], job["total"])
-    if job["state"] != "running":
-        stage, step, total = None, None, None
-    base = f"/v1/edits/{job['id']}"
-    return {
-        "id": job["id"], "state": job["state"], "position": job.get("position"),
-        "stage": stage, "progress": None if not total else step / total,
-        "timings": job["timings"], "edit_seconds": job["edit_seconds"], "warnings": job["warnings"],
-        "error": job["error"], "attempts": job["attempts"],
-        "created": job["created"], "started": job["started"], "finished": job["finished"],
-        "format": job["row"]["output"].rsplit(".", 1)[1],
-        "urls": {"status": base, "result": f"{base}/result", "crop": f"{base}/crop", "events": f"{base}/events"},
-    }
 
 
 def _finished_file(store: JobStore, job: dict, name: str, media_type: str) -> Response:

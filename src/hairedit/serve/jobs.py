@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     row TEXT NOT NULL,  -- the batch row (JSON)
     key TEXT NOT NULL,  -- its batch row key
     group_key TEXT NOT NULL,
-    stage TEXT, step INTEGER, total INTEGER,
     created REAL NOT NULL, started REAL, finished REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
     edit_seconds REAL, timings TEXT, warnings TEXT, error TEXT, worker TEXT,
@@ -81,7 +80,7 @@ class JobStore:
         of jobs never committed. Returns how many jobs were queued again."""
         with self.lock:
             requeued = self.db.execute(
-                "UPDATE jobs SET state='queued', stage=NULL, step=NULL, total=NULL WHERE state='running'").rowcount
+                "UPDATE jobs SET state='queued' WHERE state='running'").rowcount
             known = {row["id"] for row in self.db.execute("SELECT id FROM jobs")}
         for folder in self.jobs_dir.iterdir():
             if folder.name not in known:
@@ -158,11 +157,6 @@ class JobStore:
             return None
         return _job(row) | {"state": "running"}
 
-    def progress(self, seq: int, stage: str, step: int, total: int) -> None:
-        with self.lock:
-            self.db.execute("UPDATE jobs SET stage=?, step=?, total=? WHERE seq=? AND state='running'",
-                            (stage, step, total, seq))
-
     def finish(self, seq: int, state: str, **details: Any) -> bool:
         """A running job's end; False when it is no longer running (cancelled meanwhile)."""
         values = {name: json.dumps(value) if name in ("timings", "warnings") else value
@@ -199,6 +193,21 @@ class JobStore:
         for job_id in old:
             self.delete(job_id)
         return len(old)
+
+
+def job_view(job: dict, live: tuple[str, int, int] | None = None) -> dict:
+    """What a client sees of a job; ``live``: a running job's (stage, step, total)."""
+    stage, step, total = live if live is not None and job["state"] == "running" else (None, None, None)
+    base = f"/v1/edits/{job['id']}"
+    return {
+        "id": job["id"], "state": job["state"], "position": job.get("position"),
+        "stage": stage, "progress": None if not total else step / total,
+        "timings": job["timings"], "edit_seconds": job["edit_seconds"], "warnings": job["warnings"],
+        "error": job["error"], "attempts": job["attempts"],
+        "created": job["created"], "started": job["started"], "finished": job["finished"],
+        "format": job["row"]["output"].rsplit(".", 1)[1],
+        "urls": {"status": base, "result": f"{base}/result", "crop": f"{base}/crop", "events": f"{base}/events"},
+    }
 
 
 def _job(row: sqlite3.Row | None) -> dict | None:

@@ -2,8 +2,8 @@
 them on the batch engine's workers (``batch.local.ProcessPool``: worker processes that keep
 their networks loaded; ``batch.cluster.RayPool`` with ``--ray``), never in the event loop.
 
-Progress goes to an :class:`EventLog` (server-sent events) and, a stage at a time, to the
-store; a job cancelled while it runs is left to finish on its worker and its output removed.
+Progress goes to an :class:`EventLog` (server-sent events) and ``live`` (the status); a job
+cancelled while it runs is left to finish on its worker and its output removed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ..batch.keys import RowTask
 from ..batch.manifest import BatchRow
 from ..batch.worker import RowOutcome, StageUpdate
-from .jobs import JobStore
+from .jobs import JobStore, job_view
 from .settings import ServeSettings
 from .storage import ServeDir
 
@@ -171,7 +171,6 @@ class Scheduler:
             if previous is not None:
                 self.events.append(job["id"], "stage_end", {"stage": previous[0]})
             self.events.append(job["id"], "stage_start", {"stage": update.stage})
-            self.store.progress(update.index, update.stage, update.step, update.total)
         self.live[job["id"]] = (update.stage, update.step, update.total)
         self.events.append(job["id"], "step", {"stage": update.stage, "step": update.step, "total": update.total})
 
@@ -191,7 +190,8 @@ class Scheduler:
             self.store.remove_files(job["id"])  # cancelled while it ran (the cancel sent its event)
             return
         self.on_outcome(outcome)
-        self.events.append(job["id"], "state", {"state": state, "error": details.get("error")}, final=True)
+        # The job as its status reads, so that a listener needs no other request.
+        self.events.append(job["id"], "state", job_view(self.store.get(job["id"])), final=True)
 
 
 def _task(job: dict) -> RowTask:

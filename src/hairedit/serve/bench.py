@@ -1,0 +1,60 @@
+"""``hairedit bench --serve``: what a request to ``hairedit serve`` costs beyond its edit.
+
+A server with one worker and the smoke networks edits the sample portrait again and again;
+for each request, the time from submitting it to holding the result (submit, follow its
+events, read its status and its result) minus the edit's own seconds as the worker measured
+them and the writing of its files (the ``writing`` stage of its timings: the result as
+``hairedit edit`` writes it, and the crop). Machine-readable lines:
+
+    serve_overhead_ms_p50=<ms>   the median
+    serve_overhead_ms_p99=<ms>   the 99th percentile
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from .storage import WRITING
+
+SPEC = {"rgb": "crimson", "seed": 0}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..client import Client
+    from ..commands import sample_photo
+    from .process import ServerProcess
+
+    requests = 10 if args.quick else 40
+    photo = io.BytesIO()
+    Image.fromarray(sample_photo()).save(photo, format="PNG")
+    with tempfile.TemporaryDirectory(prefix="hairedit-bench-serve-") as folder:
+        print("hairedit bench --serve: starting a server (smoke networks, one worker)", flush=True)
+        with ServerProcess(Path(folder), Path(folder) / "data", "--workers", "1") as server, \
+                Client(server.url) as client:
+            client.edit(photo.getvalue(), **SPEC)  # warm-up: the first edit's one-off costs
+            overheads_ms = [_overhead_ms(client, photo.getvalue()) for _ in range(requests)]
+    p50 = statistics.median(overheads_ms)
+    p99 = statistics.quantiles(overheads_ms, n=100, method="inclusive")[98]
+    print(f"  {requests} requests; overhead beyond the edit: min {min(overheads_ms):.1f} ms, max "
+          f"{max(overheads_ms):.1f} ms")
+    print(f"serve_overhead_ms_p50={p50:.1f}")
+    print(f"serve_overhead_ms_p99={p99:.1f}")
+    return 0
+
+
+def _overhead_ms(client, photo: bytes) -> float:
+    start = time.perf_counter()
+    job = client.submit(photo, **SPEC)
+    status = client.wait(job)
+    client.result(job)
+    seconds = time.perf_counter() - start
+    if status["state"] != "done":
+        raise RuntimeError(f"a bench edit ended {status['state']}: {status['error']}")
+    return (seconds - status["edit_seconds"] - status["timings"][WRITING]) * 1000
