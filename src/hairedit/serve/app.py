@@ -16,9 +16,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from ..errors import InputError
-from .auth import Keys, RateLimit, read_keys
-from .intake import StorageError, Upload, check_uploads, read_spec, stage_job
-from .jobs import FINISHED, JobStore, job_view, new_job_id
+from .auth import Keys, RateLimit
+from .intake import Upload, check_uploads, read_spec, stage_job
+from .jobs import FINISHED, JobStore, StorageError, job_view, new_job_id
 from .metrics import Metrics
 from .settings import ServeSettings
 from .storage import CROP, LOSSLESS
@@ -38,7 +38,7 @@ class ApiError(HTTPException):
 def create_app(settings: ServeSettings) -> FastAPI:
     """The application over ``settings.data_dir``; refuses (InputError) a folder it cannot use."""
     store = JobStore(settings.data_dir)
-    keys = Keys(read_keys(settings.keys_file) if settings.auth else None)
+    keys = Keys(settings.keys_file)
     rate = RateLimit(settings.submissions_per_minute)
     events = EventLog()
     metrics = Metrics(store)
@@ -110,9 +110,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         try:
             task = await run_in_threadpool(stage_job, store.job_folder(job_id), check_uploads(uploads), spec,
                                            settings.editor, job_id)
+            job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group)
         except StorageError as error:
             raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None
-        job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group)
         scheduler.notify()
         return JSONResponse(view(job), 202, headers={"Location": f"/v1/edits/{job['id']}"})
 

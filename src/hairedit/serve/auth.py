@@ -68,22 +68,39 @@ def add_key(path: Path, name: str) -> str:
 
 
 class Keys:
-    """Who a request's key belongs to; every job is filed under that name."""
+    """Who a request's key belongs to; every job is filed under that name. The keys file is
+    read again when it changes, so keys are added and removed without a restart."""
 
-    def __init__(self, keys: dict[str, str] | None):
-        self.keys = keys  # None: no authentication, every caller is ANONYMOUS
+    def __init__(self, path: Path | None):
+        self.path = path  # None: no authentication, every caller is ANONYMOUS
+        self.keys = read_keys(path) if path is not None else {}
+        self.stamp = _stamp(path)
 
     def owner(self, presented: str | None) -> str | None:
-        if self.keys is None:
+        if self.path is None:
             return ANONYMOUS
         if not presented:
             return None
+        stamp = _stamp(self.path)
+        if stamp != self.stamp:
+            try:
+                self.keys, self.stamp = read_keys(self.path), stamp
+            except InputError:  # being rewritten, or broken: keep the keys read before
+                pass
         digest = key_hash(presented)
         found = None
         for name, stored in self.keys.items():  # no early exit: the time says nothing of which key matched
             if hmac.compare_digest(stored, digest):
                 found = name
         return found
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except (OSError, TypeError):
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 class RateLimit:

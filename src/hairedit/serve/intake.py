@@ -21,15 +21,12 @@ from ..batch.manifest import PATH_CONDITIONS, ROW_OPTIONS, TEXT_CONDITIONS, Batc
 from ..conditions import check_conditions
 from ..errors import InputError
 from ..imageio import check_pixel_count, open_header, output_format
+from .jobs import StorageError
 from .storage import result_name
 
 FILE_FIELDS = ("photo", *PATH_CONDITIONS)
 SPEC_FIELDS = (*TEXT_CONDITIONS, "rgb", *ROW_OPTIONS)
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp"}
-
-
-class StorageError(OSError):
-    """The server could not store a submission (a full disk); nothing was kept."""
 
 
 @dataclass(frozen=True)

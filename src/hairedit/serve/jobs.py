@@ -52,6 +52,10 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+class StorageError(OSError):
+    """The server could not store a submission (a full disk); nothing was kept."""
+
+
 class JobStore:
     """The queue. One connection, used under a lock by the web server's threads and the scheduler."""
 
@@ -104,6 +108,9 @@ class JobStore:
         except sqlite3.IntegrityError:  # the same key submitted twice at once
             shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
             return self.by_idempotency_key(owner, idempotency_key)
+        except sqlite3.OperationalError as error:  # a full disk, a folder gone read-only
+            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+            raise StorageError(f"the server cannot store the job ({error}); try again later.") from None
         return self.get(job_id)
 
     def by_idempotency_key(self, owner: str, idempotency_key: str | None) -> dict | None:
