@@ -15,7 +15,7 @@ from hairedit.client import Client
 from tests.serving import Server, edit_bytes, portrait
 
 SPEC = {"rgb": "crimson", "seed": 5}
-JOBS = 4
+JOBS = 3
 
 
 def states(data_dir) -> dict[str, tuple[str, int]]:

@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-queue", type=_positive, default=1000, metavar="N",
                         help="queued edits in all; beyond it submissions get 503 (default 1000)")
     parser.add_argument("--max-upload-mb", type=float, default=25.0, help="the largest request (default 25)")
+    parser.add_argument("--previews-px", type=int, default=128, metavar="PX",
+                        help="events carry JPEG previews this size at most (default 128; 0: none, a little faster)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                         help="let pages from ORIGIN call the API (repeatable; CORS is off by default)")
     add_editor_options(parser)
@@ -92,8 +94,10 @@ def settings_of(args: argparse.Namespace) -> ServeSettings:
         resolve_device(name)
     if args.max_upload_mb <= 0:
         raise InputError("--max-upload-mb must be more than 0.")
+    if args.previews_px < 0:
+        raise InputError("--previews-px must be 0 (no previews) or more.")
     editor = EditorSpec(read_config(args), args.smoke, None if args.weights_dir is None else str(args.weights_dir),
-                        args.threads)
+                        args.threads, args.previews_px)
     if not args.smoke:
         check_weights_present(args.weights_dir, editor.config)
     return ServeSettings(

@@ -8,6 +8,7 @@ cancelled while it runs is left to finish on its worker and its output removed.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -173,6 +174,9 @@ class Scheduler:
             self.events.append(job["id"], "stage_start", {"stage": update.stage})
         self.live[job["id"]] = (update.stage, update.step, update.total)
         self.events.append(job["id"], "step", {"stage": update.stage, "step": update.step, "total": update.total})
+        if update.preview is not None:
+            self.events.append(job["id"], "preview", {"stage": update.stage, "step": update.step,
+                                                      "jpeg": base64.b64encode(update.preview).decode()})
 
     def _finished(self, outcome: RowOutcome) -> None:
         job = self.running.pop(outcome.index, None)
