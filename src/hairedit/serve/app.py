@@ -77,8 +77,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
             presented = authorization[7:].strip()
         owner = keys.owner(presented)
         if owner is None:
-            raise ApiError(401, "an API key is required: send 'Authorization: Bearer KEY'." if not presented
-                           else "the API key is not valid.")
+            error = ApiError(401, "an API key is required: send 'Authorization: Bearer KEY'." if not presented
+                             else "the API key is not valid.")
+            error.headers = {"WWW-Authenticate": "Bearer"}
+            raise error
         return owner
 
     async def job_of(job_id: str, owner: str = Depends(owner_of)) -> dict:
@@ -156,6 +158,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
                         current = await run_in_threadpool(store.get, job["id"])
             finally:
                 listeners[job["id"]].discard(listener)
+                if not listeners[job["id"]]:
+                    del listeners[job["id"]]
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

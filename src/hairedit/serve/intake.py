@@ -133,6 +133,6 @@ def _suffix(filename: str) -> str:
 def _named(message: str, paths: dict[str, Path], uploads: dict[str, Upload]) -> str:
     """``message`` with the server's paths replaced by what the client sent."""
     for name, path in sorted(paths.items(), key=lambda item: -len(str(item[1]))):
-        filename = uploads[name].filename
+        filename = re.sub(r"[\x00-\x1f\x7f]", "?", uploads[name].filename)[:120]  # the message stays one line
         message = message.replace(str(path), f"{name} ({filename})" if filename else name)
     return message

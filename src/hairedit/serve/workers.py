@@ -31,11 +31,13 @@ EVENT_LOG_SECONDS = 60.0  # a finished job's events are kept this long for late 
 
 
 class EventLog:
-    """Each job's events in order, for ``/events``; listeners are woken through ``on_append``."""
+    """Each job's events in order, for ``/events``; listeners are woken through ``on_append``.
+    A listener counts the events it has had; a long edit's oldest events are dropped."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.events: dict[str, list[tuple[str, dict]]] = {}
+        self.dropped: dict[str, int] = {}  # events dropped from the front of each job's list
         self.ended: dict[str, float] = {}
         self.on_append: Callable[[str], None] = lambda job_id: None
 
@@ -44,21 +46,24 @@ class EventLog:
             events = self.events.setdefault(job_id, [])
             events.append((kind, data))
             if len(events) > EVENTS_PER_JOB:
-                del events[1:len(events) - EVENTS_PER_JOB + 1]  # keep the first (running) and the latest
+                self.dropped[job_id] = self.dropped.get(job_id, 0) + len(events) - EVENTS_PER_JOB
+                del events[:len(events) - EVENTS_PER_JOB]
             if final:
                 self.ended[job_id] = time.monotonic()
         self.on_append(job_id)
 
-    def since(self, job_id: str, start: int) -> tuple[list[tuple[str, dict]], int]:
+    def since(self, job_id: str, count: int) -> tuple[list[tuple[str, dict]], int]:
+        """The events after the first ``count`` (those still kept), and the count after them."""
         with self.lock:
-            events = self.events.get(job_id, [])
-            return events[start:], len(events)
+            events, dropped = self.events.get(job_id, []), self.dropped.get(job_id, 0)
+            return events[max(count - dropped, 0):], dropped + len(events)
 
     def forget_old(self) -> None:
         with self.lock:
             for job_id, ended in list(self.ended.items()):
                 if time.monotonic() - ended > EVENT_LOG_SECONDS:
                     self.events.pop(job_id, None)
+                    self.dropped.pop(job_id, None)
                     del self.ended[job_id]
 
 
