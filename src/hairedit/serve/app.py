@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from ..errors import InputError
 from .auth import Keys, RateLimit
 from .intake import Upload, check_uploads, read_spec, stage_job
-from .jobs import FINISHED, JobStore, StorageError, job_view, new_job_id
+from .jobs import FINISHED, Job, JobStore, StorageError, new_job_id
 from .metrics import Metrics
 from .settings import ServeSettings
 from .storage import CROP, LOSSLESS
@@ -83,14 +83,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise error
         return owner
 
-    async def job_of(job_id: str, owner: str = Depends(owner_of)) -> dict:
+    async def job_of(job_id: str, owner: str = Depends(owner_of)) -> Job:
         job = await run_in_threadpool(store.get, job_id, owner)
         if job is None:
             raise ApiError(404, f"no edit {job_id}.")  # another key's job is no more visible than a missing one
         return job
 
-    def view(job: dict) -> dict:
-        return job_view(job, scheduler.live.get(job["id"]))
+    def view(job: Job) -> dict:
+        return job.view(scheduler.live.get(job.id))
 
     @app.post("/v1/edits", status_code=202)
     async def submit(request: Request, owner: str = Depends(owner_of)):
@@ -116,37 +116,37 @@ def create_app(settings: ServeSettings) -> FastAPI:
         except StorageError as error:
             raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None
         scheduler.notify()
-        return JSONResponse(view(job), 202, headers={"Location": f"/v1/edits/{job['id']}"})
+        return JSONResponse(view(job), 202, headers={"Location": f"/v1/edits/{job.id}"})
 
     @app.get("/v1/edits/{job_id}")
-    async def status(job: dict = Depends(job_of)):
+    async def status(job: Job = Depends(job_of)):
         return view(job)
 
     @app.get("/v1/edits/{job_id}/result")
-    async def result(job: dict = Depends(job_of), format: str | None = None):  # noqa: A002 - the query's name
-        own = job["row"]["output"].rsplit(".", 1)[1]
+    async def result(job: Job = Depends(job_of), format: str | None = None):  # noqa: A002 - the query's name
+        own = job.format
         wanted = {"jpeg": "jpg", "tiff": "tif"}.get((format or own).lower(), (format or own).lower())
         if wanted not in (own, "png"):
             raise ApiError(400, f"format={format}: this edit is kept as {own} and png; ask for one of those.")
-        name = job["row"]["output"] if wanted == own else f"{job['id']}/{LOSSLESS}"
+        name = job.row.output if wanted == own else f"{job.id}/{LOSSLESS}"
         return _finished_file(store, job, name, MEDIA_TYPES[wanted])
 
     @app.get("/v1/edits/{job_id}/crop")
-    async def crop(job: dict = Depends(job_of)):
-        return _finished_file(store, job, f"{job['id']}/{CROP}", "image/png")
+    async def crop(job: Job = Depends(job_of)):
+        return _finished_file(store, job, f"{job.id}/{CROP}", "image/png")
 
     @app.get("/v1/edits/{job_id}/events")
-    async def job_events(job: dict = Depends(job_of)):
+    async def job_events(job: Job = Depends(job_of)):
         async def stream():
             listener = asyncio.Event()
-            listeners.setdefault(job["id"], set()).add(listener)
+            listeners.setdefault(job.id, set()).add(listener)
             try:
-                current = await run_in_threadpool(store.get, job["id"])
-                yield _event("state", {"state": current["state"], "position": current["position"]})
+                current = await run_in_threadpool(store.get, job.id)
+                yield _event("state", {"state": current.state, "position": current.position})
                 sent = 0
-                while current["state"] not in FINISHED:
+                while current.state not in FINISHED:
                     listener.clear()
-                    new, sent = events.since(job["id"], sent)
+                    new, sent = events.since(job.id, sent)
                     for kind, data in new:
                         yield _event(kind, data)
                     if any(kind == "state" and data["state"] in FINISHED for kind, data in new):
@@ -155,21 +155,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
                         await asyncio.wait_for(listener.wait(), EVENT_KEEPALIVE_SECONDS)
                     except asyncio.TimeoutError:
                         yield ": still there\n\n"
-                        current = await run_in_threadpool(store.get, job["id"])
+                        current = await run_in_threadpool(store.get, job.id)
             finally:
-                listeners[job["id"]].discard(listener)
-                if not listeners[job["id"]]:
-                    del listeners[job["id"]]
+                listeners[job.id].discard(listener)
+                if not listeners[job.id]:
+                    del listeners[job.id]
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.delete("/v1/edits/{job_id}")
-    async def cancel(job: dict = Depends(job_of)):
-        if await run_in_threadpool(store.cancel, job["id"]):
-            events.append(job["id"], "state", {"state": "cancelled", "error": None}, final=True)
-            return {"id": job["id"], "state": "cancelled"}
-        await run_in_threadpool(store.delete, job["id"])
-        return {"id": job["id"], "state": "deleted"}
+    async def cancel(job: Job = Depends(job_of)):
+        if await run_in_threadpool(store.cancel, job.id):
+            events.append(job.id, "state", {"state": "cancelled", "error": None}, final=True)
+            return {"id": job.id, "state": "cancelled"}
+        await run_in_threadpool(store.delete, job.id)
+        return {"id": job.id, "state": "deleted"}
 
     @app.get("/healthz")
     async def healthz():
@@ -193,10 +193,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     return app
 
 
-def _finished_file(store: JobStore, job: dict, name: str, media_type: str) -> Response:
-    if job["state"] != "done":
-        detail = f": {job['error']}" if job["error"] else ""
-        raise ApiError(409, f"the edit is {job['state']}{detail}; its result exists once it is done.")
+def _finished_file(store: JobStore, job: Job, name: str, media_type: str) -> Response:
+    if job.state != "done":
+        detail = f": {job.error}" if job.error else ""
+        raise ApiError(409, f"the edit is {job.state}{detail}; its result exists once it is done.")
     path = store.results_dir / name
     if not path.is_file():
         raise ApiError(410, "the edit's files were removed.")

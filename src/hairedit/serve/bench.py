@@ -27,13 +27,14 @@ SPEC = {"rgb": "crimson", "seed": 0}
 
 
 def run(args: argparse.Namespace) -> int:
+    from skimage import data
+
     from ..client import Client
-    from ..commands import sample_photo
     from .process import ServerProcess
 
     requests = 10 if args.quick else 40
     photo = io.BytesIO()
-    Image.fromarray(sample_photo()).save(photo, format="PNG")
+    Image.fromarray(data.astronaut()).save(photo, format="PNG")  # the sample portrait of `hairedit demo`
     with tempfile.TemporaryDirectory(prefix="hairedit-bench-serve-") as folder:
         print("hairedit bench --serve: starting a server (smoke networks, one worker)", flush=True)
         with ServerProcess(Path(folder), Path(folder) / "data", "--workers", "1") as server, \

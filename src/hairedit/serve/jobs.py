@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,48 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as stored: its batch row, where it stands, and how its edit went."""
+
+    seq: int  # queue order, and the batch task's index
+    id: str
+    owner: str  # the API key's name
+    idempotency_key: str | None
+    state: str  # one of STATES
+    row: BatchRow
+    key: str  # the batch row key
+    group_key: str
+    created: float  # Unix seconds
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = 0  # runs started
+    edit_seconds: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    worker: str | None = None  # host:pid of the last worker
+    position: int | None = None  # jobs ahead of it while queued (filled by JobStore.get)
+
+    @property
+    def format(self) -> str:
+        """The result's extension (the upload's format)."""
+        return self.row.output.rsplit(".", 1)[1]
+
+    def view(self, live: tuple[str, int, int] | None = None) -> dict:
+        """What a client sees (JSON); ``live``: a running job's (stage, step, total)."""
+        stage, step, total = live if live is not None and self.state == "running" else (None, None, None)
+        base = f"/v1/edits/{self.id}"
+        return {
+            "id": self.id, "state": self.state, "position": self.position,
+            "stage": stage, "progress": None if not total else step / total,
+            "timings": self.timings, "edit_seconds": self.edit_seconds, "warnings": self.warnings,
+            "error": self.error, "attempts": self.attempts,
+            "created": self.created, "started": self.started, "finished": self.finished, "format": self.format,
+            "urls": {"status": base, "result": f"{base}/result", "crop": f"{base}/crop", "events": f"{base}/events"},
+        }
 
 
 class StorageError(OSError):
@@ -96,7 +138,7 @@ class JobStore:
     def job_folder(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
 
-    def add(self, job_id: str, owner: str, idempotency_key: str | None, row: BatchRow, key: str, group: str) -> dict:
+    def add(self, job_id: str, owner: str, idempotency_key: str | None, row: BatchRow, key: str, group: str) -> Job:
         """Commit a job whose inputs are in its folder; the job already made with the same
         ``idempotency_key`` by the same owner when there is one (this one's folder is removed)."""
         try:
@@ -113,7 +155,7 @@ class JobStore:
             raise StorageError(f"the server cannot store the job ({error}); try again later.") from None
         return self.get(job_id)
 
-    def by_idempotency_key(self, owner: str, idempotency_key: str | None) -> dict | None:
+    def by_idempotency_key(self, owner: str, idempotency_key: str | None) -> Job | None:
         if idempotency_key is None:
             return None
         with self.lock:
@@ -123,16 +165,16 @@ class JobStore:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def get(self, job_id: str, owner: str | None = None) -> dict | None:
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
         """The job, with its place in the queue; None when unknown (or another owner's)."""
         with self.lock:
             row = self.db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None or (owner is not None and row["owner"] != owner):
                 return None
-            job = _job(row)
-            job["position"] = self.db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued' AND seq<?",
-                                              (row["seq"],)).fetchone()[0] if row["state"] == "queued" else None
-        return job
+            if row["state"] != "queued":
+                return _job(row)
+            ahead = self.db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued' AND seq<?", (row["seq"],))
+            return replace(_job(row), position=ahead.fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         with self.lock:
@@ -147,7 +189,7 @@ class JobStore:
 
     # -- the scheduler's side ------------------------------------------------------------------
 
-    def claim_next(self) -> dict | None:
+    def claim_next(self) -> Job | None:
         """The oldest queued job, now running; None when none is queued."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -162,7 +204,8 @@ class JobStore:
                 raise
         if row is None:
             return None
-        return _job(row) | {"state": "running"}
+        job = _job(row)
+        return replace(job, state="running", attempts=job.attempts + 1)
 
     def finish(self, seq: int, state: str, **details: Any) -> bool:
         """A running job's end; False when it is no longer running (cancelled meanwhile)."""
@@ -202,29 +245,15 @@ class JobStore:
         return len(old)
 
 
-def job_view(job: dict, live: tuple[str, int, int] | None = None) -> dict:
-    """What a client sees of a job; ``live``: a running job's (stage, step, total)."""
-    stage, step, total = live if live is not None and job["state"] == "running" else (None, None, None)
-    base = f"/v1/edits/{job['id']}"
-    return {
-        "id": job["id"], "state": job["state"], "position": job.get("position"),
-        "stage": stage, "progress": None if not total else step / total,
-        "timings": job["timings"], "edit_seconds": job["edit_seconds"], "warnings": job["warnings"],
-        "error": job["error"], "attempts": job["attempts"],
-        "created": job["created"], "started": job["started"], "finished": job["finished"],
-        "format": job["row"]["output"].rsplit(".", 1)[1],
-        "urls": {"status": base, "result": f"{base}/result", "crop": f"{base}/crop", "events": f"{base}/events"},
-    }
-
-
-def _job(row: sqlite3.Row | None) -> dict | None:
+def _job(row: sqlite3.Row | None) -> Job | None:
     if row is None:
         return None
-    job = dict(row)
-    job["row"] = json.loads(job["row"])
-    job["timings"] = json.loads(job["timings"]) if job["timings"] else {}
-    job["warnings"] = json.loads(job["warnings"]) if job["warnings"] else []
-    return job
+    values = dict(row)
+    return Job(**values | {
+        "row": BatchRow(**json.loads(values["row"])),
+        "timings": json.loads(values["timings"]) if values["timings"] else {},
+        "warnings": json.loads(values["warnings"]) if values["warnings"] else [],
+    })
 
 
 def _check_writable(folder: Path) -> None:

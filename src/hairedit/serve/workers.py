@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 
 from ..batch.keys import RowTask
-from ..batch.manifest import BatchRow
 from ..batch.worker import RowOutcome, StageUpdate
-from .jobs import JobStore, job_view
+from .jobs import Job, JobStore
 from .settings import ServeSettings
 from .storage import ServeDir
 
@@ -78,7 +77,7 @@ class Scheduler:
         self.maybe_queued = True
         self.ready = False
         self.error: str | None = None  # why the workers could not start
-        self.running: dict[int, dict] = {}  # seq -> job
+        self.running: dict[int, Job] = {}  # seq -> job
         self.live: dict[str, tuple[str, int, int]] = {}  # job id -> (stage, step, total)
         self.thread = threading.Thread(target=self._run, name="hairedit-scheduler", daemon=True)
 
@@ -163,49 +162,44 @@ class Scheduler:
             if job is None:
                 return
             self.maybe_queued = True
-            self.running[job["seq"]] = job
-            self.events.append(job["id"], "state", {"state": "running", "attempt": job["attempts"] + 1})
-            pool.submit(slot, _task(job))
-            busy[slot] = job["seq"]
+            self.running[job.seq] = job
+            self.events.append(job.id, "state", {"state": "running", "attempt": job.attempts})
+            pool.submit(slot, RowTask(job.seq, job.row, job.key, job.group_key))
+            busy[slot] = job.seq
 
     def _on_stage(self, update: StageUpdate) -> None:
         job = self.running.get(update.index)
         if job is None:
             return
-        previous = self.live.get(job["id"])
+        previous = self.live.get(job.id)
         if previous is None or previous[0] != update.stage:
             if previous is not None:
-                self.events.append(job["id"], "stage_end", {"stage": previous[0]})
-            self.events.append(job["id"], "stage_start", {"stage": update.stage})
-        self.live[job["id"]] = (update.stage, update.step, update.total)
-        self.events.append(job["id"], "step", {"stage": update.stage, "step": update.step, "total": update.total})
+                self.events.append(job.id, "stage_end", {"stage": previous[0]})
+            self.events.append(job.id, "stage_start", {"stage": update.stage})
+        self.live[job.id] = (update.stage, update.step, update.total)
+        self.events.append(job.id, "step", {"stage": update.stage, "step": update.step, "total": update.total})
         if update.preview is not None:
-            self.events.append(job["id"], "preview", {"stage": update.stage, "step": update.step,
+            self.events.append(job.id, "preview", {"stage": update.stage, "step": update.step,
                                                       "jpeg": base64.b64encode(update.preview).decode()})
 
     def _finished(self, outcome: RowOutcome) -> None:
         job = self.running.pop(outcome.index, None)
         if job is None:
             return
-        stage = self.live.pop(job["id"], None)
+        stage = self.live.pop(job.id, None)
         if stage is not None:
-            self.events.append(job["id"], "stage_end", {"stage": stage[0]})
+            self.events.append(job.id, "stage_end", {"stage": stage[0]})
         if outcome.status == "failed":
             state, details = "failed", {"error": outcome.error, "worker": outcome.worker}
         else:  # done now, or done before a restart (skipped): either way its result is there
             state, details = "done", {"edit_seconds": outcome.seconds, "timings": outcome.timings,
                                       "warnings": list(outcome.warnings), "worker": outcome.worker}
         if not self.store.finish(outcome.index, state, **details):
-            self.store.remove_files(job["id"])  # cancelled while it ran (the cancel sent its event)
+            self.store.remove_files(job.id)  # cancelled while it ran (the cancel sent its event)
             return
         self.on_outcome(outcome)
         # The job as its status reads, so that a listener needs no other request.
-        self.events.append(job["id"], "state", job_view(self.store.get(job["id"])), final=True)
-
-
-def _task(job: dict) -> RowTask:
-    row = BatchRow(**job["row"])
-    return RowTask(job["seq"], row, job["key"], job["group_key"])
+        self.events.append(job.id, "state", self.store.get(job.id).view(), final=True)
 
 
 def _load_networks() -> None:
