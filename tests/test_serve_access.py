@@ -23,7 +23,7 @@ def add_key(keys_file, name: str, capsys) -> str:
 def keyed(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_home")
     keys_file = home / "keys.txt"
-    server = Server(home, home / "data", "--keys-file", str(keys_file), "--rate-limit", "2",
+    server = Server(home, home / "data", "--keys-file", str(keys_file), "--power-safe", "--rate-limit", "2",
                     "--max-queued-per-key", "1")
     yield server, keys_file
     server.stop()

@@ -37,7 +37,7 @@ class ApiError(HTTPException):
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The application over ``settings.data_dir``; refuses (InputError) a folder it cannot use."""
-    store = JobStore(settings.data_dir)
+    store = JobStore(settings.data_dir, settings.power_safe)
     keys = Keys(settings.keys_file)
     rate = RateLimit(settings.submissions_per_minute)
     events = EventLog()
@@ -111,7 +111,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         job_id = new_job_id()
         try:
             task = await run_in_threadpool(stage_job, store.job_folder(job_id), check_uploads(uploads), spec,
-                                           settings.editor, job_id)
+                                           settings.editor, job_id, settings.power_safe)
             job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group)
         except StorageError as error:
             raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                       "hairedit home)")
     parser.add_argument("--keep-hours", type=float, default=24.0, help="finished jobs' files are kept this long "
                                                                        "(default 24)")
+    parser.add_argument("--power-safe", action="store_true", help=(
+        "wait for the disk at every commit, so that queued jobs survive a power cut (a kill never loses them)"))
     parser.add_argument("--workers", type=_positive, default=1, metavar="N",
                         help="worker processes, each with the networks loaded (with --ray: actors; default 1)")
     parser.add_argument("--devices", metavar="LIST", help="one worker per device, e.g. cuda:0,cuda:1")
@@ -102,7 +104,7 @@ def settings_of(args: argparse.Namespace) -> ServeSettings:
         check_weights_present(args.weights_dir, editor.config)
     return ServeSettings(
         data_dir=(args.data_dir or default_folder() / "data").expanduser().absolute(), editor=editor,
-        workers=args.workers, devices=devices, ray=args.ray, keep_hours=args.keep_hours,
+        workers=args.workers, devices=devices, ray=args.ray, keep_hours=args.keep_hours, power_safe=args.power_safe,
         max_upload_bytes=int(args.max_upload_mb * 2 ** 20), max_queue=args.max_queue,
         max_queued_per_key=args.max_queued_per_key, submissions_per_minute=args.rate_limit, keys_file=keys_file,
         cors_origins=tuple(args.cors_origin),

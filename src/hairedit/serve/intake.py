@@ -9,6 +9,7 @@ nothing behind. Messages name the uploaded field and file name, never the server
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -72,12 +73,13 @@ def check_uploads(uploads: list[Upload]) -> dict[str, Upload]:
 
 
 def stage_job(folder: Path, uploads: dict[str, Upload], spec: dict[str, Any], editor: EditorSpec,
-              job_id: str) -> RowTask:
-    """Write the uploads into ``folder`` and check the edit they ask for; the batch task that
-    runs it. Raises InputError (or StorageError) having removed ``folder``."""
+              job_id: str, power_safe: bool = False) -> RowTask:
+    """Write the uploads into ``folder`` (``power_safe``: onto the disk, not only to the
+    system's cache) and check the edit they ask for; the batch task that runs it. Raises
+    InputError (or StorageError) having removed ``folder``."""
     paths = {name: _path(folder, upload) for name, upload in uploads.items()}
     try:
-        _write(folder, uploads, paths)
+        _write(folder, uploads, paths, power_safe)
         return _check(paths, spec, editor, job_id)
     except InputError as error:
         shutil.rmtree(folder, ignore_errors=True)
@@ -91,14 +93,29 @@ def _path(folder: Path, upload: Upload) -> Path:
     return folder / f"{upload.field}{_suffix(upload.filename)}"
 
 
-def _write(folder: Path, uploads: dict[str, Upload], paths: dict[str, Path]) -> None:
+def _write(folder: Path, uploads: dict[str, Upload], paths: dict[str, Path], power_safe: bool) -> None:
     try:
         folder.mkdir(parents=True)
         for name, upload in uploads.items():
-            paths[name].write_bytes(upload.data)
+            with open(paths[name], "wb") as handle:
+                handle.write(upload.data)
+                if power_safe:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        if power_safe:
+            _fsync_folder(folder)
+            _fsync_folder(folder.parent)
     except OSError as error:
         raise StorageError(f"the server cannot store the upload ({error.strerror or error}); try again later.") \
             from None
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _check(paths: dict[str, Path], spec: dict[str, Any], editor: EditorSpec,

@@ -25,6 +25,7 @@ class ServeSettings:
     devices: tuple[str, ...] = ()  # one worker per device, e.g. ("cuda:0", "cuda:1")
     ray: str | None = None  # a Ray address ("local": start one here)
     keep_hours: float = 24.0  # finished jobs' files are kept this long
+    power_safe: bool = False  # each commit waits for the disk: jobs survive a power cut, not only a kill
     max_upload_bytes: int = 25 * 1024 * 1024
     max_queue: int = 1000  # queued jobs in all; beyond it submissions get 503 and /readyz fails
     max_queued_per_key: int = 100  # queued or running jobs of one key; beyond it 429
