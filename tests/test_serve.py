@@ -147,7 +147,8 @@ def test_an_edit_followed_through_every_endpoint(server, photos, expected):
     assert crop.format == "PNG" and crop.size[0] == crop.size[1]
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'hairedit_stage_seconds_count{stage="colour proxy"}' in metrics and "hairedit_failures_total" in metrics
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "alive"}
+    alive = httpx.get(f"{server.url}/healthz", headers={"Origin": "https://salon.example"})
+    assert alive.json() == {"status": "alive"} and "access-control-allow-origin" not in alive.headers  # CORS off
     assert httpx.get(f"{server.url}/readyz").json()["ready"] is True
     assert "/v1/edits/{job_id}/events" in httpx.get(f"{server.url}/openapi.json").json()["paths"]
     assert httpx.get(f"{server.url}/docs").status_code == 200

@@ -1,5 +1,6 @@
 """Who may use `hairedit serve`, and how much: API keys made with `hairedit serve keys add`,
-each key's jobs its own, the rate limit and the per-key queue bound (429 with Retry-After);
+each key's jobs its own, the rate limit and the per-key queue bound (429 with Retry-After),
+CORS for the origins named only;
 a server refusing to start where it would be open, or where its queue could not live."""
 
 import json
@@ -24,6 +25,7 @@ def keyed(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_home")
     keys_file = home / "keys.txt"
     server = Server(home, home / "data", "--keys-file", str(keys_file), "--power-safe", "--rate-limit", "2",
+                    "--cors-origin", "https://salon.example",
                     "--max-queued-per-key", "1")
     yield server, keys_file
     server.stop()
@@ -60,6 +62,9 @@ def test_keys_each_keys_jobs_the_rate_limit_and_the_queue_bound(keyed, tmp_path,
     assert int(limited.headers["retry-after"]) >= 1
     assert submit(bob).status_code == 202  # bob's own bucket and bound
     assert httpx.get(f"{server.url}/healthz").status_code == 200  # probes need no key
+    for origin, allowed in (("https://salon.example", True), ("https://elsewhere.example", False)):
+        reply = httpx.get(f"{server.url}/healthz", headers={"Origin": origin})
+        assert (reply.headers.get("access-control-allow-origin") == origin) == allowed
 
 
 def test_a_server_off_loopback_without_keys_and_an_unusable_data_folder_are_refused(tmp_path, capsys):
