@@ -20,6 +20,7 @@ from hairedit.cli import main
 from hairedit.client import Client
 from hairedit.conditions import check_conditions
 from hairedit.errors import InputError
+from hairedit.serve.bench import overhead_ms, report_lines
 from tests.serving import Server, edit_bytes, portrait
 
 SPECS = [  # (photo, spec): PNG and JPEG uploads, text, colours
@@ -211,6 +212,16 @@ def test_edit_on_a_server_writes_what_edit_writes(server, photos, expected, tmp_
                  "--rgb", "red"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("hairedit: error: ") and "Got 7" in error and error.count("\n") == 1
+
+
+def test_the_serve_bench_measures_each_request_beyond_its_edit(server, photos):
+    with Client(server.url) as client:
+        overheads = [overhead_ms(client, photos["png"].read_bytes()) for _ in range(2)]
+    assert all(0 < overhead < float("inf") for overhead in overheads)  # what the server adds is never free
+    lines = report_lines(overheads)
+    assert lines[1].startswith("serve_overhead_ms_p50=") and lines[2].startswith("serve_overhead_ms_p99=")
+    p50, p99 = (float(line.split("=")[1]) for line in lines[1:])
+    assert min(overheads) - 0.05 <= p50 <= p99 <= max(overheads) + 0.05
 
 
 def _wait_for(server, job_id: str, states: tuple[str, ...]) -> str:

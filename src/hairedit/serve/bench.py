@@ -40,17 +40,20 @@ def run(args: argparse.Namespace) -> int:
         with ServerProcess(Path(folder), Path(folder) / "data", "--workers", "1") as server, \
                 Client(server.url) as client:
             client.edit(photo.getvalue(), **SPEC)  # warm-up: the first edit's one-off costs
-            overheads_ms = [_overhead_ms(client, photo.getvalue()) for _ in range(requests)]
-    p50 = statistics.median(overheads_ms)
-    p99 = statistics.quantiles(overheads_ms, n=100, method="inclusive")[98]
-    print(f"  {requests} requests; overhead beyond the edit: min {min(overheads_ms):.1f} ms, max "
-          f"{max(overheads_ms):.1f} ms")
-    print(f"serve_overhead_ms_p50={p50:.1f}")
-    print(f"serve_overhead_ms_p99={p99:.1f}")
+            overheads_ms = [overhead_ms(client, photo.getvalue()) for _ in range(requests)]
+    print("\n".join(report_lines(overheads_ms)))
     return 0
 
 
-def _overhead_ms(client, photo: bytes) -> float:
+def report_lines(overheads_ms: list[float]) -> list[str]:
+    p50 = statistics.median(overheads_ms)
+    p99 = statistics.quantiles(overheads_ms, n=100, method="inclusive")[98]
+    return [f"  {len(overheads_ms)} requests; overhead beyond the edit: min {min(overheads_ms):.1f} ms, max "
+            f"{max(overheads_ms):.1f} ms", f"serve_overhead_ms_p50={p50:.1f}", f"serve_overhead_ms_p99={p99:.1f}"]
+
+
+def overhead_ms(client, photo: bytes) -> float:
+    """One request's time beyond its edit and the writing of its files, in milliseconds."""
     start = time.perf_counter()
     job = client.submit(photo, **SPEC)
     status = client.wait(job)
