@@ -178,6 +178,8 @@ def test_edits_from_8_concurrent_clients_all_finish_with_the_bytes_edit_writes(s
         assert data == expected[index], SPECS[index]
         assert "align" in timings
     assert steps and {step.stage for step in steps} >= {"align", "inversion (W+)", "paste back"}
+    previews = [step.preview for step in steps if step.preview is not None]
+    assert previews and all(preview.ndim == 3 and preview.dtype == np.uint8 for preview in previews)
 
 
 def test_cancelling_a_queued_and_a_running_edit(server, photos):

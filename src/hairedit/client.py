@@ -102,16 +102,24 @@ class Client:
         return self._call("GET", f"/v1/edits/{job_id}").json()
 
     def wait(self, job_id: str, progress: Callable[[Progress], None] | None = None) -> dict:
-        """Follow the edit's events until it ends; its final status. ``progress`` gets each step."""
-        final = None
-        with self.http.stream("GET", f"/v1/edits/{job_id}/events", timeout=httpx.Timeout(None, connect=10)) as reply:
-            _raise_for(reply, streamed=True)
-            for kind, data in _events(reply.iter_lines()):
-                if kind == "step" and progress is not None:
-                    progress(Progress(data["stage"], data["step"], data["total"]))
-                if kind == "state" and data["state"] in FINISHED:
-                    final = data
-                    break
+        """Follow the edit's events until it ends; its final status. ``progress`` gets each
+        step, and the previews the server sends as (H, W, 3) uint8 arrays."""
+        final, total = None, 1
+        try:
+            with self.http.stream("GET", f"/v1/edits/{job_id}/events",
+                                  timeout=httpx.Timeout(None, connect=10)) as reply:
+                _raise_for(reply, streamed=True)
+                for kind, data in _events(reply.iter_lines()):
+                    if kind == "step":
+                        total = data["total"]
+                    if progress is not None and kind in ("step", "preview"):
+                        preview = _decoded(data["jpeg"]) if kind == "preview" else None
+                        progress(Progress(data["stage"], data["step"], total, preview=preview))
+                    if kind == "state" and data["state"] in FINISHED:
+                        final = data
+                        break
+        except httpx.HTTPError as error:
+            raise ServerError(f"{self.http.base_url}: the events of {job_id} stopped ({error}).") from None
         return final if final is not None and "id" in final else self.status(job_id)
 
     def result(self, job_id: str, format: str | None = None) -> bytes:  # noqa: A002 - the API's name
@@ -157,6 +165,14 @@ def _file(value: str | os.PathLike | bytes, name: str) -> tuple[str, bytes]:
         return path.name, path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read it ({error.strerror or error}).") from None
+
+
+def _decoded(jpeg_base64: str):
+    import base64
+
+    import numpy as np
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(jpeg_base64))).convert("RGB"))
 
 
 def _raise_for(reply: httpx.Response, streamed: bool = False) -> None:

@@ -27,6 +27,7 @@ from .workers import EventLog, Scheduler
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "tif": "image/tiff", "bmp": "image/bmp"}
 QUEUE_RETRY_SECONDS = 10  # Retry-After when a queue is full
 EVENT_KEEPALIVE_SECONDS = 15.0
+IDEMPOTENCY_KEY_CHARS = 255
 
 
 class ApiError(HTTPException):
@@ -95,6 +96,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.post("/v1/edits", status_code=202)
     async def submit(request: Request, owner: str = Depends(owner_of)):
         idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_CHARS:
+            raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS} characters.")
         known = await run_in_threadpool(store.by_idempotency_key, owner, idempotency_key)
         if known is not None:
             return JSONResponse(view(known), 202)
