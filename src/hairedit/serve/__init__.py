@@ -4,7 +4,8 @@
 ``intake`` (a submission read and checked before it is queued), ``storage`` (where a worker
 writes a job's result), ``workers`` (the scheduler feeding batch workers), ``auth`` (API keys,
 rate limits), ``metrics`` (Prometheus), ``app`` (the FastAPI routes), ``command``
-(``hairedit serve``), ``bench`` (``hairedit bench --serve``). ``hairedit.client`` calls it.
+(``hairedit serve``), ``process`` (a server in a process of its own), ``bench``
+(``hairedit bench --serve``). ``hairedit.client`` calls it.
 
 Nothing here imports FastAPI or torch at import time: the worker processes load this package
 (for ``storage``) and ``hairedit serve --help`` stays light.
