@@ -26,11 +26,10 @@ from PIL import Image
 from ..components import Components
 from ..conditions import load_mask, load_sketch, parse_rgb
 from ..errors import InputError
-from ..face.align import AlignedFace, align_face
+from ..face.align import CROP_SIZE_PX, AlignedFace, align_face
 from ..face.detect import choose_face, detect_faces
 from ..imageio import load_photo
 from ..labels import HAIR
-from ..pipeline import CROP_SIZE_PX
 from ..stages.inversion import image_tensor
 from . import agreement
 from .identity import identity_score

@@ -18,10 +18,9 @@ from PIL import Image
 
 from ..commands import CONDITION_OPTIONS
 from ..errors import EditInterrupted, HaireditError, InputError
-from ..face.align import align_face
+from ..face.align import CROP_SIZE_PX, align_face
 from ..face.detect import choose_face
 from ..imageio import load_photo
-from ..pipeline import CROP_SIZE_PX
 from ..weights.download import missing_files
 from ..weights.registry import WEIGHTS
 from ..progress import Progress
