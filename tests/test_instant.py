@@ -9,9 +9,10 @@ import torch
 from skimage import data
 
 from hairedit import EditConfig, HairEditor
-from hairedit.commands import SMOKE_NETWORK_SEED, sample_sketch
+from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.errors import EditInterrupted
 from hairedit.labels import FACE, HAIR
+from hairedit.samples import sample_sketch
 from hairedit.weights.registry import WEIGHTS
 from tests.edits import assert_only_the_edit_region_changed
 
