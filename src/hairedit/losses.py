@@ -15,6 +15,7 @@ from .errors import CheckpointError
 from .imageio import write_atomically
 from .labels import HAIR, N_CLASSES, PAINTABLE_CLASSES
 from .networks.fan import JAW, NOSE
+from .weights.checks import checker
 
 
 @dataclass
@@ -153,3 +154,9 @@ def rgb_target_lab(rgb: tuple[int, int, int], device: torch.device | str = "cpu"
     """The Lab colour (1, 3, 1, 1) of an 8-bit RGB triple."""
     pixel = torch.tensor(rgb, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255
     return rgb_to_lab(pixel)
+
+
+@checker("ffhq_PCA.npz")
+def check_pca_file(path: Path) -> str:
+    load_latent_pca(path)
+    return "512-d PCA"

@@ -31,6 +31,7 @@ from torch import nn
 from .._requirements import require
 from ..checkpoints import load_strict
 from ..errors import CheckpointError, InputError, MissingWeightsError
+from ..weights.checks import checker
 from .random_init import seeded
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -441,3 +442,9 @@ def write_byte_vocabulary(folder: str | Path) -> tuple[Path, Path]:
     vocab_path.write_text(json.dumps(vocab), encoding="utf-8")
     merges_path.write_text("#version: 0.2\n", encoding="utf-8")
     return vocab_path, merges_path
+
+
+@checker("clip_vit_b32.safetensors")
+def check_clip_file(path: Path) -> str:
+    load_clip_model(path)
+    return "CLIP ViT-B/32"

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, state_digests, take
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
 from .random_init import seeded
 from .stylegan2 import EqualLinear
@@ -189,3 +190,8 @@ def small_e4e_encoder(
     if latent_avg is not None:
         encoder.latent_avg = latent_avg.detach().float().reshape(-1, style_dim).clone()
     return encoder.eval().requires_grad_(False)
+
+
+@checker("e4e_ffhq_encode.pt")
+def check_e4e_file(path: Path) -> str:
+    return f"Encoder4Editing, {load_e4e_encoder(path).n_styles} W+ rows"

@@ -51,6 +51,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, state_digests, take
 from ..errors import CheckpointError, MissingWeightsError
+from ..weights.checks import checker
 from .clip import CLIP_SIZE_PX, VIT_B_32, CLIPGuide, small_clip
 from .clip_openai import compute_in_float32, openai_to_transformers, uninitialised_clip_model
 from .random_init import seeded
@@ -298,3 +299,9 @@ def small_hairclip_mapper(
     with seeded(seed):
         mapper = HairMapper(n_latent, style_dim, embed_dim, coarse, fine_start - coarse)
     return HairCLIP(mapper, clip).eval().requires_grad_(False)
+
+
+@checker("hairclip.pt")
+def check_hairclip_file(path: Path) -> str:
+    load_hairclip_mapper(path)
+    return "HairCLIP mapper and its CLIP ViT-B/32"

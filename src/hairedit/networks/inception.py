@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .random_init import seeded
 
 INPUT_SIZE_PX = 299
@@ -238,3 +239,9 @@ def small_inception(seed: int = 0, width_divisor: int = 16) -> FIDInception:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     return network.eval().requires_grad_(False)
+
+
+@checker("pt_inception-2015-12-05-6726825d.pth")
+def check_inception_file(path: Path) -> str:
+    load_inception(path)
+    return "FID Inception v3"

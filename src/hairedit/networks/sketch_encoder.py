@@ -18,6 +18,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
 from .random_init import seeded
 
@@ -93,3 +94,9 @@ def small_sketch_encoder(seed: int = 0, n_styles: int = 10, style_dim: int = 64)
     with seeded(seed):
         encoder = SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32))
     return encoder.eval().requires_grad_(False)
+
+
+@checker("sketch_proxy.pt")
+def check_sketch_encoder_file(path: Path) -> str:
+    load_sketch_encoder(path)
+    return "IR-SE-50 first-stage encoder"

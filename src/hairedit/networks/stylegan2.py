@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint, take
 from ..config import StyleLayout
+from ..weights.checks import checker
 from .layout import preferred_memory_format
 from .random_init import seeded
 
@@ -482,3 +483,9 @@ def small_generator(
             if isinstance(module, NoiseInjection):
                 module.weight.normal_(0, 0.1)
     return generator.eval().requires_grad_(False)
+
+
+@checker("ffhq.pt")
+def check_generator_file(path: Path) -> str:
+    generator, _ = load_generator(path)
+    return f"{generator.size} px generator"

@@ -15,6 +15,7 @@ from ..errors import HaireditError
 from ..weights.download import download, missing_files
 from ..weights.progress import DownloadProgress
 from ..weights.registry import WEIGHTS, WeightFile
+from ..weights.verify import register_all_checks
 
 PROGRESS_REFRESH_S = 0.25  # how often the page is told how far the download is
 
@@ -63,6 +64,7 @@ class WeightsDownload:
 
     def _work(self, names: list[str]) -> None:
         try:
+            register_all_checks()  # a file trusted on first use is loaded strictly before it is recorded
             download(names, self.folder, progress=self._report)
         except HaireditError as error:
             # The page says it failed in one line; the sources tried and their errors go to the terminal.

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import ChecksumError, InputError
 from ..imageio import write_atomically
+from .checks import load_strictly
 from .registry import WeightFile, get_weight_file, weights_dir
 
 LOCK_NAME = "weights.lock.json"
@@ -174,15 +175,6 @@ def check_file(
     if problem is not None:
         raise ChecksumError(_mismatch(path, entry, problem, origin))
     return "pinned" if entry.pinned else "recorded"
-
-
-def load_strictly(name: str, path: Path) -> None:
-    """Load ``path`` into the network of ``name`` (see :data:`.verify.CHECKERS`), or raise."""
-    from .verify import CHECKERS
-
-    checker = CHECKERS.get(name)
-    if checker is not None:
-        checker(path)
 
 
 def record_file(path: Path, entry: WeightFile, folder: str | Path | None = None, source: str = "found in place") -> None:
