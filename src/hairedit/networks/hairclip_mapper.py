@@ -256,7 +256,7 @@ def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", t
     The mapper keys load strictly; ``mapper.clip_model.*`` becomes its CLIP (see the module
     docstring), every key accounted for; ``decoder.*`` is dropped by name once fingerprinted
     (``decoder_digests``, for ``checkpoints.check_decoder``); any other key is refused.
-    ``tokenizer``: a ``transformers.CLIPTokenizer`` (``clip.load_tokenizer``), needed for
+    ``tokenizer``: a ``transformers.CLIPTokenizer`` (``clip_tokenizer.load_tokenizer``), needed for
     text conditions only.
     """
     checkpoint = read_checkpoint(path)
