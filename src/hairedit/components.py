@@ -19,7 +19,7 @@ from .cache import fingerprint
 from .checkpoints import check_decoder
 from .config import EditConfig, LayerResolutions
 from .errors import CheckpointError, DownloadError, MissingWeightsError
-from .losses import LatentPCA, compute_latent_pca, load_latent_pca
+from .latent_pca import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
     bald_mapper, bisenet, clip, clip_tokenizer, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2,
     vgg,

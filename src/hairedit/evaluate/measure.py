@@ -167,7 +167,7 @@ class EditEvaluator:
             return None
         reference = load_photo(conditions["color_ref"], "the colour reference")
         crop = align_face(reference, choose_face(detect_faces(reference), 0, "the colour reference"), CROP_SIZE_PX).crop
-        target = agreement.mean_hair_lab(crop, self.hair(crop))
+        target = agreement.mean_hair_cie_lab(crop, self.hair(crop))
         if target is None:
             raise InputError("the parser finds no hair in the colour reference: its colour cannot be measured.")
         return target

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ChecksumError, InputError
-from ..imageio import write_atomically
+from ..atomic import write_atomically
 from .checks import load_strictly
 from .registry import WeightFile, get_weight_file, weights_dir
 

@@ -29,7 +29,7 @@ class VerifyResult:
 def register_all_checks() -> None:
     """Import every module that registers a file's check (see :mod:`.checks`): where every
     file is checked or may be downloaded, none goes unloaded. torch and dlib load here, once."""
-    from .. import losses  # noqa: F401  (the PCA file)
+    from .. import latent_pca  # noqa: F401
     from ..evaluate import identity  # noqa: F401
     from ..face import detect  # noqa: F401
     from ..networks import (  # noqa: F401
