@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
 from ..weights.checks import checker
 from .random_init import seeded
 
@@ -66,8 +66,8 @@ class BaldMapper(nn.Module):
 def load_bald_mapper(path: str | Path, device: str | torch.device = "cpu") -> BaldMapper:
     """Read ``bald_proxy.pt`` (``state_dict``, ``alpha``)."""
     checkpoint = read_checkpoint(path)
-    state = take(checkpoint, "state_dict", path)
-    alpha = float(take(checkpoint, "alpha", path))
+    state = checkpoint_entry(checkpoint, "state_dict", path)
+    alpha = float(checkpoint_entry(checkpoint, "alpha", path))
     mapper = BaldMapper(alpha=alpha)
     load_strict(mapper, state, path)
     return mapper.eval().requires_grad_(False).to(device)

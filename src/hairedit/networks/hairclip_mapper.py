@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, state_digests, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint, state_digests
 from ..errors import CheckpointError, MissingWeightsError
 from ..weights.checks import checker
 from .clip import CLIP_SIZE_PX, VIT_B_32, CLIPGuide, small_clip
@@ -260,8 +260,8 @@ def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", t
     text conditions only.
     """
     checkpoint = read_checkpoint(path)
-    n_latent = _n_latent(take(checkpoint, "opts", path), path)
-    state = take(checkpoint, "state_dict", path)
+    n_latent = _n_latent(checkpoint_entry(checkpoint, "opts", path), path)
+    state = checkpoint_entry(checkpoint, "state_dict", path)
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}, not a state dict.")
     mapper_state, clip_state, decoder_state = {}, {}, {}

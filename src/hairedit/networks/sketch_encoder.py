@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
 from ..errors import CheckpointError
 from ..weights.checks import checker
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
@@ -77,8 +77,8 @@ def _input_nc(opts: object, path: str | Path) -> int:
 def load_sketch_encoder(path: str | Path, device: str | torch.device = "cpu") -> SketchEncoder:
     """Read ``sketch_proxy.pt`` (``state_dict``, ``opts``): only the first-stage encoder."""
     checkpoint = read_checkpoint(path)
-    state = take(checkpoint, "state_dict", path)
-    encoder = SketchEncoder(input_nc=_input_nc(take(checkpoint, "opts", path), path))
+    state = checkpoint_entry(checkpoint, "state_dict", path)
+    encoder = SketchEncoder(input_nc=_input_nc(checkpoint_entry(checkpoint, "opts", path), path))
     encoder_state = {key[len(PREFIX) :]: value for key, value in state.items() if key.startswith(PREFIX)}
     if not encoder_state:
         raise CheckpointError(f"{path} has no '{PREFIX}*' keys: it is not an E2Style sketch model.")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
 from ..config import StyleLayout
 from ..weights.checks import checker
 from .stylegan2_ops import BLUR_KERNEL, FastOps, make_kernel
@@ -349,8 +349,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     64 px block.
     """
     checkpoint = read_checkpoint(path)
-    state = take(checkpoint, "g_ema", path)
-    latent_avg = take(checkpoint, "latent_avg", path)
+    state = checkpoint_entry(checkpoint, "g_ema", path)
+    latent_avg = checkpoint_entry(checkpoint, "latent_avg", path)
     try:
         style_dim = state["style.1.weight"].shape[1]
         n_mlp = sum(1 for key in state if key.startswith("style.") and key.endswith(".weight"))
