@@ -142,10 +142,11 @@ def check_weights_present(folder: Path | None, config: EditConfig, presets: Iter
     """Every pretrained file that edits with ``config`` need (moved to each of ``presets``, when
     given) and that is missing, in one message, before any work (not one at a time, midway)."""
     from .weights.download import missing_files, missing_files_message
+    from .weight_needs import files_needed
     from .weights.registry import WEIGHTS
 
     configs = [config.with_preset(preset) for preset in set(presets) or {config.preset}]
-    needed = [name for name, entry in WEIGHTS.items() if any(entry.needed_by(each) for each in configs)]
+    needed = [name for name in WEIGHTS if any(name in files_needed(each) for each in configs)]
     missing = missing_files(needed, folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))

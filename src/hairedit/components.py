@@ -156,12 +156,12 @@ class Components:
     def load_for(self, config: EditConfig) -> None:
         """Load now every network an edit with ``config`` may use (the registry says which), so
         that the first edit timed is not charged for loading them (batch rows, eval's presets)."""
+        from .weight_needs import files_used
         from .weights.registry import WEIGHTS
 
-        for entry in WEIGHTS.values():
-            if entry.used_by(config):
-                for network in entry.networks:
-                    getattr(self, network)
+        for name in files_used(config):
+            for network in WEIGHTS[name].networks:
+                getattr(self, network)
 
     @classmethod
     def pretrained(cls, weights_dir: Path, device: torch.device, download: bool = True) -> Components:

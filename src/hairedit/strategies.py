@@ -57,6 +57,7 @@ class ProxyStrategy:
 
     networks: frozenset[str] = frozenset()
     uses_encoder = False  # the photo's W+ from an encoder instead of II2S
+    replaces_loops: frozenset[str] = frozenset()  # optimisation loops (config.LOOPS' names) this way never runs
 
     def __init__(self, components, config: EditConfig, rows: LatentRows, cache, reporter: Reporter, timer: StageTimer):
         self.components, self.config, self.rows, self.cache = components, config, rows, cache
@@ -135,6 +136,8 @@ class MapperProxies(ProxyStrategy):
 
     networks = frozenset({"e4e", "hairclip"})
     uses_encoder = True
+    # The encoder inverts the photo, the mapper makes the text and reference proxies, whatever their step counts.
+    replaces_loops = frozenset({"inversion (W+)", "text proxy", "reference proxy"})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from ..errors import InputError
 from ..atomic import write_atomically
+from ..errors import InputError
 from ..imageio import save_image
 from .measure import HIGHER_IS_BETTER, Measured
 from .plots import scatter_plot, strip_plot

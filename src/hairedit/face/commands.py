@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import InputError
 from ..atomic import write_atomically
+from ..errors import InputError
 from ..imageio import load_photo, save_image
 from .align import CROP_SIZE_PX, AlignedFace, align_face
 from .detect import DetectedFace, choose_face, detect_faces

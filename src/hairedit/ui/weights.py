@@ -12,9 +12,10 @@ from pathlib import Path
 
 from ..config import EditConfig
 from ..errors import HaireditError
+from ..weight_needs import files_used
 from ..weights.download import download, missing_files
 from ..weights.progress import DownloadProgress
-from ..weights.registry import WEIGHTS, WeightFile
+from ..weights.registry import WeightFile
 from ..weights.verify import register_all_checks
 
 PROGRESS_REFRESH_S = 0.25  # how often the page is told how far the download is
@@ -37,7 +38,7 @@ class WeightsDownload:
     def missing(self) -> list[WeightFile]:
         """What an edit with the preset uses and the folder lacks: the optional files too (the
         official PCA), as `hairedit weights download` fetches them."""
-        return missing_files([name for name, entry in WEIGHTS.items() if entry.used_by(self.preset)], self.folder)
+        return missing_files(files_used(self.preset), self.folder)
 
     @property
     def running(self) -> bool:
