@@ -1,5 +1,5 @@
 """The package's shape: imports point one way (no cycle, lazy imports inside functions
-included) and no module grows past 450 lines.
+included; down the layers of docs/ARCHITECTURE.md) and no module grows past 450 lines.
 
 Imports under ``if TYPE_CHECKING:`` are left out: they never run, so they cannot form a cycle
 at run time (they only name types for annotations)."""
@@ -13,6 +13,16 @@ import hairedit
 
 PACKAGE = Path(hairedit.__file__).parent
 MAX_LINES = 450
+# docs/ARCHITECTURE.md's layers, top first: a module (or every module of a package) may import
+# from its own layer and those below it only. A new module gets its place here.
+LAYERS = (
+    ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate weights.commands "
+                                "weights.verify face.commands"),
+    ("the edit", "pipeline edit_run strategies weight_needs components"),
+    ("stages and losses", "stages losses latent_pca conditions result progress seeding"),
+    ("networks, faces", "networks face resample"),
+    ("files and basics", "weights checkpoints imageio atomic cache config errors labels devices memory _requirements"),
+)
 
 
 def module_name(path: Path) -> str:
@@ -119,3 +129,30 @@ def test_no_import_cycle():
 def test_no_module_is_too_long():
     long = {module_name(path): n for path in PACKAGE.rglob("*.py") if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines (split them by responsibility): {long}"
+
+
+def layer_of(module: str) -> int | None:
+    """The index in LAYERS of ``module`` (its most specific entry: ``weights.verify`` before ``weights``)."""
+    places = {}
+    for index, (_, names) in enumerate(LAYERS):
+        for name in names.split():
+            places["hairedit" if name == "hairedit" else f"hairedit.{name}"] = index
+    parts = module.split(".")
+    for end in range(len(parts), 1 if len(parts) > 1 else 0, -1):  # the package itself only by its own name
+        if ".".join(parts[:end]) in places:
+            return places[".".join(parts[:end])]
+    return None
+
+
+def test_layers_are_found_most_specific_first():
+    assert layer_of("hairedit.weights.verify") == 0 and layer_of("hairedit.weights.lock") == len(LAYERS) - 1
+    assert layer_of("hairedit.stages.text") == 2 and layer_of("hairedit.not_placed_yet") is None
+
+
+def test_every_module_has_a_layer_and_imports_point_down():
+    graph = import_graph()
+    unplaced = sorted(module for module in graph if layer_of(module) is None)
+    assert not unplaced, f"give these modules a layer in LAYERS (and docs/ARCHITECTURE.md): {unplaced}"
+    upward = [f"{module} -> {target} ({LAYERS[layer_of(target)][0]})" for module, targets in sorted(graph.items())
+              for target in sorted(targets) if layer_of(target) < layer_of(module)]
+    assert not upward, "imports that point up a layer: " + "; ".join(upward)
