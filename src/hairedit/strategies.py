@@ -10,6 +10,7 @@ in :data:`STRATEGIES`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import cv2
@@ -49,7 +50,7 @@ class References:
     color: AlignedFace | None = None
 
 
-class ProxyStrategy:
+class ProxyStrategy(ABC):
     """The stages a preset computes its own way. One instance serves one edit (it may keep what
     one stage computed for a later one). ``networks``: the networks (names of
     :class:`hairedit.components.Components`' attributes) this way may use beyond every
@@ -66,9 +67,9 @@ class ProxyStrategy:
         self.used: set[str] = set()
 
     @classmethod
+    @abstractmethod
     def fits(cls, config: EditConfig) -> bool:
         """Whether ``config`` asks for this way."""
-        raise NotImplementedError
 
     def inverter(self) -> Inverter:
         """What inverts the photo (and a hairstyle reference): W+, then F and the fine rows."""
@@ -79,10 +80,10 @@ class ProxyStrategy:
         return Inverter(self.components, config.inversion, self.rows, config.seed, self.cache, config.fast,
                         encoder=self.uses_encoder, cache_context=context)
 
+    @abstractmethod
     def global_latent(self, photo: PhotoState, conditions: Conditions, references: References,
                       inverter: Inverter) -> torch.Tensor:
         """The global hairstyle proxy's W+ (from text or a reference), timed as its stages."""
-        raise NotImplementedError
 
     def painted_hair(self, conditions: Conditions) -> torch.Tensor | None:
         """Where blending takes the global proxy from a painted mask's hair (1, 1, p, p), or None."""

@@ -24,7 +24,7 @@ from ..errors import InputError
 from .align import AlignedFace, CropTransform
 
 EDIT_MARGIN_FRACTION = 0.02  # the edit region reaches this far (of the crop side) past the hair it changes
-FEATHER_FRACTION = 0.02  # 20 px at 1024: the pipeline's margin around the hair
+FEATHER_FRACTION = 0.02  # 20 px at 1024: the blend's ramp inside the edit region (as wide as its margin)
 BORDER_FEATHER_FRACTION = 0.05  # 51 px at 1024: the hand-over to whatever lies past the crop
 DETAIL_TOLERANCE = 24.0  # grey levels of change at which none of the photo's own detail is kept
 BAND_ROWS = 256  # photo rows blended at a time: bounds the float work for huge faces
