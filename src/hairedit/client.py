@@ -59,7 +59,7 @@ class RemoteEditResult:
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the edited photo as the server encoded it (like ``EditResult.save``);
         the extension must be the result's format."""
-        from .imageio import write_atomically
+        from .atomic import write_atomically
 
         path = Path(path)
         if path.suffix.lower().lstrip(".").replace("jpeg", "jpg") != self.format:
@@ -221,7 +221,7 @@ def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -
     with Client(args.server) as client, ProgressBars() as bars:
         result = client.edit(args.photo, progress=bars, format=None if wanted == own else wanted.lower(),
                              face=args.face, seed=args.seed, preset=args.preset, **spec)
-    from .imageio import write_atomically
+    from .atomic import write_atomically
 
     write_atomically(args.output, lambda handle: handle.write(result.data), args.overwrite)
     timings = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items())

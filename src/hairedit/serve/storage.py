@@ -34,7 +34,7 @@ class ServeDir(LocalDir):
     """The batch's local output folder, writing a job's crop (and lossless copy) with its result."""
 
     def save_result(self, result, name: str) -> None:
-        from ..imageio import write_atomically
+        from ..atomic import write_atomically
 
         start = time.perf_counter()
         folder = self.root / PurePosixPath(name).parent
