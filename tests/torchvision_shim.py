@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.pypi_wheels import PYTORCH_FID, fetched
+
 
 class BasicConv2d(nn.Module):
     def __init__(self, in_channels, out_channels, **kwargs):
@@ -145,12 +147,16 @@ def _shim() -> dict[str, types.ModuleType]:
 
 
 def import_pytorch_fid(name: str) -> types.ModuleType:
-    """A fresh copy of ``pytorch_fid.<name>`` (``inception`` or ``fid_score``) imported with this
-    shim as its torchvision; sys.modules is left as it was."""
+    """A fresh copy of ``pytorch_fid.<name>`` (``inception`` or ``fid_score``), imported from the
+    pytorch-fid 0.3.0 wheel (tests/pypi_wheels.py) with this shim as its torchvision;
+    sys.modules is left as it was."""
+    wheel = str(fetched(PYTORCH_FID, "the FID reference's modules"))
+    if wheel not in sys.path:
+        sys.path.insert(0, wheel)  # a pure-Python wheel is a zip: its modules import from it as it is
     modules = {**_shim()}
-    saved = {key: sys.modules.get(key) for key in [*modules, "pytorch_fid.inception", "pytorch_fid.fid_score"]}
+    saved = {key: sys.modules.get(key) for key in [*modules, "pytorch_fid", "pytorch_fid.inception", "pytorch_fid.fid_score"]}
     sys.modules.update(modules)
-    for key in ("pytorch_fid.inception", "pytorch_fid.fid_score"):
+    for key in ("pytorch_fid", "pytorch_fid.inception", "pytorch_fid.fid_score"):
         sys.modules.pop(key, None)
     try:
         return importlib.import_module(f"pytorch_fid.{name}")

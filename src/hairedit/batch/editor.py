@@ -26,6 +26,7 @@ class EditorSpec:
     smoke: bool = False
     weights_dir: str | None = None
     cpu_threads: int = 1
+    previews_px: int = 0  # stage updates carry a JPEG preview this size at most (hairedit serve's events); 0: none
 
     def with_absolute_paths(self) -> EditorSpec:
         """``weights_dir`` made absolute here, on the driver: workers (Ray actors) run in

@@ -113,7 +113,7 @@ def run_batch(
     outdir = OutputDir.at(output)
     outdir.prepare()
     with outdir.lock():
-        outcomes, redone_for_networks = _without_work(tasks, outdir, overwrite)
+        outcomes, redone_for_networks = _outcomes_known_from_outputs(tasks, outdir, overwrite)
         todo = [task for task in tasks if task.index not in outcomes]
         groups = _groups(todo)
         wanted = workers or (len(devices) if devices else None if cluster else 1)
@@ -143,7 +143,8 @@ def _report_line(task: RowTask, outcome: RowOutcome) -> dict:
             **result}
 
 
-def _without_work(tasks: list[RowTask], outdir: OutputDir, overwrite: bool) -> tuple[dict[int, RowOutcome], int]:
+def _outcomes_known_from_outputs(tasks: list[RowTask], outdir: OutputDir, overwrite: bool
+                                 ) -> tuple[dict[int, RowOutcome], int]:
     """The outcomes known from the output folder alone (one listing of it): rows done or
     refused before, outputs in the way; and how many rows to run were done before with other
     networks (a weight file or hairedit's version changed). Tidies what a killed batch left

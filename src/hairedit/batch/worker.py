@@ -24,12 +24,14 @@ DONE_DETAILS = ("seconds", "timings", "warnings", "worker", "device")  # kept in
 
 @dataclass(frozen=True)
 class StageUpdate:
-    """A running row's progress: step ``step`` of ``total`` of ``stage``."""
+    """A running row's progress: step ``step`` of ``total`` of ``stage``; on some steps, with
+    ``EditorSpec.previews_px``, a small JPEG ``preview`` of the image so far."""
 
     index: int
     stage: str
     step: int
     total: int
+    preview: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Worker:
 
         torch.set_num_threads(editor.cpu_threads)
         self.editor = editor.build(device)
+        self.previews_px = editor.previews_px
         self.outdir = outdir
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -101,11 +104,12 @@ class Worker:
 
         def report(progress) -> None:
             if on_stage is not None:
-                on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total))
+                preview = _small_jpeg(progress.preview, self.previews_px)
+                on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total, preview))
 
         try:
             result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, callback=report,
-                                      previews=False, **row.conditions)
+                                      previews=self.previews_px > 0, **row.conditions)
             seconds = time.perf_counter() - start
             out.save_result(result, row.output)
         except InputError as error:
@@ -118,3 +122,18 @@ class Worker:
         details = {"seconds": seconds, "timings": dict(result.timings), "warnings": tuple(result.warnings), **who}
         out.mark(row.output, task.key, "done", {**details, "networks": task.networks})  # a rerun reports the row with these
         return RowOutcome.of(task, "done", **details)
+
+
+def _small_jpeg(image, size_px: int) -> bytes | None:
+    """An (H, W, 3) uint8 image as a JPEG at most ``size_px`` a side; None without one."""
+    if image is None or size_px <= 0:
+        return None
+    import io
+
+    from PIL import Image
+
+    small = Image.fromarray(image)
+    small.thumbnail((size_px, size_px))
+    encoded = io.BytesIO()
+    small.save(encoded, format="JPEG", quality=85)
+    return encoded.getvalue()
