@@ -99,7 +99,7 @@ class Worker:
             return known
         self.editor.load_networks(row.preset)  # not part of the edit's seconds
         who = {"worker": self.name, "device": str(self.editor.components.device)}
-        out.mark(row.output, task.key, "writing", who)
+        out.mark(row.output, task.key, "writing", {**who, "networks": task.networks})
         start = time.perf_counter()
 
         def report(progress) -> None:
@@ -120,7 +120,7 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - one row's bug (or a full disk) must not stop a batch of thousands
             return RowOutcome.of(task, "failed", error=f"{type(error).__name__}: {error}", **who)
         details = {"seconds": seconds, "timings": dict(result.timings), "warnings": tuple(result.warnings), **who}
-        out.mark(row.output, task.key, "done", details)  # a rerun reports the row with these
+        out.mark(row.output, task.key, "done", {**details, "networks": task.networks})  # a rerun reports the row with these
         return RowOutcome.of(task, "done", **details)
 
 
