@@ -27,6 +27,7 @@ from hairedit.ui import canvas, command, render
 from hairedit.ui.handlers import HairEditApp
 from hairedit.ui.session import HISTORY_LIMIT, SessionStore
 from hairedit.ui.weights import WeightsDownload
+from hairedit.weight_needs import files_used
 from hairedit.weights import registry
 from hairedit.weights.registry import UrlFile, WeightFile
 from tests.test_weights import Server
@@ -253,7 +254,8 @@ PAYLOADS = {"seg.pth": bytes(range(256)) * 10240, "ffhq.pt": bytes(reversed(rang
 
 def _test_file(name: str, url: str) -> WeightFile:
     body = PAYLOADS[name]
-    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest())
+    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                      licence="MIT", licence_source="https://example.org/LICENSE")
 
 
 @pytest.fixture
@@ -264,7 +266,7 @@ def fake_registry(monkeypatch):
     server.files = {f"/{name}": body for name, body in PAYLOADS.items()}
     server.chunk_bytes, server.pause_s = 128 * 1024, 0.05
     for name, entry in list(registry.WEIGHTS.items()):
-        if entry.used_by("faithful") and name != "shape_predictor_68_face_landmarks.dat":
+        if name in files_used("faithful") and name != "shape_predictor_68_face_landmarks.dat":
             monkeypatch.delitem(registry.WEIGHTS, name)
     for name in PAYLOADS:
         monkeypatch.setitem(registry.WEIGHTS, name, _test_file(name, f"{server.url}/{name}"))

@@ -101,7 +101,8 @@ def cached(folder):
 
 
 def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
-    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
+    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256, licence="MIT",
+                      licence_source="https://example.org/LICENSE")
 
 
 def test_download_lands_whole_and_checked(server, tmp_path):
@@ -296,7 +297,7 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
 
 
 def test_the_official_pca_file_loads_as_published(tmp_path):
-    from hairedit.losses import load_latent_pca
+    from hairedit.latent_pca import load_latent_pca
     from tests.official.pca import write_pca
 
     write_pca(tmp_path / "ffhq_PCA.npz")
@@ -318,7 +319,7 @@ def test_the_official_pca_file_loads_as_published(tmp_path):
 )
 def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, message):
     from hairedit.errors import CheckpointError
-    from hairedit.losses import load_latent_pca
+    from hairedit.latent_pca import load_latent_pca
     from tests.official.pca import write_pca
 
     write_pca(tmp_path / "good.npz")
@@ -350,3 +351,29 @@ def test_google_drive_files_report_progress_and_resume(tmp_path, monkeypatch):
     path = downloads.fetch(_entry(GoogleDriveFile("abc")), tmp_path, tracker)
     assert path.read_bytes() == PAYLOAD and calls == [("abc", True, True)]
     assert [r.file_bytes for r in reports][-4:] == [262144, 524288, 786432, 1048576]
+
+
+def test_a_download_prints_the_licences_of_what_it_fetched(server, tmp_path, monkeypatch, capsys):
+    from hairedit.weights import commands
+
+    entries = {"first.bin": _entry(UrlFile(f"{server.url}/first.bin"), name="first.bin")}
+    for module in (downloads, commands):
+        monkeypatch.setattr(module, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    assert main(["weights", "download", "first.bin", "--weights-dir", str(tmp_path)]) == 0
+    assert "first.bin: MIT (https://example.org/LICENSE)" in capsys.readouterr().out
+    assert main(["weights", "download", "first.bin", "--weights-dir", str(tmp_path)]) == 0
+    assert "licence" not in capsys.readouterr().out  # nothing fetched, nothing to tell
+
+
+def test_every_file_names_its_licence_and_where_it_is_stated(capsys, tmp_path):
+    for entry in WEIGHTS.values():
+        assert entry.licence and entry.licence_source.startswith("https://"), entry.name
+    assert WEIGHTS["ffhq.pt"].licence.startswith("Nvidia Source Code License-NC")
+    assert "commercial" in WEIGHTS["shape_predictor_68_face_landmarks.dat"].licence
+    with pytest.raises(TypeError, match="licence"):
+        WeightFile("new.bin", "an entry that forgot its licence", ())
+    assert main(["weights", "list", "--weights-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("      licence: ") == len(WEIGHTS)
+    assert "licence: Nvidia Source Code License-NC (non-commercial) (https://github.com/NVlabs/stylegan2#license" in out

@@ -21,15 +21,16 @@ from .errors import EditInterrupted, HaireditError
 # `hairedit weights list` does not pay for loading gradio.
 _COMMAND_MODULES = {
     "edit": "hairedit.commands",
-    "demo": "hairedit.commands",
-    "doctor": "hairedit.commands",
+    "demo": "hairedit.demo",
+    "doctor": "hairedit.demo",
     "align": "hairedit.face.commands",
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
-    "bench": "hairedit.commands",
+    "bench": "hairedit.demo",
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",
+    "serve": "hairedit.serve.command",
 }
 
 _SUMMARIES = {
@@ -43,6 +44,7 @@ _SUMMARIES = {
     "cache": "list or clear the inversion cache",
     "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
     "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
+    "serve": "an HTTP API for apps: submit edits, follow them, fetch results; a durable queue",
 }
 
 

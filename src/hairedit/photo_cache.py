@@ -48,8 +48,8 @@ class PhotoState:
     aligned: AlignedFace
     source: torch.Tensor  # the crop at the generator's size, (1, 3, S, S) in [-1, 1]
     inversion: Inversion
-    source_labels: torch.Tensor  # the crop's parse at the parser's size, (1, 1, p, p) long
-    source_labels_full: torch.Tensor  # and at the generator's, (1, 1, S, S) uint8
+    labels: torch.Tensor  # the crop's parse at the parser's size, (1, 1, p, p) long (blending)
+    labels_full: torch.Tensor  # and at the generator's, (1, 1, S, S) uint8 (paste-back, an RGB colour's reference)
     bald: BaldState | None = None  # filled by the first edit with a global hairstyle
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

@@ -19,9 +19,9 @@ from .components import Components
 from .conditions import Conditions, check_conditions
 from .config import EditConfig, LatentRows
 from .devices import resolve_device
-from .edit_run import CROP_SIZE_PX, OLD_HAIR_PAST_CROP, EditRun
+from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
-from .face.align import AlignedFace, align_face
+from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
 from .photo_cache import PhotoCache
@@ -146,7 +146,8 @@ class HairEditor:
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
-                run = EditRun(self, config, Reporter(callback, cancel, previews), preview)
+                run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
+                              self.photo_cache, preview)
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:

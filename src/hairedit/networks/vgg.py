@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .layout import preferred_memory_format
 from .random_init import seeded
 
@@ -128,6 +129,17 @@ class LPIPS(nn.Module):
             total = total + self.linear(index, (fa - fb) ** 2).mean((2, 3))
         return total.view(-1)
 
+    def spatial(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) LPIPS of each pixel of two images (B, 3, H, W) in [-1, 1]: every stage's
+        weighted squared difference resized to the image by bilinear interpolation and summed (the
+        official ``spatial=True``). A masked mean of it scores a region alone."""
+        features_a, features_b = self.features(a), self.features(b)
+        total = 0
+        for index, (fa, fb) in enumerate(zip(features_a, features_b)):
+            stage = self.linear(index, (fa - fb) ** 2)
+            total = total + F.interpolate(stage, size=a.shape[2:], mode="bilinear", align_corners=False)
+        return total
+
 
 def gram_matrix(activations: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N*C, N*C) Gram matrix divided by N*C*H*W (the official normalisation)."""
@@ -224,3 +236,15 @@ def small_vgg16(seed: int = 0, width_divisor: int = 8) -> VGG16Features:
 def small_lpips(seed: int = 0, width_divisor: int = 8) -> LPIPS:
     """LPIPS on :func:`small_vgg16` with random non-negative linear weights."""
     return lpips_with(small_vgg16(seed, width_divisor), None, seed)
+
+
+@checker("vgg16-397923af.pth")
+def check_vgg_file(path: Path) -> str:
+    load_vgg16(path)
+    return "VGG16 features"
+
+
+@checker("lpips_vgg_v0.1.pth")
+def check_lpips_file(path: Path) -> str:
+    load_strict(LPIPS(VGG16Features()).linear, read_checkpoint(path), path)
+    return "LPIPS v0.1 linear layers"

@@ -10,7 +10,7 @@ from ..errors import InputError
 from .download import download, locate, missing_files, missing_files_summary
 from .lock import lock_path, read_lock, trust
 from .registry import WEIGHTS, WeightFile, weights_dir
-from .verify import verify
+from .verify import register_all_checks, verify
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("weights", help="list, download or verify the pretrained files")
@@ -52,6 +52,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"      {entry.description}; needed for {entry.needed_for}")
         print(f"      {_trust(entry, records.get(entry.name))}")
         print(f"      from: {'; '.join(source.describe() for source in entry.sources)}")
+        print(f"      licence: {entry.licence} ({entry.licence_source})")
     return 0
 
 
@@ -76,6 +77,7 @@ def run_download(args: argparse.Namespace) -> int:
         print(f"{missing_files_summary(missing)} Downloading into {weights_dir(args.weights_dir)}.", file=sys.stderr)
     else:
         print("every file asked for is present; checking them.", file=sys.stderr)
+    register_all_checks()  # a file trusted on first use is loaded strictly before it is recorded
     try:
         paths = download(names, args.weights_dir, progress=True)
     except KeyboardInterrupt:
@@ -83,6 +85,10 @@ def run_download(args: argparse.Namespace) -> int:
         return 130
     for path in paths:
         print(f"ok  {path}")
+    if missing:  # what may be done with the files fetched is their publishers' to say
+        print("licences of the files fetched (they decide what you may do with the results):")
+        for entry in missing:
+            print(f"  {entry.name}: {entry.licence} ({entry.licence_source})")
     return 0
 
 

@@ -14,10 +14,9 @@ commit where one could be sourced; ``main`` otherwise.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOOPS, EditConfig
 
 HOME_ENV = "HAIREDIT_HOME"
 
@@ -76,24 +75,15 @@ class WeightFile:
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
     networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
+    # (hairedit.weight_needs reads these against a configuration)
+    # Required of every entry: the licence its publisher states ("not stated" where none is: never
+    # a guess), and where it is stated (or where the file is published, when it is not).
+    licence: str = field(kw_only=True)
+    licence_source: str = field(kw_only=True)
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
-
-    def used_by(self, preset: str | EditConfig) -> bool:
-        """Whether an edit with ``preset`` (a preset's name, for its own settings, or a whole
-        configuration) uses this file where present, the optional ones too. A file only loops
-        use is not used where none of them runs: the instant preset, unless its settings add
-        such steps."""
-        config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
-        if self.group not in ("edit", config.preset):
-            return False
-        return not self.loops or any(loop in loops_run(config) for loop in self.loops)
-
-    def needed_by(self, preset: str | EditConfig) -> bool:
-        """Whether an edit with ``preset`` (a name or a configuration) cannot do without this file."""
-        return self.required and self.used_by(preset)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -124,6 +114,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=133_000_000,
             needed_for="every edit",
             networks=("generator",),
+            licence="Nvidia Source Code License-NC (non-commercial)",
+            licence_source="https://github.com/NVlabs/stylegan2#license (ffhq.pt converts those networks)",
         ),
         WeightFile(
             "ffhq_PCA.npz",
@@ -139,6 +131,8 @@ WEIGHTS: dict[str, WeightFile] = {
             required=False,
             loops=("inversion (W+)", "inversion (FS)"),
             networks=("pca",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (the repository has no licence file)",
         ),
         WeightFile(
             "seg.pth",
@@ -151,6 +145,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=53_000_000,
             needed_for="every edit",
             networks=("parser",),
+            licence="MIT",
+            licence_source="https://github.com/ZPdesu/Barbershop/blob/main/LICENSE (Barbershop publishes the file)",
         ),
         WeightFile(
             "bald_proxy.pt",
@@ -159,6 +155,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=8_000_000,
             needed_for="hairstyle edits",
             networks=("bald_mapper",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "sketch_proxy.pt",
@@ -166,6 +164,8 @@ WEIGHTS: dict[str, WeightFile] = {
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
             networks=("sketch_encoder",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "e4e_ffhq_encode.pt",
@@ -179,6 +179,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=('e4e',),
+            licence="MIT",
+            licence_source="https://github.com/omertov/encoder4editing/blob/main/LICENSE",
         ),
         WeightFile(
             "hairclip.pt",
@@ -191,6 +193,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=("hairclip",),
+            licence="LGPL-2.1",
+            licence_source="https://github.com/wty-ustc/HairCLIP/blob/main/LICENSE (the publisher's repository)",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -211,6 +215,8 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="face alignment",
+            licence="not for commercial use (trained on iBUG 300-W, whose licence excludes it)",
+            licence_source="https://github.com/davisking/dlib-models#shape_predictor_68_face_landmarksdatbz2",
         ),
         WeightFile(
             "clip_vit_b32.safetensors",
@@ -220,6 +226,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text hairstyle and text colour",
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
             networks=("clip",),
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_vocab.json",
@@ -229,6 +237,8 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="5047b556ce86ccaf6aa22b3ffccfc52d391ea4accdab9c2f2407da5b742d4363",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_merges.txt",
@@ -238,6 +248,8 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="f526393189112391ce6f9795d4695f704121ce452c3aad1f5335cc41337eba85",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "vgg16-397923af.pth",
@@ -249,6 +261,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, reference hairstyle, colour",
             loops=("inversion (W+)", "inversion (FS)", "reference proxy", "colour blending"),
             networks=("vgg", "style_loss"),
+            licence="not stated (torchvision: weights may carry their training data's terms, ImageNet's)",
+            licence_source="https://github.com/pytorch/vision#pre-trained-model-license",
         ),
         WeightFile(
             "lpips_vgg_v0.1.pth",
@@ -265,6 +279,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, colour",
             loops=("inversion (W+)", "inversion (FS)", "colour blending"),
             networks=("lpips",),
+            licence="BSD-2-Clause",
+            licence_source="https://github.com/richzhang/PerceptualSimilarity/blob/master/LICENSE",
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
@@ -276,6 +292,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text and reference hairstyle",
             loops=("text proxy", "reference proxy"),
             networks=("landmarks",),
+            licence="BSD-3-Clause",
+            licence_source="https://github.com/1adrianb/face-alignment/blob/master/LICENSE",
         ),
         WeightFile(
             "dlib_face_recognition_resnet_model_v1.dat",
@@ -291,6 +309,8 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="hairedit eval (identity)",
             group="eval",
+            licence="public domain",
+            licence_source="https://github.com/davisking/dlib-models#dlib-models (released into the public domain)",
         ),
         WeightFile(
             "pt_inception-2015-12-05-6726825d.pth",
@@ -305,20 +325,11 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="hairedit eval (FID of a set)",
             group="eval",
             networks=("inception",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/mseitzer/pytorch-fid#license (TensorFlow's weights, ported)",
         ),
     )
 }
-
-
-# The loops whose work the instant preset's networks do, whatever their step counts: the
-# encoder inverts the photo, HairCLIP's mapper makes the text and reference proxies.
-_INSTANT_REPLACES = ("inversion (W+)", "text proxy", "reference proxy")
-
-
-def loops_run(config: EditConfig) -> set[str]:
-    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` may run."""
-    steps = {loop for loop, (section, name) in LOOPS.items() if getattr(getattr(config, section), name) > 0}
-    return steps - set(_INSTANT_REPLACES) if config.instant is not None else steps
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
