@@ -25,7 +25,7 @@ SUMMARY_PX = 64
 
 
 def conditions(name: str) -> dict:
-    from hairedit.commands import sample_sketch
+    from hairedit.samples import sample_sketch
     from hairedit.labels import HAIR
 
     photo = data.astronaut()
