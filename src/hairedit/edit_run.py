@@ -5,8 +5,9 @@ a global one from text or a reference, a local one from a sketch), 5. blend the 
 F, 6. recolour, 7. paste the new hair back into the whole photo.
 
 Steps 1-2 and the bald proxy depend on the photo alone (:class:`~hairedit.photo_cache.PhotoState`,
-kept for the instant preset's follow-up edits); the rest on what the edit asks for. Where a preset computes a step its own way (the instant
-preset's encoder and mapper), its :class:`~hairedit.strategies.ProxyStrategy` does it.
+kept for the instant preset's follow-up edits); the rest on what the edit asks for. Where a
+preset computes a step its own way (the instant preset's encoder and mapper), its
+:class:`~hairedit.strategies.ProxyStrategy` does it.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ def render_features(
     kept = generator.synthesis(latent, start_features=features, stop_px=kept_px)
     if stop_px is not None and stop_px <= kept_px:
         return generator.synthesis(latent, start_features=features, stop_px=stop_px).image, kept
-    return generator.synthesis(latent, start_features=kept.features, stop_px=stop_px, start_image=kept.image).image, kept
+    image = generator.synthesis(latent, start_features=kept.features, stop_px=stop_px, start_image=kept.image).image
+    return image, kept
 
 
 @torch.no_grad()
