@@ -123,6 +123,13 @@ def _inception(path: Path) -> str:
     return "FID Inception v3"
 
 
+def _lama(path: Path) -> str:
+    from ..networks.lama import load_lama
+
+    load_lama(path)
+    return "LaMa big-lama generator"
+
+
 def _tokenizer(path: Path) -> str:
     if path.stat().st_size == 0:
         raise HaireditError("empty file")
@@ -148,6 +155,7 @@ CHECKERS: dict[str, Callable[[Path], str]] = {
     "3DFAN4-7835d9f11d.pth.tar": _fan,
     "dlib_face_recognition_resnet_model_v1.dat": _recognition,
     "pt_inception-2015-12-05-6726825d.pth": _inception,
+    "big-lama.ckpt": _lama,
 }
 
 
