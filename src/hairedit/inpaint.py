@@ -88,12 +88,12 @@ def inpaint_photo(photo: np.ndarray, hole: np.ndarray, inpainter: Inpainter, fea
     small = cv2.resize(box_photo, (work_w, work_h), interpolation=cv2.INTER_AREA) if scale < 1 else box_photo
     # The inpainter fills the whole grown hole: the feather ring then fades from fill to photo.
     small_hole = cv2.resize(box_region.astype(np.uint8), (work_w, work_h), interpolation=cv2.INTER_NEAREST) > 0
-    # Reduced, the hole grows by 2 px: what rounding lost, and the reach of the cubic enlargement
-    # below, so that the whole hole is brought back from filled pixels only.
+    # Reduced, the hole grows by 2 px: what rounding lost, and the reach of the (bilinear, so
+    # never overshooting) enlargement below: the whole hole comes back from filled pixels only.
     small_hole = _grow(small_hole, 2) if scale < 1 else small_hole
     filled = inpainter(small, small_hole)
     if scale < 1:
-        filled = cv2.resize(filled, (box_w, box_h), interpolation=cv2.INTER_CUBIC)
+        filled = cv2.resize(filled, (box_w, box_h), interpolation=cv2.INTER_LINEAR)
     weight = _feather_weights(hole[top:bottom, left:right], box_region, feather_px)
     blended = box_photo.astype(np.float32) + weight[..., None] * (filled.astype(np.float32) - box_photo)
     box_out = out[top:bottom, left:right]
