@@ -171,3 +171,32 @@ def test_the_window_reaches_below_and_beside_the_crop():
     left, top, right, bottom = whole_photo.window_box(transform(), PHOTO_HW)
     assert (left, top) == (LEFT - SIZE // 2 - 1, TOP - 1) or (left, top) == (LEFT - SIZE // 2, TOP)
     assert bottom >= TOP + 2 * SIZE and right >= LEFT + SIZE + SIZE // 2
+
+
+def test_the_window_parse_finds_hair_below_and_beside_the_crop():
+    import torch
+
+    from hairedit.labels import HAIR
+
+    class DarkIsHair(torch.nn.Module):
+        """A parser that calls every dark pixel hair, at its own 64 px resolution."""
+
+        input_size_px = 64
+
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def labels(self, image):
+            assert image.shape[-2:] == (64, 64)
+            return torch.where(image.mean(1, keepdim=True) < -0.5, HAIR, 0)
+
+    photo = np.full((400, 320, 3), 230, np.uint8)
+    photo[200:300, 150:200] = 20  # dark "hair" below the crop
+    photo[380:, :] = 20  # dark, but outside the window
+    scaled = CropTransform(np.array([[2.0, 0, 100], [0, 2.0, 40]]), SIZE, (320, 400))  # crop: x 100-227, y 40-167
+    hair = whole_photo.parse_photo_hair(photo, scaled, DarkIsHair())
+    truth = np.zeros(hair.shape, bool)
+    truth[200:300, 150:200] = True
+    assert (hair & truth).sum() / (hair | truth).sum() > 0.85  # at 4 photo px per parsed px
+    assert not hair[340:].any()  # the window ends two crop sides below the crop's top

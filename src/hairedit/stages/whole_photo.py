@@ -263,3 +263,39 @@ def _lab_pixels(crop: np.ndarray, hair: np.ndarray) -> np.ndarray:
     if not len(pixels):
         return np.zeros((0, 3), np.float32)
     return cv2.cvtColor(pixels[None].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[0]
+
+
+def parse_photo_hair(photo: np.ndarray, transform: CropTransform, parser) -> np.ndarray:
+    """(H, W) bool: hair in the whole-photo window around the face (``WINDOW_CROP_SIDES``: the
+    crop extended down to the chest and out to the shoulders, a square of two crop sides),
+    parsed at the parser's resolution (``parser``: a :class:`hairedit.networks.bisenet.FaceParser`)."""
+    import torch
+
+    from ..labels import HAIR
+
+    size, parsed_px = transform.size_px, parser.input_size_px
+    left, top, right, bottom = (side * size for side in WINDOW_CROP_SIDES)
+    crop_px_per_window_px = (right - left) / parsed_px
+    # window pixel (j, i) -> crop (u, v) -> photo (x, y), pixel centres at integers throughout
+    offset = np.array([left - 0.5 + crop_px_per_window_px / 2, top - 0.5 + crop_px_per_window_px / 2])
+    linear = transform.crop_to_photo[:, :2]
+    window_to_photo = np.column_stack([linear * crop_px_per_window_px, linear @ offset + transform.crop_to_photo[:, 2]])
+    box_left, box_top, box_right, box_bottom = window_box(transform, photo.shape[:2])
+    source = photo[box_top:box_bottom, box_left:box_right]
+    to_source = window_to_photo - np.array([[0, 0, box_left], [0, 0, box_top]], dtype=np.float64)
+    shrink = transform.photo_px_per_crop_px * crop_px_per_window_px
+    if shrink > 1.5:  # average the photo down first: a bilinear warp would alias its fine detail
+        source = cv2.resize(source, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+        scale = np.array([[source.shape[1] / (box_right - box_left)], [source.shape[0] / (box_bottom - box_top)]])
+        to_source = to_source * scale + np.column_stack([np.zeros((2, 2)), (scale - 1) / 2])
+    window = cv2.warpAffine(source, to_source, (parsed_px, parsed_px),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101)
+    device = next(parser.parameters()).device
+    image = torch.from_numpy(window).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        hair = (parser.labels(image)[0, 0] == HAIR).to(torch.uint8).cpu().numpy()
+    to_box = window_to_photo - np.array([[0, 0, box_left], [0, 0, box_top]], dtype=np.float64)
+    box_hair = cv2.warpAffine(hair, to_box, (box_right - box_left, box_bottom - box_top), flags=cv2.INTER_NEAREST)
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[box_top:box_bottom, box_left:box_right] = box_hair > 0
+    return mask
