@@ -95,7 +95,8 @@ class CropFrame:
         # Outside: the edge past which a pixel lies (below wins at the lower corners). Inside:
         # the nearest of bottom, left and right (the border band's pixels).
         to_bottom, to_left, to_right = last - self.v, self.u + 0.5, last - self.u
-        nearest = np.argmin(np.stack([to_bottom, to_left, to_right]), axis=0)
+        nearest = np.where((to_bottom <= to_left) & (to_bottom <= to_right), _BOTTOM,
+                           np.where(to_left <= to_right, _LEFT, _RIGHT))
         outside_edge = np.select([below, left_of, right_of], [_BOTTOM, _LEFT, _RIGHT], _ABOVE)
         self.edge = np.where(self.inside, nearest, outside_edge)
         self.edge[~self.in_window] = _ABOVE  # nothing outside the window is touched
