@@ -200,3 +200,23 @@ def test_the_window_parse_finds_hair_below_and_beside_the_crop():
     truth[200:300, 150:200] = True
     assert (hair & truth).sum() / (hair | truth).sum() > 0.85  # at 4 photo px per parsed px
     assert not hair[340:].any()  # the window ends two crop sides below the crop's top
+
+
+def test_lama_without_its_file_falls_back_to_opencv_with_a_warning_naming_the_download(tmp_path):
+    import torch
+
+    from hairedit.components import Components
+    from hairedit.inpaint import LamaInpainter, choose_inpainter
+    from hairedit.networks.lama import LamaGenerator
+    from tests.official.lama import write_lama
+
+    inpainter, warning = choose_inpainter("lama", None)
+    assert isinstance(inpainter, OpenCVInpainter) and "hairedit weights download big-lama.ckpt" in warning
+    chosen, warning = choose_inpainter("opencv", None)
+    assert isinstance(chosen, OpenCVInpainter) and warning is None
+    assert choose_inpainter("none", object()) == (None, None)
+    assert Components.pretrained(tmp_path, torch.device("cpu")).lama is None  # absent: never downloaded midway
+    write_lama(tmp_path / "big-lama.ckpt", values="compact")
+    generator = Components.pretrained(tmp_path, torch.device("cpu")).lama
+    assert isinstance(generator, LamaGenerator)
+    assert isinstance(choose_inpainter("lama", generator)[0], LamaInpainter)

@@ -62,6 +62,25 @@ class OpenCVInpainter:
         return np.where(hole[..., None], filled, image)
 
 
+LAMA_MISSING = (
+    "the LaMa file big-lama.ckpt is not in the weights folder, so the hair past the crop was filled by OpenCV's "
+    "inpainting (smooth colour, no texture); for LaMa run `hairedit weights download big-lama.ckpt` "
+    "(or choose --inpaint opencv to silence this)"
+)
+
+
+def choose_inpainter(method: str, lama_generator) -> tuple[Inpainter | None, str | None]:
+    """The inpainter for ``method`` ("lama", "opencv", "none": no inpainting) and a warning for
+    the user, if any: "lama" without its file (``lama_generator`` None) falls back to OpenCV."""
+    if method == "none":
+        return None, None
+    if method == "opencv":
+        return OpenCVInpainter(), None
+    if lama_generator is None:
+        return OpenCVInpainter(), LAMA_MISSING
+    return LamaInpainter(lama_generator), None
+
+
 @dataclass
 class Inpainted:
     image: np.ndarray  # (H, W, 3) uint8, the photo with the region filled

@@ -28,12 +28,17 @@ class ProxyImages:
 
 @dataclass
 class EditMasks:
-    """Masks (S, S) float in [0, 1] in crop coordinates at the generator's size."""
+    """Masks (S, S) float in [0, 1] in crop coordinates at the generator's size, and the
+    whole-photo step's at the photo's size."""
 
     hair_before: np.ndarray
     hair_after: np.ndarray
     edit_region: np.ndarray  # what paste-back may change, before feathering
     sketch_region: np.ndarray | None = None
+    # The whole-photo step's, (H, W) bool at the photo's size (None where it did not run):
+    hair_photo_before: np.ndarray | None = None  # the face's hair before the edit, past the crop too
+    hair_photo_after: np.ndarray | None = None  # after: the crop's new hair, old hair kept past it, hair continued
+    inpaint_region: np.ndarray | None = None  # what the inpainting may have changed
 
 
 @dataclass

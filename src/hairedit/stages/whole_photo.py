@@ -215,6 +215,21 @@ def whole_photo_step(
     return WholePhotoOutcome(filled.image, masks, False, recoloured & ~filled.region)
 
 
+def run_whole_photo(
+    photo: np.ndarray, pasted: np.ndarray, aligned, hair_before_crop: np.ndarray, hair_after_crop: np.ndarray,
+    crop_after: np.ndarray, parser, inpainter: Inpainter | None, hair_length_crop_px: float | None,
+) -> WholePhotoOutcome:
+    """The step as an edit runs it: ``photo`` the original (H, W, 3) uint8, ``pasted`` after
+    paste-back, ``aligned`` its :class:`~hairedit.face.align.AlignedFace`, the crop's hair masks
+    (S, S) at the generator's size, ``crop_after`` the edited crop, ``parser`` the face parser
+    (for the window), ``hair_length_crop_px`` in pixels of the aligned crop (1024 px)."""
+    hair_photo = parse_photo_hair(photo, aligned.transform, parser)
+    size = hair_before_crop.shape[0]
+    length = None if hair_length_crop_px is None else hair_length_crop_px * size / aligned.transform.size_px
+    return whole_photo_step(pasted, aligned.transform, hair_before_crop, hair_after_crop, hair_photo,
+                            aligned.crop, crop_after, inpainter, length)
+
+
 def frame_photo_px(transform: CropTransform, size: int) -> float:
     """Photo pixels per crop pixel of a crop of ``size`` px."""
     return transform.photo_px_per_crop_px * transform.size_px / size

@@ -331,6 +331,7 @@ WEIGHTS: dict[str, WeightFile] = {
             ),
             needed_for="removing or continuing hair past the crop (OpenCV inpainting without it)",
             required=False,
+            networks=("lama",),
         ),
     )
 }
