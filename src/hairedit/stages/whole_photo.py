@@ -98,12 +98,13 @@ class CropFrame:
         nearest = np.where((to_bottom <= to_left) & (to_bottom <= to_right), _BOTTOM,
                            np.where(to_left <= to_right, _LEFT, _RIGHT))
         outside_edge = np.select([below, left_of, right_of], [_BOTTOM, _LEFT, _RIGHT], _ABOVE)
-        self.edge = np.where(self.inside, nearest, outside_edge)
+        # Small types: a 12-megapixel photo's window holds millions of pixels.
+        self.edge = np.where(self.inside, nearest, outside_edge).astype(np.int8)
         self.edge[~self.in_window] = _ABOVE  # nothing outside the window is touched
-        self.position = np.where(self.edge == _BOTTOM, column, row)
+        self.position = np.where(self.edge == _BOTTOM, column, row).astype(np.int32)
         self.beyond = np.select(  # crop px past the edge (negative inside)
             [self.edge == _BOTTOM, self.edge == _LEFT, self.edge == _RIGHT], [-to_bottom, -to_left, -to_right], 0.0
-        )
+        ).astype(np.float32)
 
     def cut(self, photo_mask: np.ndarray) -> np.ndarray:
         left, top, right, bottom = self.box
