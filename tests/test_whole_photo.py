@@ -220,3 +220,54 @@ def test_lama_without_its_file_falls_back_to_opencv_with_a_warning_naming_the_do
     generator = Components.pretrained(tmp_path, torch.device("cpu")).lama
     assert isinstance(generator, LamaGenerator)
     assert isinstance(choose_inpainter("lama", generator)[0], LamaInpainter)
+
+
+def test_on_the_group_photo_the_long_haired_womans_old_ends_are_removed_below_her_tilted_crop():
+    """t1.jpg's woman at the left: hair well past her shoulders, a tilted crop that leaves the
+    photo at the left. Her hair is painted (a magenta polygon the stand-in parser calls hair)
+    and the edit cuts it to a bob inside the crop: the inpainting reaches below the crop."""
+    import cv2
+    import torch
+
+    from hairedit.face.align import align_face
+    from hairedit.face.detect import detect_faces
+    from hairedit.labels import HAIR
+    from tests.real_photos import group_photo
+
+    photo = group_photo()
+    face = min(detect_faces(photo), key=lambda found: found.box[0])  # the leftmost: her
+    aligned = align_face(photo, face, 256)
+    painted = photo.copy()
+    hair_polygon = np.array([[30, 250], [120, 232], [180, 280], [215, 560], [150, 560], [60, 590], [25, 560]])
+    face_polygon = np.array([[75, 300], [160, 300], [160, 400], [75, 400]])
+    hair = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(hair, [hair_polygon], 1)
+    cv2.fillPoly(hair, [face_polygon], 0)
+    painted[hair > 0] = (255, 0, 255)
+
+    class MagentaIsHair(torch.nn.Module):
+        input_size_px = 256
+
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def labels(self, image):
+            magenta = (image[:, 0] > 0.9) & (image[:, 1] < -0.9) & (image[:, 2] > 0.9)
+            return torch.where(magenta[:, None], HAIR, 0)
+
+    hair_photo = whole_photo.parse_photo_hair(painted, aligned.transform, MagentaIsHair())
+    assert (hair_photo & (hair > 0)).sum() > 0.8 * hair.sum()  # found below the crop too
+    to_crop = aligned.transform.photo_to_crop
+    hair_before = cv2.warpAffine(hair, to_crop, (256, 256), flags=cv2.INTER_NEAREST).astype(np.float32)
+    hair_after = hair_before.copy()
+    hair_after[180:] = 0  # a bob: nothing in the crop's lowest 30%
+    outcome = whole_photo_step(photo, aligned.transform, hair_before, hair_after, hair_photo, aligned.crop,
+                               aligned.crop, FlatInpainter())
+    region = outcome.masks.inpaint_region
+    ys, xs = np.nonzero(region)
+    crop_v = aligned.transform.to_crop(np.stack([xs, ys], 1))[:, 1]
+    assert crop_v.max() > 256 + 100  # well below the crop's bottom edge
+    assert region[550:590, 40:200].mean() > 0.5  # where her hair ended
+    assert not (np.any(outcome.image != photo, axis=2) & ~region).any()
+    assert not region[:, 300:].any()  # nobody else's hair
