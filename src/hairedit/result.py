@@ -55,6 +55,7 @@ class EditResult:
     warnings: list[str] = field(default_factory=list)  # things the user should know about the result
     photo: np.ndarray | None = None  # the photo as read, (H, W, 3) uint8
     photo_info: PhotoInfo = field(default_factory=PhotoInfo)  # its format, profile, EXIF, transparency
+    face_results: list[EditResult] = field(default_factory=list)  # face="all": each face's own, in the order edited
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the edited photo as the CLI does, keeping what the original had.
