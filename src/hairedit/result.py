@@ -35,7 +35,9 @@ class EditMasks:
     hair_after: np.ndarray
     edit_region: np.ndarray  # what paste-back may change, before feathering
     sketch_region: np.ndarray | None = None
-    # The whole-photo step's, (H, W) bool at the photo's size (None where it did not run):
+    # At the photo's size, (H, W) bool (None where not computed): what paste-back may change, and
+    # the whole-photo step's masks.
+    paste_region: np.ndarray | None = None
     hair_photo_before: np.ndarray | None = None  # the face's hair before the edit, past the crop too
     hair_photo_after: np.ndarray | None = None  # after: the crop's new hair, old hair kept past it, hair continued
     inpaint_region: np.ndarray | None = None  # what the inpainting may have changed

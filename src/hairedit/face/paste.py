@@ -209,6 +209,16 @@ def _check(photo: np.ndarray, aligned: AlignedFace, edited_crop: np.ndarray, edi
         raise InputError(f"paste_back: the edit region must be a square (R, R) mask. Got {edit_region.shape}")
 
 
+def region_in_photo(edit_region: np.ndarray, transform: CropTransform) -> np.ndarray:
+    """(H, W) bool: the photo pixels :func:`paste_back` may change for ``edit_region`` (R, R) (any
+    crop size; > 0.5 inside): those whose centre lies in the region, within the crop."""
+    size = edit_region.shape[0]
+    region = (edit_region > 0.5).astype(np.uint8)
+    crop_to_photo = transform.for_size(size).crop_to_photo
+    width, height = transform.photo_size
+    return cv2.warpAffine(region, crop_to_photo, (width, height), flags=cv2.INTER_NEAREST) > 0
+
+
 def old_hair_left_past_crop(hair_before: np.ndarray, hair_after: np.ndarray, transform: CropTransform) -> bool:
     """Whether the photo's hair runs on past the crop's edge where the new hair stops short.
 
