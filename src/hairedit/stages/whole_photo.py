@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 
 from ..face.align import CropTransform
-from ..face.paste import BORDER_FEATHER_FRACTION
+from ..face.paste import BORDER_FEATHER_FRACTION, FEATHER_FRACTION as PASTE_FEATHER_FRACTION
 from ..inpaint import Inpainter, inpaint_photo
 
-EDGE_BAND_FRACTION = 0.02  # as face.paste.old_hair_left_past_crop looks at the crop's edge
+EDGE_BAND_FRACTION = PASTE_FEATHER_FRACTION  # the band face.paste.old_hair_left_past_crop looks at
 DEFAULT_LENGTH_FRACTION = 0.25  # longer hair with nothing to go by continues a quarter side
 HOLE_MARGIN_FRACTION = 0.01  # the removal's hole reaches this far past the old hair (parses miss strands)
 FEATHER_FRACTION = 0.01  # the fill fades into the photo over this much
