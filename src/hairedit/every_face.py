@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import FaceNotFoundError
-from .face.align import align_face, edit_order
+from .face.align import crop_transform, edit_order, ffhq_quad
 from .face.detect import MIN_EYE_DISTANCE_PX, DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, read_photo
 from .result import EditResult
@@ -45,7 +45,8 @@ def edit_every_face(photo: PhotoLike, start_run: Callable[[], EditRun], conditio
     ]
     if not usable:
         choose_face(faces, 0)  # raises: no face at all, or how small the largest is
-    transforms = [align_face(original, faces[index], 64).transform for index in usable]
+    photo_size = (original.shape[1], original.shape[0])
+    transforms = [crop_transform(ffhq_quad(faces[index].landmarks)[0], 64, photo_size) for index in usable]
     current, results = original, []
     for position in edit_order(transforms):
         index = usable[position]
