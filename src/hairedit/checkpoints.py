@@ -25,6 +25,7 @@ from .errors import CheckpointError, MissingWeightsError
 
 require("torch", "numpy")  # before numpy.dtypes and torch.serialization.safe_globals below
 
+
 class PickledRecord:
     """An object of another package's class, kept as the plain data it was pickled with.
 
@@ -101,7 +102,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from error
 
 
-def take(checkpoint: object, key: str, path: str | Path) -> object:
+def checkpoint_entry(checkpoint: object, key: str, path: str | Path) -> object:
     """``checkpoint[key]``, with an error naming the file when the wrapper key is absent."""
     if not isinstance(checkpoint, Mapping) or key not in checkpoint:
         found = sorted(checkpoint) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__

@@ -19,10 +19,10 @@ from .components import Components
 from .conditions import ALL_FACES, Conditions, check_conditions, parse_face
 from .config import EditConfig, LatentRows
 from .devices import resolve_device
-from .edit_run import CROP_SIZE_PX, OLD_HAIR_PAST_CROP, EditRun
+from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
 from .every_face import edit_every_face
-from .face.align import AlignedFace, align_face
+from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
 from .progress import ProgressBars, ProgressCallback, Reporter
@@ -143,9 +143,11 @@ class HairEditor:
         try:
             with _precision(config, self.components):
                 if face == ALL_FACES:
-                    return edit_every_face(photo, lambda: EditRun(self, config, Reporter(callback, cancel, previews)),
-                                           conditions)
-                run = EditRun(self, config, Reporter(callback, cancel, previews))
+                    return edit_every_face(
+                        photo, lambda: EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews)),
+                        conditions,
+                    )
+                run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews))
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:

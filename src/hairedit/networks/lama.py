@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
+from ..weights.checks import checker
+from ..weights.registry import LAMA_FILE
 from .random_init import seeded
 
 GENERATOR_PREFIX = "generator."
@@ -211,7 +213,7 @@ def _pad_symmetric(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
 
 def generator_state(checkpoint: object, path: str | Path) -> dict[str, torch.Tensor]:
     """The generator's tensors of a LaMa Lightning checkpoint, ``generator.`` taken off their names."""
-    state = take(checkpoint, "state_dict", path)
+    state = checkpoint_entry(checkpoint, "state_dict", path)
     return {key[len(GENERATOR_PREFIX) :]: value for key, value in state.items() if key.startswith(GENERATOR_PREFIX)}
 
 
@@ -222,6 +224,12 @@ def load_lama(path: str | Path, device: str | torch.device = "cpu") -> LamaGener
         generator = LamaGenerator()
     load_strict(generator, generator_state(checkpoint, path), path, assign=True)
     return generator.eval().requires_grad_(False).to(device)
+
+
+@checker(LAMA_FILE)
+def check_lama_file(path: Path) -> str:
+    load_lama(path)
+    return "LaMa big-lama generator"
 
 
 def small_lama(seed: int = 0, base_channels: int = 8, blocks: int = 2) -> LamaGenerator:

@@ -17,7 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LOOPS, EditConfig
 
 HOME_ENV = "HAIREDIT_HOME"
 
@@ -87,24 +86,11 @@ class WeightFile:
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
     networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
+    # (hairedit.weight_needs reads these against a configuration)
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
-
-    def used_by(self, preset: str | EditConfig) -> bool:
-        """Whether an edit with ``preset`` (a preset's name, for its own settings, or a whole
-        configuration) uses this file where present, the optional ones too. A file only loops
-        use is not used where none of them runs: the instant preset, unless its settings add
-        such steps."""
-        config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
-        if self.group not in ("edit", config.preset):
-            return False
-        return not self.loops or any(loop in loops_run(config) for loop in self.loops)
-
-    def needed_by(self, preset: str | EditConfig) -> bool:
-        """Whether an edit with ``preset`` (a name or a configuration) cannot do without this file."""
-        return self.required and self.used_by(preset)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -335,17 +321,6 @@ WEIGHTS: dict[str, WeightFile] = {
         ),
     )
 }
-
-
-# The loops whose work the instant preset's networks do, whatever their step counts: the
-# encoder inverts the photo, HairCLIP's mapper makes the text and reference proxies.
-_INSTANT_REPLACES = ("inversion (W+)", "text proxy", "reference proxy")
-
-
-def loops_run(config: EditConfig) -> set[str]:
-    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` may run."""
-    steps = {loop for loop, (section, name) in LOOPS.items() if getattr(getattr(config, section), name) > 0}
-    return steps - set(_INSTANT_REPLACES) if config.instant is not None else steps
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
