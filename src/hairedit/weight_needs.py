@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .config import LOOPS, EditConfig
 from .strategies import strategy_for
-from .weights.registry import WEIGHTS, WeightFile
+from .weights.registry import LAMA_FILE, WEIGHTS, WeightFile
 
 
 def loops_run(config: EditConfig) -> set[str]:
@@ -23,6 +23,8 @@ def uses(entry: WeightFile, preset: str | EditConfig) -> bool:
     config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
     if entry.group not in ("edit", config.preset):
         return False
+    if entry.name == LAMA_FILE and config.whole_photo.inpaint != "lama":
+        return False  # the whole-photo step fills with OpenCV, or not at all
     return not entry.loops or any(loop in loops_run(config) for loop in entry.loops)
 
 
