@@ -4,9 +4,11 @@ photo row 83. An inpainter that paints a flat colour makes every filled pixel vi
 
 import numpy as np
 import pytest
+import torch
 
 from hairedit.face.align import CropTransform
 from hairedit.inpaint import OpenCVInpainter, inpaint_photo
+from hairedit.labels import HAIR
 from hairedit.stages import whole_photo
 from hairedit.stages.whole_photo import CropFrame, plan_whole_photo, whole_photo_step
 
@@ -24,6 +26,19 @@ class FlatInpainter:
     def __call__(self, image, hole):
         self.calls += 1
         return np.where(hole[..., None], FILL, image)
+
+
+class ColourParser(torch.nn.Module):
+    """A stand-in face parser: hair where ``is_hair(image)`` ((B, 3, p, p) in [-1, 1] -> (B, p, p)
+    bool) says, at its own resolution p."""
+
+    def __init__(self, input_size_px: int, is_hair):
+        super().__init__()
+        self.input_size_px, self.is_hair = input_size_px, is_hair
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # where the step looks for the device
+
+    def labels(self, image):
+        return torch.where(self.is_hair(image)[:, None], HAIR, 0)
 
 
 def transform() -> CropTransform:
@@ -174,28 +189,15 @@ def test_the_window_reaches_below_and_beside_the_crop():
 
 
 def test_the_window_parse_finds_hair_below_and_beside_the_crop():
-    import torch
-
-    from hairedit.labels import HAIR
-
-    class DarkIsHair(torch.nn.Module):
-        """A parser that calls every dark pixel hair, at its own 64 px resolution."""
-
-        input_size_px = 64
-
-        def __init__(self):
-            super().__init__()
-            self.unused = torch.nn.Parameter(torch.zeros(1))
-
-        def labels(self, image):
-            assert image.shape[-2:] == (64, 64)
-            return torch.where(image.mean(1, keepdim=True) < -0.5, HAIR, 0)
+    def dark(image):
+        assert image.shape[-2:] == (64, 64)  # the parser's own resolution
+        return image.mean(1) < -0.5
 
     photo = np.full((400, 320, 3), 230, np.uint8)
     photo[200:300, 150:200] = 20  # dark "hair" below the crop
     photo[380:, :] = 20  # dark, but outside the window
     scaled = CropTransform(np.array([[2.0, 0, 100], [0, 2.0, 40]]), SIZE, (320, 400))  # crop: x 100-227, y 40-167
-    hair = whole_photo.parse_photo_hair(photo, scaled, DarkIsHair())
+    hair = whole_photo.parse_photo_hair(photo, scaled, ColourParser(64, dark))
     truth = np.zeros(hair.shape, bool)
     truth[200:300, 150:200] = True
     assert (hair & truth).sum() / (hair | truth).sum() > 0.85  # at 4 photo px per parsed px
@@ -227,11 +229,9 @@ def test_on_the_group_photo_the_long_haired_womans_old_ends_are_removed_below_he
     photo at the left. Her hair is painted (a magenta polygon the stand-in parser calls hair)
     and the edit cuts it to a bob inside the crop: the inpainting reaches below the crop."""
     import cv2
-    import torch
 
     from hairedit.face.align import align_face
     from hairedit.face.detect import detect_faces
-    from hairedit.labels import HAIR
     from tests.real_photos import group_photo
 
     photo = group_photo()
@@ -245,18 +245,10 @@ def test_on_the_group_photo_the_long_haired_womans_old_ends_are_removed_below_he
     cv2.fillPoly(hair, [face_polygon], 0)
     painted[hair > 0] = (255, 0, 255)
 
-    class MagentaIsHair(torch.nn.Module):
-        input_size_px = 256
+    def magenta(image):
+        return (image[:, 0] > 0.9) & (image[:, 1] < -0.9) & (image[:, 2] > 0.9)
 
-        def __init__(self):
-            super().__init__()
-            self.unused = torch.nn.Parameter(torch.zeros(1))
-
-        def labels(self, image):
-            magenta = (image[:, 0] > 0.9) & (image[:, 1] < -0.9) & (image[:, 2] > 0.9)
-            return torch.where(magenta[:, None], HAIR, 0)
-
-    hair_photo = whole_photo.parse_photo_hair(painted, aligned.transform, MagentaIsHair())
+    hair_photo = whole_photo.parse_photo_hair(painted, aligned.transform, ColourParser(256, magenta))
     assert (hair_photo & (hair > 0)).sum() > 0.8 * hair.sum()  # found below the crop too
     to_crop = aligned.transform.photo_to_crop
     hair_before = cv2.warpAffine(hair, to_crop, (256, 256), flags=cv2.INTER_NEAREST).astype(np.float32)
