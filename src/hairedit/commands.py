@@ -21,12 +21,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from .conditions import LABEL_COLOURS, check_conditions, load_sketch
-from .config import PRESETS, EditConfig
+from .config import PRESETS, SMOKE_STEPS, EditConfig
 from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
 from .progress import ProgressBars
 
-SMOKE_STEPS = 3
 # Random networks are random: with this seed the random parser labels much of the sample
 # portrait as hair, so smoke edits visibly change something.
 SMOKE_NETWORK_SEED = 3
