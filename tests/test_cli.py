@@ -182,3 +182,19 @@ def test_help_lists_argument_errors_and_bad_input_answer_without_torch_or_gradio
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[[")]
     assert len(results) == len(commands), done.stderr
     assert [heavy for _, heavy in results] == [[]] * len(commands), results
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["edit", "me.jpg"], "hairedit edit: error: the following arguments are required: -o/--output "
+                         "(see `hairedit edit --help`)"),
+    (["edit", "me.jpg", "-o", "x.png", "--preset", "slow"], "hairedit edit: error: argument --preset: invalid choice"),
+    (["weights", "list", "--frobnicate"], "hairedit: error: unrecognized arguments: --frobnicate (see `hairedit --help`)"),
+    (["weights", "fetch"], "hairedit weights: error: argument ACTION: invalid choice"),
+    (["nonsense"], "hairedit: error: argument COMMAND: invalid choice"),
+])
+def test_argument_errors_are_one_line_pointing_to_help(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(message) and err.rstrip().endswith("--help`)"), err
