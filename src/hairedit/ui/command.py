@@ -140,10 +140,10 @@ def create_app(args: argparse.Namespace):
 
 
 def run_ui(args: argparse.Namespace) -> int:
+    _check_numbers(args)
+    auth = logins(args)  # before Gradio or torch is imported: an exposed page without a login never starts
     from .layout import build_app
 
-    _check_numbers(args)
-    auth = logins(args)  # before any heavy work: an exposed page without a login never starts
     app = create_app(args)
     # Stopped by a service manager (SIGTERM) as by Ctrl+C: the clean-up still runs.
     signal.signal(signal.SIGTERM, _exit)
