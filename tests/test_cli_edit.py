@@ -271,3 +271,13 @@ def test_random_networks_say_nothing_about_hair_past_the_crop(files, tmp_path, c
     monkeypatch.setattr(edit_run, "old_hair_left_past_crop", lambda *args: True)
     assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_smoke_edits_use_the_inversion_cache_like_any_edit(files, tmp_path, capsys):
+    """The second --smoke edit of a photo reuses its inversion, kept in the weights folder."""
+    home = tmp_path / "weights"
+    assert edit(files, tmp_path / "one.png", "--rgb", "red", "--weights-dir", home) == 0
+    assert list((home / "inversions").glob("*.inversion.pt"))
+    capsys.readouterr()
+    assert edit(files, tmp_path / "two.png", "--rgb", "blue", "--weights-dir", home) == 0
+    assert "inversion (W+)" not in capsys.readouterr().err  # no inversion step ran: it came from the cache
