@@ -52,6 +52,9 @@ def edit(files, out, *options):
     "options, message",
     [
         (["--rgb", "red", "-o", "{out_dir}/no/such/folder/out.png"], "does not exist"),
+        (["--rgb", "red", "-o", "/proc/out.png"], "cannot write into /proc ("),  # found before the edit, not after
+        (["--rgb", "red", "-o", "{out_dir}/" + "x" * 300 + ".png"], "is 304 bytes long; the file system allows at most"),
+        (["--rgb", "red", "-o", "{files}/me.png/out.png"], "me.png is a file, not a folder"),
         (["--rgb", "red", "-o", "{out_dir}/out.xyz"], "unknown image extension"),
         (["--rgb", "red", "--device", "gpu"], "unknown device 'gpu'"),
         (["--rgb", "red", "--device", "cuda:7"], "not available here"),

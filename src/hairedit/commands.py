@@ -24,6 +24,7 @@ from .conditions import LABEL_COLOURS, check_conditions, load_sketch
 from .config import PRESETS, SMOKE_STEPS, EditConfig
 from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
+from .output_paths import check_name_length, check_writable_folder
 from .progress import ProgressBars
 
 # Random networks are random: with this seed the random parser labels much of the sample
@@ -102,12 +103,12 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
 def check_output(path: Path, overwrite: bool, fallback_format: str | None = None) -> None:
     """Refuse an output that could not be written, before any work is done. A name without an
     extension takes ``fallback_format`` (the photo's own), when there is one."""
+    check_name_length(path)  # first: asking the file system about a name too long is an error of its own
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it, or choose another name.")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name such as {path / 'edited.png'}.")
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent} does not exist; create the folder first.")
+    check_writable_folder(path.parent, create=False)
     output_format(path, fallback_format)
 
 
