@@ -198,3 +198,13 @@ def test_argument_errors_are_one_line_pointing_to_help(argv, message, capsys):
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(message) and err.rstrip().endswith("--help`)"), err
+
+
+def test_edit_help_describes_every_preset(capsys):
+    from hairedit.config import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["edit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    described = text.split("--preset {" + ",".join(PRESETS) + "}")[2].split("--config", 1)[0]  # [1]: the usage
+    assert all(f"{preset} (" in described for preset in PRESETS), described

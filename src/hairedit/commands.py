@@ -86,8 +86,9 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help=f"small random networks, no weights, {SMOKE_STEPS} steps a stage: output meaningless")
     parser.add_argument("--preset", choices=PRESETS,
-                        help="faithful (the official settings; default) or fast; see README, 'Presets'. "
-                             "It wins over a preset named in --config")
+                        help="faithful (the official settings; default), fast (the same stages, fewer steps, "
+                             "smaller losses) or instant (trained encoders instead of optimisation; two more files); "
+                             "see README, 'Presets'. It wins over a preset named in --config")
     parser.add_argument("--config", metavar="JSON|FILE",
                         help='settings laid over the preset: inline JSON such as \'{"text": {"steps": 100}}\' or a JSON '
                              "file with the same nested keys (EditConfig)")
