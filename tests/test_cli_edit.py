@@ -5,6 +5,7 @@ mode once.)"""
 import argparse
 import json
 import os
+import shlex
 import signal
 
 import numpy as np
@@ -16,7 +17,7 @@ from hairedit import commands
 from hairedit.cli import main
 from hairedit.commands import SMOKE_STEPS, read_config
 from hairedit.conditions import load_mask
-from hairedit.config import EditConfig
+from hairedit.config import PRESETS, EditConfig
 from hairedit.pipeline import HairEditor
 
 
@@ -284,3 +285,45 @@ def test_smoke_edits_use_the_inversion_cache_like_any_edit(files, tmp_path, caps
     capsys.readouterr()
     assert edit(files, tmp_path / "two.png", "--rgb", "blue", "--weights-dir", home) == 0
     assert "inversion (W+)" not in capsys.readouterr().err  # no inversion step ran: it came from the cache
+
+
+# What each mode runs, so the files it asks for: every edit inverts the photo (the optimising
+# presets with LPIPS on VGG16); hairstyles add the bald proxy and, optimised, the landmarks;
+# text adds CLIP (the instant preset's HairCLIP has its own, and the tokenizer both need).
+ALWAYS = {"ffhq.pt", "seg.pth"}
+OPTIMISED = ALWAYS | {"vgg16-397923af.pth", "lpips_vgg_v0.1.pth"}
+INSTANT = ALWAYS | {"e4e_ffhq_encode.pt"}
+CLIP = {"clip_vit_b32.safetensors", "clip_vocab.json", "clip_merges.txt"}
+HAIRCLIP = {"hairclip.pt", "clip_vocab.json", "clip_merges.txt"}
+FAN = {"3DFAN4-7835d9f11d.pth.tar"}
+MODES = {  # options: (files of the optimising presets, files of the instant preset)
+    ("--hairstyle", "bob cut"): (OPTIMISED | {"bald_proxy.pt"} | FAN | CLIP, INSTANT | {"bald_proxy.pt"} | HAIRCLIP),
+    ("--hairstyle-ref", "{files}/friend.png"): (OPTIMISED | {"bald_proxy.pt"} | FAN,
+                                                INSTANT | {"bald_proxy.pt", "hairclip.pt"} | HAIRCLIP),
+    ("--sketch", "{files}/sketch.png"): (OPTIMISED | {"sketch_proxy.pt"}, INSTANT | {"sketch_proxy.pt"}),
+    ("--color", "red hair"): (OPTIMISED | CLIP, INSTANT | HAIRCLIP),
+    ("--color-ref", "{files}/friend.png"): (OPTIMISED, INSTANT | HAIRCLIP),
+    ("--rgb", "red"): (OPTIMISED, INSTANT | HAIRCLIP),
+    ("--rgb", "red", "--sketch", "{files}/sketch.png"): (OPTIMISED | {"sketch_proxy.pt"},
+                                                          INSTANT | HAIRCLIP | {"sketch_proxy.pt"}),
+}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("options", MODES)
+def test_an_edit_asks_for_exactly_the_files_it_runs(files, tmp_path, capsys, preset, options):
+    from hairedit.weights.registry import WEIGHTS
+
+    argv = ["edit", str(files / "me.png"), "-o", str(tmp_path / "out.png"), "--preset", preset,
+            "--weights-dir", str(tmp_path / "no_weights"), *[o.format(files=files) for o in options]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    asked = {name for name in WEIGHTS if f" {name} (" in err}
+    assert asked == MODES[options][preset == "instant"], err
+    # `weights list --for` says the same of the same options.
+    edit_options = shlex.join([*argv[4:6], *argv[8:]])
+    assert main(["weights", "list", "--weights-dir", str(tmp_path / "no_weights"), "--for", edit_options]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1] == f"an edit with {edit_options} needs {len(asked) + 1} files:"
+    shown = {line.split()[0] for line in listing[2:] if line.startswith("  ") and not line.startswith("      ")}
+    assert shown == asked | {"shape_predictor_68_face_landmarks.dat"}  # the face aligner's, installed with dlib

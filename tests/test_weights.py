@@ -280,16 +280,17 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
     from PIL import Image
 
     Image.new("RGB", (64, 64)).save(photo)
-    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40",
+    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--hairstyle", "bob cut", "--rgb", "200,40,40",
                  "--weights-dir", str(tmp_path / "empty")])
     error = capsys.readouterr().err
     assert code == 2
-    assert error.count("\n") == 1 and error.startswith("hairedit: error: 10 pretrained files are missing")
-    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "clip_vit_b32.safetensors",
-                 "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
+    assert error.count("\n") == 1 and error.startswith("hairedit: error: 9 pretrained files are missing")
+    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "clip_vit_b32.safetensors", "clip_vocab.json",
+                 "vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar"):
         assert name in error
     assert "GB" in error and "`hairedit weights download`" in error
     assert "e4e_ffhq_encode.pt" not in error  # only the instant preset needs it
+    assert "sketch_proxy.pt" not in error  # only sketches need it
     assert not (tmp_path / "out.png").exists()
     assert main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40", "--preset", "instant",
                  "--weights-dir", str(tmp_path / "empty")]) == 2

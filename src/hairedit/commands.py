@@ -147,17 +147,24 @@ def _settings_json(value: str) -> dict:
     return settings
 
 
-def build_editor(args: argparse.Namespace, config: EditConfig | None = None, download: bool = True):
+def given_conditions(values: dict) -> list[str]:
+    """The names of the conditions given (options or a row's columns with a value)."""
+    return [name for name in CONDITION_OPTIONS if values.get(name) is not None]
+
+
+def build_editor(args: argparse.Namespace, config: EditConfig | None = None, download: bool = True,
+                 conditions: Iterable[str] | None = None):
     """The HairEditor the options ask for. Cheap: networks load on the first edit. Missing
-    pretrained files are refused first, all in one message; with ``download`` False the caller
-    offers the download itself (the UI's page), and the editor fetches nothing on its own."""
+    pretrained files (those of an edit with ``conditions``; None: any edit) are refused first,
+    all in one message; with ``download`` False the caller offers the download itself (the UI's
+    page), and the editor fetches nothing on its own."""
     from .pipeline import HairEditor
 
     config = config or read_config(args)
     if args.smoke:
         return smoke_editor(args.device, config, args.weights_dir)
     if download:  # else the caller offers the download itself (the UI's page does)
-        check_weights_present(args.weights_dir, config)
+        check_weights_present(args.weights_dir, config, [(None, conditions)])
     return HairEditor.from_pretrained(args.weights_dir, args.device, config, download)
 
 
@@ -171,15 +178,20 @@ def smoke_editor(device: str | None, config: EditConfig, weights_dir: str | Path
                                   cache_dir=default_folder(weights_dir))
 
 
-def check_weights_present(folder: Path | None, config: EditConfig, presets: Iterable[str] = ()) -> None:
-    """Every pretrained file that edits with ``config`` need (moved to each of ``presets``, when
-    given) and that is missing, in one message, before any work (not one at a time, midway)."""
-    from .weights.download import missing_files, missing_files_message
-    from .weights.registry import WEIGHTS
+Edit = tuple[str | None, Iterable[str] | None]  # an edit to come: its preset (None: the settings') and conditions
 
-    configs = [config.with_preset(preset) for preset in set(presets) or {config.preset}]
-    needed = [name for name, entry in WEIGHTS.items() if any(entry.needed_by(each) for each in configs)]
-    missing = missing_files(needed, folder)
+
+def check_weights_present(folder: Path | None, config: EditConfig, edits: Iterable[Edit] = ((None, None),)) -> None:
+    """Every pretrained file that the ``edits`` to come need and that is missing, in one message,
+    before any work (not one at a time, midway). Each edit is its preset (``config`` moved to
+    it; None: ``config``'s own) and the names of its conditions (None: any edit)."""
+    from .weights.download import missing_files, missing_files_message
+    from .weights.registry import WEIGHTS, files_needed
+
+    needed = set()
+    for preset, conditions in set((preset, None if c is None else frozenset(c)) for preset, c in edits):
+        needed.update(files_needed(config.with_preset(preset or config.preset), conditions))
+    missing = missing_files([name for name in WEIGHTS if name in needed], folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))
 
@@ -196,7 +208,7 @@ def run_edit(args: argparse.Namespace) -> int:
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
     check_conditions(**conditions)
     config = read_config(args)
-    editor = build_editor(args, config)
+    editor = build_editor(args, config, conditions=given_conditions(conditions))
     with ProgressBars() as bars:
         # Given the file (not the pixels read above), the result knows its format, profile and EXIF.
         result = editor.edit(args.photo, face=args.face, seed=args.seed, callback=bars, previews=False, **conditions)

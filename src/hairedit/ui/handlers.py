@@ -23,7 +23,7 @@ from ..face.detect import choose_face
 from ..imageio import load_photo
 from ..pipeline import CROP_SIZE_PX
 from ..weights.download import missing_files
-from ..weights.registry import WEIGHTS
+from ..weights.registry import files_needed
 from ..progress import Progress
 from .canvas import colour_labels, crop_canvas, face_caption, face_thumbnail
 from .inputs import colour_conditions, describe, hairstyle_conditions
@@ -212,7 +212,7 @@ class HairEditApp:
     def instant_missing(self) -> list:
         """The instant preset's pretrained files that are missing (none for random networks)."""
         return [] if self.weights is None else missing_files(
-            [name for name, entry in WEIGHTS.items() if entry.needed_by(PREVIEW_PRESET)], self.weights.folder
+            files_needed(PREVIEW_PRESET), self.weights.folder
         )
 
     def run(self, hairstyle_from: str, hairstyle_text: str | None, sketch: dict | None, mask: dict | None,

@@ -14,6 +14,7 @@ commit where one could be sourced; ``main`` otherwise.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,24 +77,33 @@ class WeightFile:
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
     networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
+    # Where only some conditions make the edit run it: those conditions (edit's option names).
+    conditions: tuple[str, ...] = ()
+    used_with: tuple[str, ...] = ()  # files it goes with (a tokenizer): used wherever one of them is
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
 
-    def used_by(self, preset: str | EditConfig) -> bool:
+    def used_by(self, preset: str | EditConfig, conditions: Iterable[str] | None = None) -> bool:
         """Whether an edit with ``preset`` (a preset's name, for its own settings, or a whole
-        configuration) uses this file where present, the optional ones too. A file only loops
-        use is not used where none of them runs: the instant preset, unless its settings add
-        such steps."""
+        configuration) given ``conditions`` (names of edit's options, e.g. ``{"rgb"}``; None:
+        any edit) uses this file where present, the optional ones too. A file only loops use is
+        not used where none of them runs: the instant preset, unless its settings add such
+        steps; a colour-only edit runs no hairstyle loop."""
         config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
+        if self.used_with:
+            return any(WEIGHTS[name].used_by(config, conditions) for name in self.used_with)
         if self.group not in ("edit", config.preset):
             return False
-        return not self.loops or any(loop in loops_run(config) for loop in self.loops)
+        if conditions is not None and self.conditions and not set(self.conditions) & set(conditions):
+            return False
+        return not self.loops or any(loop in loops_run(config, conditions) for loop in self.loops)
 
-    def needed_by(self, preset: str | EditConfig) -> bool:
-        """Whether an edit with ``preset`` (a name or a configuration) cannot do without this file."""
-        return self.required and self.used_by(preset)
+    def needed_by(self, preset: str | EditConfig, conditions: Iterable[str] | None = None) -> bool:
+        """Whether an edit with ``preset`` (a name or a configuration) given ``conditions``
+        (None: any) cannot do without this file."""
+        return self.required and self.used_by(preset, conditions)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -109,6 +119,8 @@ _CLIP_REVISION = "d15b5f29721ca72dac15f8526b284be910de18be"  # openai/clip-vit-b
 _PCA_COMMIT = "8672dd909d6aa27c9f7ea1935153eacd2964c6d6"  # wty-ustc/HairCLIPv2 main, Dec 2023
 _LPIPS_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"  # richzhang/PerceptualSimilarity master
 _DLIB_MODELS_COMMIT = "fd81b6308a6a73d4ce08859eb2f4b628a21e27a2"  # davisking/dlib-models master
+
+COLOURS = ("color", "color_ref", "rgb")  # the conditions (edit's option names) that recolour
 
 WEIGHTS: dict[str, WeightFile] = {
     entry.name: entry
@@ -159,6 +171,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=8_000_000,
             needed_for="hairstyle edits",
             networks=("bald_mapper",),
+            conditions=("hairstyle", "hairstyle_ref"),
         ),
         WeightFile(
             "sketch_proxy.pt",
@@ -166,6 +179,7 @@ WEIGHTS: dict[str, WeightFile] = {
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
             networks=("sketch_encoder",),
+            conditions=("sketch",),
         ),
         WeightFile(
             "e4e_ffhq_encode.pt",
@@ -191,6 +205,7 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=("hairclip",),
+            conditions=("hairstyle", "hairstyle_ref", *COLOURS),
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -220,6 +235,7 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text hairstyle and text colour",
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
             networks=("clip",),
+            conditions=("hairstyle", "color"),  # text: a colour proxy towards a photo or RGB colour needs no CLIP
         ),
         WeightFile(
             "clip_vocab.json",
@@ -229,6 +245,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="5047b556ce86ccaf6aa22b3ffccfc52d391ea4accdab9c2f2407da5b742d4363",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
         ),
         WeightFile(
             "clip_merges.txt",
@@ -238,6 +255,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="f526393189112391ce6f9795d4695f704121ce452c3aad1f5335cc41337eba85",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
         ),
         WeightFile(
             "vgg16-397923af.pth",
@@ -315,10 +333,25 @@ WEIGHTS: dict[str, WeightFile] = {
 _INSTANT_REPLACES = ("inversion (W+)", "text proxy", "reference proxy")
 
 
-def loops_run(config: EditConfig) -> set[str]:
-    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` may run."""
+# The conditions that make a loop run (the inversion's run in every edit).
+_LOOP_CONDITIONS = {"text proxy": ("hairstyle",), "reference proxy": ("hairstyle_ref",), "colour proxy": COLOURS,
+                    "colour blending": COLOURS}
+
+
+def loops_run(config: EditConfig, conditions: Iterable[str] | None = None) -> set[str]:
+    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` given
+    ``conditions`` (None: any) runs."""
     steps = {loop for loop, (section, name) in LOOPS.items() if getattr(getattr(config, section), name) > 0}
+    if conditions is not None:
+        given = set(conditions)
+        steps = {loop for loop in steps if loop not in _LOOP_CONDITIONS or given & set(_LOOP_CONDITIONS[loop])}
     return steps - set(_INSTANT_REPLACES) if config.instant is not None else steps
+
+
+def files_needed(preset: str | EditConfig, conditions: Iterable[str] | None = None) -> list[str]:
+    """The files an edit with ``preset`` (a name or a configuration) given ``conditions`` (None:
+    any edit) cannot do without: what edit, batch, eval, the UI and `weights list --for` ask for."""
+    return [name for name, entry in WEIGHTS.items() if entry.needed_by(preset, conditions)]
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
