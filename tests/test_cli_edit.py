@@ -243,10 +243,27 @@ def test_demo_keeps_an_existing_sheet_and_doctor_reports_missing_weights(tmp_pat
     err = capsys.readouterr().err
     assert "already exists" in err and "--overwrite" in err and sheet.read_bytes() == b"an older sheet"
 
-    assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 0
+    assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 1  # an edit could not run
     out = capsys.readouterr().out
     assert "torch" in out and "devices: cpu" in out
     assert "MISSING  ffhq.pt" in out and "hairedit weights download" in out
+    assert out.splitlines()[-1].startswith("edits with the faithful preset cannot run: ffhq.pt, seg.pth, ")
+
+
+def test_doctor_fails_on_a_broken_file_and_passes_when_every_needed_file_is_whole(tmp_path, capsys, monkeypatch):
+    from hairedit.weights import download
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "lpips_vgg_v0.1.pth").write_bytes(b"cut short")  # pinned at 7289 bytes
+    assert main(["doctor", "--weights-dir", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN   lpips_vgg_v0.1.pth  (9 bytes, expected 7289; " in out
+    assert "lpips_vgg_v0.1.pth" in out.splitlines()[-1]
+    (folder / "lpips_vgg_v0.1.pth").unlink()
+    monkeypatch.setattr(download, "missing_files", lambda names=None, folder=None: [])  # as if all were there
+    assert main(["doctor", "--weights-dir", str(folder)]) == 0
+    assert "cannot run" not in capsys.readouterr().out
 
 
 def test_the_smoke_demo_sheet_does_not_take_the_real_demos_name(tmp_path, monkeypatch):
