@@ -50,7 +50,7 @@ def official_dir(tmp_path_factory):
     write_lpips_lin(folder / "lpips_vgg_v0.1.pth")
     write_fan(folder / "3DFAN4-7835d9f11d.pth.tar")
     write_clip(folder / "clip_vit_b32.safetensors")
-    from hairedit.networks.clip import write_byte_vocabulary
+    from hairedit.networks.clip_tokenizer import write_byte_vocabulary
 
     vocab, merges = write_byte_vocabulary(folder / "tokenizer")
     vocab.rename(folder / "clip_vocab.json")

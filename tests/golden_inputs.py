@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from skimage import data
 
-from hairedit.networks import clip
+from hairedit.networks import clip_augment
 from tests.real_photos import enlarged
 
 # (top, left, side) in the 512 px astronaut.
@@ -46,10 +46,10 @@ def kornia_views(views: torch.Tensor, recorded: dict) -> torch.Tensor:
     centre = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=recorded["affine_center"].dtype)
     assert torch.all(recorded["affine_center"] == centre)
     applied = recorded["affine_applied"]
-    matrices = clip.affine_matrices(recorded["affine_angle"], recorded["affine_translations"], height, width)
+    matrices = clip_augment.affine_matrices(recorded["affine_angle"], recorded["affine_translations"], height, width)
     views = views.clone()
-    views[applied] = clip.warp_affine(views[applied], matrices, "border")
+    views[applied] = clip_augment.warp_affine(views[applied], matrices, "border")
     applied = recorded["perspective_applied"]
-    homographies = clip.perspective_matrices(recorded["perspective_start"], recorded["perspective_end"])
-    views[applied] = clip.warp_perspective(views[applied], homographies)
+    homographies = clip_augment.perspective_matrices(recorded["perspective_start"], recorded["perspective_end"])
+    views[applied] = clip_augment.warp_perspective(views[applied], homographies)
     return views

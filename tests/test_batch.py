@@ -26,7 +26,8 @@ from skimage import data
 from hairedit.batch import EditorSpec, RowDefaults, RowOutcome, read_manifest, run_batch
 from hairedit.batch.outputs import ROWS, STATE_DIR
 from hairedit.cli import main
-from hairedit.commands import read_config, sample_sketch
+from hairedit.commands import read_config
+from hairedit.samples import sample_sketch
 from tests.real_photos import IMAGES, insightface_wheel
 
 STEPS = {"inversion": {"w_steps": 2, "fs_steps": 2}, "text": {"steps": 2}, "reference": {"steps": 2},

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from hairedit.errors import CheckpointError, InputError, MissingWeightsError
-from hairedit.networks import clip
+from hairedit.networks import clip, clip_augment
 from tests.official.clip import write_bpe_vocabulary, write_clip
 from tests.tolerances import assert_within_rounding, resampling_tolerance, rounding_tolerance
 
@@ -159,24 +159,24 @@ def test_encode_image_takes_any_size(guide):
 
 def test_views_are_warped_with_probability_p_and_seeded():
     images = _image(224, batch=6)
-    assert torch.equal(clip.augment_views(images, torch.Generator().manual_seed(0), p=0.0), images)
-    warped = clip.augment_views(images, torch.Generator().manual_seed(0), p=1.0)
+    assert torch.equal(clip_augment.augment_views(images, torch.Generator().manual_seed(0), p=0.0), images)
+    warped = clip_augment.augment_views(images, torch.Generator().manual_seed(0), p=1.0)
     assert ((warped - images).abs().amax((1, 2, 3)) > 0.1).all()
-    repeat = clip.augment_views(images, torch.Generator().manual_seed(0), p=1.0)
+    repeat = clip_augment.augment_views(images, torch.Generator().manual_seed(0), p=1.0)
     assert torch.equal(warped, repeat)
 
 
 def test_half_turn_about_the_centre_flips_the_image():
     image = _image(224)
-    matrix = clip.affine_matrices(torch.tensor([180.0]), torch.zeros(1, 2), 224, 224)
+    matrix = clip_augment.affine_matrices(torch.tensor([180.0]), torch.zeros(1, 2), 224, 224)
     tolerance = resampling_tolerance(image, magnification=1.0)  # a turn keeps lengths
-    torch.testing.assert_close(clip.warp_affine(image, matrix, "border"), image.flip(-1, -2), atol=tolerance, rtol=0)
-    identity = clip.affine_matrices(torch.zeros(1), torch.zeros(1, 2), 224, 224)
-    torch.testing.assert_close(clip.warp_affine(image, identity, "border"), image, atol=tolerance, rtol=0)
+    torch.testing.assert_close(clip_augment.warp_affine(image, matrix, "border"), image.flip(-1, -2), atol=tolerance, rtol=0)
+    identity = clip_augment.affine_matrices(torch.zeros(1), torch.zeros(1, 2), 224, 224)
+    torch.testing.assert_close(clip_augment.warp_affine(image, identity, "border"), image, atol=tolerance, rtol=0)
 
 
 def test_random_affine_shifts_vertically_only_as_kornia_067():
-    matrices = clip.random_affine_matrices(500, 224, 224, torch.Generator().manual_seed(0))
+    matrices = clip_augment.random_affine_matrices(500, 224, 224, torch.Generator().manual_seed(0))
     centre = torch.tensor([111.5, 111.5, 1.0], dtype=torch.float64)
     moved = matrices @ centre
     assert torch.allclose(moved[:, 0], centre[0])  # the centre never moves sideways
@@ -189,7 +189,7 @@ def test_perspective_matrix_maps_the_corners_where_asked():
     generator = torch.Generator().manual_seed(0)
     start = torch.rand(3, 4, 2, generator=generator) * 200
     end = start + torch.rand(3, 4, 2, generator=generator) * 20
-    homography = clip.perspective_matrices(start, end)
+    homography = clip_augment.perspective_matrices(start, end)
     mapped = torch.cat([start.double(), torch.ones(3, 4, 1, dtype=torch.float64)], -1) @ homography.transpose(1, 2)
     torch.testing.assert_close(mapped[..., :2] / mapped[..., 2:], end.double())
 

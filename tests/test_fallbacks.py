@@ -35,7 +35,7 @@ def test_a_missing_pca_file_is_computed_and_said_so(tmp_path, caplog):
 
 
 def test_a_truncated_pca_file_is_an_error_naming_it(tmp_path):
-    from hairedit.losses import compute_latent_pca, load_latent_pca
+    from hairedit.latent_pca import compute_latent_pca, load_latent_pca
 
     compute_latent_pca(small_generator(), n_samples=256).save(tmp_path / "pca.npz")
     whole = (tmp_path / "pca.npz").read_bytes()
@@ -57,7 +57,7 @@ def test_a_damaged_computed_pca_is_computed_again(tmp_path, caplog):
 
 
 def test_the_computed_pca_is_written_whole_or_not_at_all(tmp_path):
-    from hairedit.losses import compute_latent_pca, load_latent_pca
+    from hairedit.latent_pca import compute_latent_pca, load_latent_pca
 
     path = tmp_path / "ffhq_PCA.computed.npz"
     first = compute_latent_pca(small_generator(), n_samples=256)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from hairedit.checkpoints import load_strict
-from hairedit.networks import clip
+from hairedit.networks import clip, clip_tokenizer
 from tests.golden_inputs import astronaut_image, kornia_views
 from tests.official.clip import write_bpe_vocabulary, write_clip
 from tests.tolerances import assert_within_rounding
@@ -40,7 +40,7 @@ def guide(expected, tmp_path_factory):
     load_strict(model, write_clip(None, scaled=True, float16_values=True), "write_clip", ignored_keys=clip.POSITION_ID_KEYS)
     word_ids = dict(zip(expected["words"], expected["word_ids"].tolist()))
     vocab, merges, _ = write_bpe_vocabulary(tmp_path_factory.mktemp("clip_vocab"), word_ids)
-    return clip.CLIPGuide(model.eval().requires_grad_(False), clip.load_tokenizer(vocab, merges))
+    return clip.CLIPGuide(model.eval().requires_grad_(False), clip_tokenizer.load_tokenizer(vocab, merges))
 
 
 @pytest.fixture(scope="module")

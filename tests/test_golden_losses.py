@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from hairedit.losses import landmark_loss
-from hairedit.networks import clip, fan, vgg
+from hairedit.networks import clip_augment, fan, vgg
 from tests.golden_inputs import astronaut_image, hair_mask, kornia_views
 from tests.official.fan import write_fan
 from tests.official.vgg import write_lpips_lin, write_vgg16
@@ -131,12 +131,12 @@ def test_augmentation_parameters_follow_kornia_067s_distributions():
     expected = golden("augmentations.npz")
     n, size = 1000, 224
     generator = torch.Generator().manual_seed(0)
-    matrices = clip.random_affine_matrices(n, size, size, generator)
+    matrices = clip_augment.random_affine_matrices(n, size, size, generator)
     angle = torch.rad2deg(torch.atan2(matrices[:, 1, 0], matrices[:, 0, 0]))
     centre = torch.full((2,), (size - 1) / 2, dtype=torch.float64)
     shift = matrices[:, :2, 2] - (centre - matrices[:, :2, :2] @ centre)
     corners = torch.tensor([[0, 0], [size - 1, 0], [size - 1, size - 1], [0, size - 1]], dtype=torch.float64)
-    homographies = clip.random_perspective_matrices(n, size, size, generator)
+    homographies = clip_augment.random_perspective_matrices(n, size, size, generator)
     moved = torch.cat([corners, torch.ones(4, 1, dtype=torch.float64)], 1) @ homographies.transpose(1, 2)
     offsets = moved[..., :2] / moved[..., 2:] - corners
     assert torch.all(expected["draws_translations"][:, 0] == 0) and torch.all(shift[:, 0].abs() < 1e-9)
@@ -146,6 +146,6 @@ def test_augmentation_parameters_follow_kornia_067s_distributions():
         assert scipy.stats.ks_2samp(ours.numpy(), kornias.double().numpy()).pvalue > 1e-3
     # Each warp is applied with probability 0.7: kornia's and hairedit's coin flips agree
     # within 4 standard deviations of a binomial count.
-    flips = clip._coin_flips(n, clip.AUGMENT_PROBABILITY, generator)
+    flips = clip_augment._coin_flips(n, clip_augment.AUGMENT_PROBABILITY, generator)
     for kornias in (expected["draws_affine_applied"], expected["draws_perspective_applied"]):
         assert abs(int(kornias.sum()) - int(flips.sum())) < 4 * np.sqrt(2 * n * 0.7 * 0.3)

@@ -9,10 +9,11 @@ import torch
 from skimage import data
 
 from hairedit import EditConfig, HairEditor
-from hairedit.commands import SMOKE_NETWORK_SEED, sample_sketch
+from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.errors import EditInterrupted
 from hairedit.labels import FACE, HAIR
-from hairedit.weights.registry import WEIGHTS
+from hairedit.samples import sample_sketch
+from hairedit.weight_needs import files_needed
 from tests.edits import assert_only_the_edit_region_changed
 
 
@@ -121,13 +122,13 @@ def test_an_instant_edit_loads_and_needs_only_what_its_settings_run(photo, tmp_p
     editor.edit(photo, hairstyle="bob cut hairstyle", sketch=sample_sketch(), rgb="red", progress=False)
     loaded = set(editor.components.__dict__)
     assert loaded & {"vgg", "lpips", "pca", "landmarks"} == loop_networks
-    needed = {name for name, entry in WEIGHTS.items() if entry.needed_by(config)}
+    needed = set(files_needed(config))
     assert {NETWORK_FILES[name] for name in loaded & set(NETWORK_FILES)} <= needed
     loop_files = {"vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar", "clip_vit_b32.safetensors"}
     assert needed & loop_files == {NETWORK_FILES[name] for name in loop_networks - {"pca"}} | (
         {"clip_vit_b32.safetensors"} if "stage1_steps" in str(overrides) else set())
     if not overrides:
-        assert needed == {name for name, entry in WEIGHTS.items() if entry.needed_by("instant")}
+        assert needed == set(files_needed("instant"))
 
 
 @pytest.mark.parametrize("preset", ["faithful", "fast", "instant"])

@@ -10,10 +10,11 @@ import torch
 from skimage import data
 
 from hairedit import EditConfig, HairEditor
-from hairedit.commands import SMOKE_NETWORK_SEED, sample_sketch
+from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.errors import EditInterrupted, InputError
 from hairedit.labels import HAIR
 from hairedit.progress import Reporter
+from hairedit.samples import sample_sketch
 from hairedit.stages.blending import blend_hairstyle, to_feature_size
 from hairedit.stages.inversion import Inverter, image_tensor
 from hairedit.stages.text import text_proxy

@@ -10,7 +10,8 @@ import pytest
 from skimage import data
 
 from hairedit import EditConfig, HairEditor
-from hairedit.commands import SMOKE_NETWORK_SEED, sample_mask, sample_sketch
+from hairedit.commands import SMOKE_NETWORK_SEED
+from hairedit.samples import sample_mask, sample_sketch
 
 
 def _greyscale(photo: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from hairedit.ui import canvas, command, render
 from hairedit.ui.handlers import HairEditApp
 from hairedit.ui.session import HISTORY_LIMIT, SessionStore
 from hairedit.ui.weights import WeightsDownload
+from hairedit.weight_needs import files_used
 from hairedit.weights import registry
 from hairedit.weights.registry import UrlFile, WeightFile
 from tests.test_weights import Server
@@ -274,7 +275,7 @@ def fake_registry(monkeypatch):
     server.files = {f"/{name}": body for name, body in PAYLOADS.items()}
     server.chunk_bytes, server.pause_s = 128 * 1024, 0.05
     for name, entry in list(registry.WEIGHTS.items()):
-        if entry.used_by("faithful") and name != "shape_predictor_68_face_landmarks.dat":
+        if name in files_used("faithful") and name != "shape_predictor_68_face_landmarks.dat":
             monkeypatch.delitem(registry.WEIGHTS, name)
     for name in PAYLOADS:
         monkeypatch.setitem(registry.WEIGHTS, name, _test_file(name, f"{server.url}/{name}"))

@@ -298,7 +298,7 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
 
 
 def test_the_official_pca_file_loads_as_published(tmp_path):
-    from hairedit.losses import load_latent_pca
+    from hairedit.latent_pca import load_latent_pca
     from tests.official.pca import write_pca
 
     write_pca(tmp_path / "ffhq_PCA.npz")
@@ -320,7 +320,7 @@ def test_the_official_pca_file_loads_as_published(tmp_path):
 )
 def test_a_broken_pca_file_is_refused_naming_what_is_wrong(tmp_path, damage, message):
     from hairedit.errors import CheckpointError
-    from hairedit.losses import load_latent_pca
+    from hairedit.latent_pca import load_latent_pca
     from tests.official.pca import write_pca
 
     write_pca(tmp_path / "good.npz")

@@ -18,14 +18,21 @@ import torch
 from hairedit.cli import main
 from hairedit.errors import ChecksumError, DownloadError
 from hairedit.weights import download as downloads
-from hairedit.weights import lock, verify
+from hairedit.weights import checks, lock
 from hairedit.weights.registry import WEIGHTS, UrlFile
+from hairedit.weights.verify import register_all_checks
 from tests.conftest import Booby
 from tests.test_weights import PAYLOAD, Server, cached
 
 # The tests' official-layout files hold random numbers: they cannot match the published
 # checksums, so these entries are treated as unpinned where a test loads them.
 RANDOM_IN_TESTS = ("ffhq_PCA.npz", "vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "clip_vocab.json", "clip_merges.txt")
+
+
+@pytest.fixture(autouse=True)
+def every_check_registered():
+    """As `hairedit weights download` and the UI do: a file trusted on first use loads first."""
+    register_all_checks()
 
 
 @pytest.fixture
@@ -110,7 +117,7 @@ def test_a_first_download_is_in_place_only_once_it_has_loaded(server, tmp_path, 
     def stopped_while_loading(path):
         raise KeyboardInterrupt  # the user stops the program (or it dies) while the file is checked
 
-    monkeypatch.setitem(verify.CHECKERS, "bald_proxy.pt", stopped_while_loading)
+    monkeypatch.setitem(checks.CHECKERS, "bald_proxy.pt", stopped_while_loading)
     with pytest.raises(KeyboardInterrupt):
         downloads.ensure("bald_proxy.pt", folder, progress=False)
     assert downloads.locate("bald_proxy.pt", folder) is None and lock.read_lock(folder) == {}

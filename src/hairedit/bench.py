@@ -95,7 +95,7 @@ def bench_generator(device: torch.device, repeats: int, generator=None) -> tuple
 def full_size_editor(device: torch.device, config: EditConfig):
     """A HairEditor of the official architectures and sizes with random weights."""
     from .components import Components
-    from .losses import LatentPCA
+    from .latent_pca import LatentPCA
     from .networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
     from .networks.clip_openai import compute_in_float32
     from .pipeline import HairEditor

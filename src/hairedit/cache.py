@@ -102,7 +102,7 @@ class InversionCache:
         goes on without it."""
         import torch
 
-        from .imageio import write_atomically
+        from .atomic import write_atomically
 
         path = self.path(key)
         try:

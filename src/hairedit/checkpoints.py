@@ -65,7 +65,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from error
 
 
-def take(checkpoint: object, key: str, path: str | Path) -> object:
+def checkpoint_entry(checkpoint: object, key: str, path: str | Path) -> object:
     """``checkpoint[key]``, with an error naming the file when the wrapper key is absent."""
     if not isinstance(checkpoint, Mapping) or key not in checkpoint:
         found = sorted(checkpoint) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__

@@ -21,12 +21,12 @@ from .errors import EditInterrupted, HaireditError
 # `hairedit weights list` does not pay for loading gradio.
 _COMMAND_MODULES = {
     "edit": "hairedit.commands",
-    "demo": "hairedit.commands",
-    "doctor": "hairedit.commands",
+    "demo": "hairedit.demo",
+    "doctor": "hairedit.demo",
     "align": "hairedit.face.commands",
     "weights": "hairedit.weights.commands",
     "ui": "hairedit.ui",
-    "bench": "hairedit.commands",
+    "bench": "hairedit.demo",
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",

@@ -1,4 +1,5 @@
-"""``hairedit edit``, ``hairedit demo``, ``hairedit doctor`` and ``hairedit bench``.
+"""``hairedit edit``, and the options and checks it shares with ``demo``, ``doctor`` (hairedit.demo)
+and the UI.
 
 Every command checks what it was given (files, colours, output path, device) before any
 network loads or any optimisation runs, and writes its output atomically, so a bad option, an
@@ -11,14 +12,10 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
 
 from .conditions import LABEL_COLOURS, check_conditions, load_sketch
 from .config import PRESETS, SMOKE_STEPS, EditConfig
@@ -49,22 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_editor_options(edit)
     edit.set_defaults(func=run_edit)
-
-    demo = subparsers.add_parser("demo", help="edit a sample portrait in several modes; write a before/after sheet")
-    demo.add_argument("-o", "--output", type=Path, default=None,
-                      help="the contact sheet (default hairedit_demo.png; hairedit_demo_smoke.png with --smoke)")
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
-    add_editor_options(demo)
-    demo.set_defaults(func=run_demo)
-
-    doctor = subparsers.add_parser("doctor", help="check torch, devices and weights; --smoke runs every mode")
-    add_editor_options(doctor)
-    doctor.set_defaults(func=run_doctor)
-
-    bench = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
-    bench.add_argument("--quick", action="store_true", help="two timed repeats, two steps a stage (a few minutes)")
-    bench.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    bench.set_defaults(func=run_bench)
 
 
 def add_condition_options(parser: argparse.ArgumentParser) -> None:
@@ -186,7 +167,8 @@ def check_weights_present(folder: Path | None, config: EditConfig, edits: Iterab
     before any work (not one at a time, midway). Each edit is its preset (``config`` moved to
     it; None: ``config``'s own) and the names of its conditions (None: any edit)."""
     from .weights.download import missing_files, missing_files_message
-    from .weights.registry import WEIGHTS, files_needed
+    from .weight_needs import files_needed
+    from .weights.registry import WEIGHTS
 
     needed = set()
     for preset, conditions in set((preset, None if c is None else frozenset(c)) for preset, c in edits):
@@ -260,173 +242,3 @@ def write_intermediates(editor, result, args: argparse.Namespace, folder: Path) 
             images[f"mask_{name}"] = (np.clip(mask, 0, 1) * 255).round().astype(np.uint8)
     for name, image in images.items():
         save_image(image, folder / f"{name}.png", overwrite=args.overwrite)
-
-
-# -- demo and doctor -------------------------------------------------------------------------
-
-
-@dataclass
-class Mode:
-    label: str
-    conditions: dict
-
-
-def sample_photo() -> np.ndarray:
-    """scikit-image's astronaut portrait (512, 512, 3) uint8: a real photo that needs no download."""
-    from skimage import data
-
-    return data.astronaut()
-
-
-def sample_reference(photo: np.ndarray) -> np.ndarray:
-    """The reference person for the demo: the portrait mirrored.
-
-    scikit-image bundles no second photo with a detectable face (the cameraman's is too
-    small, the GIF too tiny), so the demo's reference hairstyle and colour come from the same
-    person: the mode runs end to end, but shows little change.
-    """
-    return np.ascontiguousarray(photo[:, ::-1])
-
-
-def sample_sketch(size_px: int = 512) -> np.ndarray:
-    """Three strokes over the left side of an aligned crop: hair reaching down past the ear.
-
-    Returns (size_px, size_px) uint8, grey 128 strokes on black as the official painter draws them.
-    """
-    canvas = np.zeros((size_px, size_px), np.uint8)
-    scale = size_px / 512
-    for offset in (0, 14, 28):
-        points = np.array([[150 - offset, 90], [110 - offset, 150], [95 - offset, 230], [100 - offset, 320]]) * scale
-        cv2.polylines(canvas, [points.astype(np.int32)], False, 128, max(1, round(2 * scale)))
-    return canvas
-
-
-def sample_mask(editor, crop: np.ndarray) -> np.ndarray:
-    """The crop's own parse with the hair painted longer on both sides, (p, p) uint8 labels."""
-    labels = editor.parse(crop).copy()
-    size = labels.shape[0]
-    band_top, band_bottom = int(size * 0.35), int(size * 0.75)
-    labels[band_top:band_bottom, : int(size * 0.2)] = 10
-    labels[band_top:band_bottom, int(size * 0.8) :] = 10
-    return labels
-
-
-def modes(editor, photo: np.ndarray, everything: bool) -> list[Mode]:
-    """The demo's modes; ``everything`` adds the rest (doctor --smoke runs them all)."""
-    reference = sample_reference(photo)
-    chosen = [
-        Mode("text: bob cut", {"hairstyle": "bob cut hairstyle"}),
-        Mode("reference hairstyle", {"hairstyle_ref": reference}),
-        Mode("sketch", {"sketch": sample_sketch()}),
-        Mode("RGB colour", {"rgb": (200, 40, 40)}),
-        Mode("text + colour", {"hairstyle": "afro hairstyle", "color": "blond hair"}),
-    ]
-    if everything:
-        crop = editor.align(photo).crop
-        chosen += [
-            Mode("text + painted mask", {"hairstyle": "long wavy hairstyle", "mask": sample_mask(editor, crop)}),
-            Mode("colour text", {"color": "purple hair"}),
-            Mode("colour reference", {"color_ref": reference}),
-            Mode("reference + sketch + RGB", {"hairstyle_ref": reference, "sketch": sample_sketch(), "rgb": "#d4a373"}),
-        ]
-    return chosen
-
-
-def contact_sheet(before: Image.Image, tiles: list[tuple[str, Image.Image]], tile_px: int = 256) -> Image.Image:
-    """'before' then each labelled result, side by side: (tile_px * (1 + len(tiles)), tile_px + 24) RGB."""
-    label_px = 24
-    items = [("before", before)] + tiles
-    sheet = Image.new("RGB", (tile_px * len(items), tile_px + label_px), "white")
-    draw = ImageDraw.Draw(sheet)
-    for index, (label, image) in enumerate(items):
-        sheet.paste(ImageOps.fit(image.convert("RGB"), (tile_px, tile_px)), (index * tile_px, label_px))
-        draw.text((index * tile_px + 6, 5), label, fill="black")
-    return sheet
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    output = args.output or Path("hairedit_demo_smoke.png" if args.smoke else "hairedit_demo.png")
-    check_output(output, args.overwrite)
-    editor = build_editor(args)
-    photo = sample_photo()
-    tiles, before = [], None
-    for mode in modes(editor, photo, everything=False):
-        print(f"demo: {mode.label}", file=sys.stderr)
-        with ProgressBars() as bars:
-            result = editor.edit(photo, seed=args.seed, callback=bars, previews=False, **mode.conditions)
-        before = result.crop_before
-        tiles.append((mode.label, result.crop_after))
-    save_image(contact_sheet(before, tiles), output, overwrite=args.overwrite)
-    print(f"wrote {output}: the aligned crop before, then each edit")
-    if args.smoke:
-        print(f"hairedit: {SMOKE_NOTICE}", file=sys.stderr)
-    return 0
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from .bench import run  # torch and every network: only once the arguments are read
-
-    return run(args)
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    import torch
-
-    from . import __version__
-    from .devices import available_devices
-    from .weights.download import missing_files, missing_files_message
-    from .weights.registry import WEIGHTS, files_needed, weights_dir
-
-    print(f"hairedit {__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
-    print(f"devices: {', '.join(available_devices())}")
-    for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-        print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
-    print(f"weights folder: {weights_dir(args.weights_dir)}")
-    missing = missing_files(folder=args.weights_dir)
-    broken = _broken_files(args.weights_dir)
-    for name in WEIGHTS:
-        state = "MISSING" if WEIGHTS[name] in missing else "BROKEN" if name in broken else "present"
-        print(f"  {state:8s} {name}{broken.get(name, '')}")
-    if missing:
-        print(missing_files_message(missing, args.weights_dir))
-    if args.smoke:  # random networks need no file: the edits decide
-        return _run_every_mode(args)
-    config = read_config(args)
-    failed = [name for name in files_needed(config) if WEIGHTS[name] in missing or name in broken]
-    if failed:
-        print(f"edits with the {config.preset} preset cannot run: {', '.join(failed)} missing or broken.")
-    return 1 if failed else 0
-
-
-def _broken_files(folder: Path | None) -> dict[str, str]:
-    """Present files whose size differs from their pin or lock-file record: name -> how
-    (a size only: `hairedit weights verify` compares every checksum)."""
-    from .weights.download import locate
-    from .weights.lock import expected
-    from .weights.registry import WEIGHTS
-
-    broken = {}
-    for name, entry in WEIGHTS.items():
-        path = locate(name, folder)
-        size_bytes = None if path is None else expected(entry, folder)[0]
-        if size_bytes is not None and path.stat().st_size != size_bytes:
-            broken[name] = f"  ({path.stat().st_size} bytes, expected {size_bytes}; `hairedit weights verify` says more)"
-    return broken
-
-
-def _run_every_mode(args: argparse.Namespace) -> int:
-    editor = build_editor(args)
-    photo = sample_photo()
-    print(f"every mode on the sample portrait ({SMOKE_NOTICE})")
-    failures = 0
-    for mode in modes(editor, photo, everything=True):
-        start = time.perf_counter()
-        try:
-            result = editor.edit(photo, seed=args.seed, progress=False, **mode.conditions)
-            ok = result.image.size == (photo.shape[1], photo.shape[0])
-            print(f"  {'ok' if ok else 'FAILED':6s} {mode.label} ({time.perf_counter() - start:.1f} s)")
-            failures += not ok
-        except Exception as error:  # doctor reports every mode, whatever breaks
-            print(f"  FAILED {mode.label}: {type(error).__name__}: {error}")
-            failures += 1
-    return 1 if failures else 0

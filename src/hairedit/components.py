@@ -19,9 +19,10 @@ from .cache import fingerprint
 from .checkpoints import check_decoder
 from .config import EditConfig, LayerResolutions
 from .errors import CheckpointError, DownloadError, MissingWeightsError
-from .losses import LatentPCA, compute_latent_pca, load_latent_pca
+from .latent_pca import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
-    bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
+    bald_mapper, bisenet, clip, clip_tokenizer, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2,
+    vgg,
 )
 
 log = logging.getLogger(__name__)
@@ -155,12 +156,12 @@ class Components:
     def load_for(self, config: EditConfig) -> None:
         """Load now every network an edit with ``config`` may use (the registry says which), so
         that the first edit timed is not charged for loading them (batch rows, eval's presets)."""
+        from .weight_needs import files_used
         from .weights.registry import WEIGHTS
 
-        for entry in WEIGHTS.values():
-            if entry.used_by(config):
-                for network in entry.networks:
-                    getattr(self, network)
+        for name in files_used(config):
+            for network in WEIGHTS[name].networks:
+                getattr(self, network)
 
     @classmethod
     def pretrained(cls, weights_dir: Path, device: torch.device, download: bool = True) -> Components:
@@ -208,7 +209,7 @@ class Components:
             "sketch_encoder": lambda: sketch_encoder.load_sketch_encoder(path("sketch_proxy.pt")),
             "e4e": lambda: e4e_encoder.load_e4e_encoder(path("e4e_ffhq_encode.pt")),
             "hairclip": lambda: hairclip_mapper.load_hairclip_mapper(
-                path("hairclip.pt"), tokenizer=clip.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
+                path("hairclip.pt"), tokenizer=clip_tokenizer.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
             ),
             "inception": lambda: inception.load_inception(path("pt_inception-2015-12-05-6726825d.pth")),
             "pca": pca,

@@ -26,10 +26,8 @@ import os
 import re
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image, ImageColor
-from skimage.morphology import skeletonize
 
 from .errors import InputError
 from .imageio import PhotoLike, has_transparency, load_photo, open_image
@@ -167,6 +165,8 @@ def load_sketch(source: PhotoLike, size_px: int = CANVAS_PX) -> np.ndarray:
     Raises InputError naming the file when it is unreadable, not square, empty, or mostly
     strokes (a photo given by mistake).
     """
+    import cv2  # only where a sketch or mask is read: not for --help, colours, or argument errors
+
     name = _name(source, "the sketch")
     drawn = _square(_drawn_pixels(source, name), "sketch", name)
     if not drawn.any():
@@ -187,6 +187,9 @@ def official_strokes(drawn: np.ndarray) -> np.ndarray:
 
     Strokes already about as wide as the official ones are kept as they are.
     """
+    import cv2
+    from skimage.morphology import skeletonize
+
     redrawn = cv2.dilate(skeletonize(drawn).astype(np.uint8), STROKE_KERNEL)
     area = drawn.sum() / max(1, redrawn.sum())
     if OFFICIAL_STROKE_AREA[0] <= area <= OFFICIAL_STROKE_AREA[1]:
@@ -208,6 +211,8 @@ def _drawn_pixels(source: PhotoLike, name: str) -> np.ndarray:
 
 def _resize_strokes(drawn: np.ndarray, size_px: int) -> np.ndarray:
     """Bool (s, s) -> bool (size_px, size_px), keeping every stroke (thin ones included)."""
+    import cv2
+
     if drawn.shape[0] == size_px:
         return drawn
     if drawn.shape[0] > size_px:
@@ -225,6 +230,8 @@ def load_mask(source: PhotoLike, size_px: int = CANVAS_PX) -> np.ndarray:
     See the module notes for the accepted files. Raises InputError naming the file when it
     is unreadable, not square, or holds values that are not labels.
     """
+    import cv2
+
     name = _name(source, "the mask")
     values = _mask_values(_open(source), name)
     if values.ndim == 3:

@@ -3,15 +3,14 @@
 1. align the face (and any reference photo), 2. invert it, 3-4. the hairstyle proxies (bald,
 a global one from text or a reference, a local one from a sketch), 5. blend the hairstyle in
 F, 6. recolour, 7. paste the new hair back into the whole photo.
+
+Steps 1-2 and the bald proxy depend on the photo alone (:class:`~hairedit.strategies.PhotoState`);
+the rest on what the edit asks for. Where a preset computes a step its own way (the instant
+preset's encoder and mapper), its :class:`~hairedit.strategies.ProxyStrategy` does it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
-from typing import TYPE_CHECKING
-
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,28 +19,21 @@ from PIL import Image
 from . import seeding
 from .conditions import Conditions
 from .config import EditConfig
-from .face.align import AlignedFace, CropTransform, align_face
+from .face.align import CROP_SIZE_PX, AlignedFace, CropTransform, align_face
 from .face.detect import choose_face, detect_faces
-from .face.paste import old_hair_left_past_crop, paste_back
+from .face.paste import grow_edit_region, old_hair_left_past_crop, paste_back
 from .imageio import PhotoLike, read_photo
 from .labels import EAR, HAIR
 from .losses import hair_mask
-from .progress import Reporter, to_uint8
+from .progress import Reporter, StageTimer, to_uint8
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
 from .stages.blending import blend_hairstyle
 from .stages.color import ColorTarget, color_proxy
-from .stages.inversion import Inverter, image_tensor
-from .stages.mapper import MapperCondition, mapper_latent, recoloured_hair, with_color_rows
-from .stages.reference import reference_proxy
+from .stages.inversion import image_tensor
 from .stages.sketch import sketch_proxy
-from .stages.text import text_proxy
+from .strategies import PhotoState, References, strategy_for
 
-if TYPE_CHECKING:
-    from .pipeline import HairEditor
-
-CROP_SIZE_PX = 1024
-EDIT_MARGIN_FRACTION = 0.02  # the paste region reaches this far (of the crop side) past the hair
 OLD_HAIR_PAST_CROP = (
     "the hair in the photo runs on past the edge of the face crop, and the new hair stops short of it there: "
     "hair outside the crop is never edited, so the old ends may still show beyond the new hair. For a large change "
@@ -49,89 +41,64 @@ OLD_HAIR_PAST_CROP = (
 )
 
 
-class _Stages:
-    """Times an edit's stages. Through the reporter, stop is checked as each starts and ends,
-    and its start and end are reported (``start``, ``end``): stages without optimisation steps
-    stop and show too."""
-
-    def __init__(self, reporter: Reporter):
-        self.reporter = reporter
-        self.timings: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, stage: str, start: bool = True, end: bool = True):
-        began = time.perf_counter()
-        with self.reporter.stage(stage, start, end):
-            yield
-        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - began
-
-
 class EditRun:
     """One edit's state, stage by stage (the numbered steps of :meth:`HairEditor.edit`)."""
 
-    def __init__(self, editor: HairEditor, config: EditConfig, reporter: Reporter):
-        self.editor, self.config, self.reporter = editor, config, reporter
-        self.c = editor.components
-        self.size = self.c.generator.size
+    def __init__(self, components, config: EditConfig, cache, reporter: Reporter):
+        self.components, self.config, self.reporter = components, config, reporter
+        self.size = components.generator.size
         self.rows = config.layers.rows(self.size)
-        self.timer = _Stages(reporter)
-        self.instant = config.instant is not None
-        self.mapped: torch.Tensor | None = None  # the instant preset's HairCLIP latent, hairstyle and colour
-        self.networks_used: set[str] = set()  # the loaded networks whose warnings this edit's result carries
+        self.timer = StageTimer(reporter)
+        self.strategy = strategy_for(config)(components, config, self.rows, cache, reporter, self.timer)
 
     def run(self, photo: PhotoLike, conditions: Conditions, face: int) -> EditResult:
-        c, config, timer = self.c, self.config, self.timer
+        components, config, timer, strategy = self.components, self.config, self.timer, self.strategy
         # 1. Find and align the face; the references too. Bad input fails here, and fails before
         # any progress shows: only the stage's end is reported.
         with timer("align", start=False):
             photo_array, photo_info = read_photo(photo)
             faces = detect_faces(photo_array)
             aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
-            source = image_tensor(aligned.crop, self.size, c.device)
-            hairstyle_ref = self._align(conditions.hairstyle_ref, "the hairstyle reference")
-            color_ref = self._align(conditions.color_ref, "the colour reference")
+            references = References(
+                _align(conditions.hairstyle_ref, "the hairstyle reference"),
+                _align(conditions.color_ref, "the colour reference"),
+            )
 
-        # 2. Invert the photo: W+ (II2S, or the encoder in the instant preset), then F and the fine rows (FS).
-        # Not reported here: the inverter reports what it computes, a cached inversion nothing.
-        with timer("inversion", start=False, end=False):
-            inverter = self._inverter()
-            inversion = inverter.invert(aligned.crop, self.reporter)
-        with torch.no_grad():
-            reconstruction = c.generator.synthesis(inversion.latent, start_features=inversion.features).image
-            source_parse = c.parser(source)
-            # Labels, not the parse's float logits (80 MB at 1024 px): at the parser's size for
-            # blending; at the image's for paste-back's masks and an RGB colour's mapper reference.
-            source_labels = source_parse.logits.argmax(1, keepdim=True)
-            self.source_labels_full = source_parse.logits_full.argmax(1, keepdim=True).to(torch.uint8)
-            del source_parse
-        self.source = source
-        proxies = ProxyImages(reconstruction=to_uint8(reconstruction))
+        # 2. Invert the photo: W+ (II2S, or the preset's encoder), then F and the fine rows (FS); parse it.
+        inverter = strategy.inverter()
+        source = self._invert(aligned, inverter)
+        proxies = ProxyImages(reconstruction=to_uint8(source.reconstruction))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
         bald = global_latent = local_latent = local_mask = None
         if conditions.global_hairstyle:
-            bald, global_latent = self._global_proxies(conditions, inversion.latent, source, hairstyle_ref, color_ref,
-                                                       inverter, proxies)
+            with timer("bald proxy"), torch.no_grad():
+                bald = bald_latent(components.bald_mapper, source.inversion.latent, self.rows,
+                                   config.blending.bald_alpha_scale)
+                proxies.bald = to_uint8(components.generator(bald))
+            global_latent = strategy.global_latent(source, conditions, references, inverter)
         if conditions.sketch is not None:
             with timer("sketch proxy"):
-                local_latent, local_mask = sketch_proxy(c, conditions.sketch, config.sketch)
+                local_latent, local_mask = sketch_proxy(components, conditions.sketch, config.sketch)
                 with torch.no_grad():
-                    proxies.sketch = to_uint8(c.generator(local_latent))
+                    proxies.sketch = to_uint8(components.generator(local_latent))
 
         # 5. Blend the hairstyle in F.
-        features, hairstyle_image = inversion.features, reconstruction
+        features, hairstyle_image = source.inversion.features, source.reconstruction
         if global_latent is not None or local_latent is not None:
             with timer("blending"):
-                noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, c.device)
+                noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, components.device)
                 blend = blend_hairstyle(
-                    c, inversion, source_labels, self.rows, config.blending, bald,
-                    global_latent, local_latent, local_mask, noise, self._painted_hair(conditions),
+                    components, source.inversion, source.labels, self.rows, config.blending, bald,
+                    global_latent, local_latent, local_mask, noise, strategy.painted_hair(conditions),
                 )
             features, hairstyle_image = blend.features, blend.image
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
             if global_latent is not None:
                 with torch.no_grad():
-                    global_image = blend.global_image if blend.global_image is not None else c.generator(global_latent)
+                    global_image = blend.global_image
+                    if global_image is None:
+                        global_image = components.generator(global_latent)
                 proxies.hairstyle = to_uint8(global_image)
 
         # 6. Recolour.
@@ -139,16 +106,16 @@ class EditRun:
         if conditions.recolours:
             with timer("colour proxy"):
                 result = color_proxy(
-                    c, self._color_target(conditions, color_ref), hairstyle_image, inversion.latent, features,
-                    config.color, self.rows, self.reporter, config.fast,
-                    self._mapped_color_latent(conditions, inversion.latent, color_ref),
+                    components, self._color_target(conditions, references), hairstyle_image, source.inversion.latent,
+                    features, config.color, self.rows, self.reporter, config.fast,
+                    strategy.color_latent(source, conditions, references),
                 )
             final = result.image
             proxies.color_stage1 = to_uint8(result.stage1_image)
 
         # 7. Paste the new hair back into the whole photo.
         with timer("paste back"), torch.no_grad():
-            masks = self._edit_masks(final, bald is not None, local_mask)
+            masks = self._edit_masks(source, final, bald is not None, local_mask)
             crop_after = to_uint8(final)
             if self.size != CROP_SIZE_PX:
                 crop_after = np.asarray(Image.fromarray(crop_after).resize((CROP_SIZE_PX,) * 2, Image.LANCZOS))
@@ -171,107 +138,35 @@ class EditRun:
 
     # -- the stages' details ---------------------------------------------------------------
 
-    def _align(self, reference: np.ndarray | None, name: str) -> AlignedFace | None:
-        if reference is None:
-            return None
-        return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
+    def _invert(self, aligned: AlignedFace, inverter) -> PhotoState:
+        """Step 2: the photo's inversion and parse. Not reported as a stage: the inverter reports
+        what it computes, a cached inversion nothing."""
+        components = self.components
+        with self.timer("inversion", start=False, end=False):
+            inversion = inverter.invert(aligned.crop, self.reporter)
+        with torch.no_grad():
+            source = image_tensor(aligned.crop, self.size, components.device)
+            reconstruction = components.generator.synthesis(inversion.latent, start_features=inversion.features).image
+            parse = components.parser(source)
+            # Labels, not the parse's float logits (80 MB at 1024 px).
+            labels = parse.logits.argmax(1, keepdim=True)
+            labels_full = parse.logits_full.argmax(1, keepdim=True).to(torch.uint8)
+        return PhotoState(aligned, source, inversion, reconstruction, labels, labels_full)
 
-    def _inverter(self) -> Inverter:
-        config = self.config
-        if self.instant:
-            self.networks_used.add("e4e")  # a cached inversion came from it too
-        context = (config.autocast, config.compile and config.compile_backend, torch.__version__)  # the arithmetic
-        return Inverter(self.c, config.inversion, self.rows, config.seed, self.editor.cache, config.fast,
-                        encoder=self.instant, cache_context=context)
-
-    def _global_proxies(self, conditions: Conditions, latent, source, hairstyle_ref, color_ref, inverter, proxies):
-        """The bald proxy (its image goes to ``proxies``) and the text or reference proxy."""
-        c, config, timer = self.c, self.config, self.timer
-        with timer("bald proxy"), torch.no_grad():
-            bald = bald_latent(c.bald_mapper, latent, self.rows, config.blending.bald_alpha_scale)
-            proxies.bald = to_uint8(c.generator(bald))
-        if self.instant:
-            with timer("mapper proxy"):
-                hairstyle = MapperCondition(conditions.hairstyle, self._image(hairstyle_ref))
-                self.mapped = self._mapper_latent(latent, hairstyle, self._mapper_color(conditions, color_ref))
-            global_latent = self.mapped
-        elif conditions.hairstyle is not None:
-            with timer("text proxy"):
-                global_latent = text_proxy(
-                    c, conditions.hairstyle, source, config.text, self.rows, self.reporter,
-                    self._painted_labels(conditions), seeding.stream(config.seed, seeding.TEXT_AUGMENTATIONS),
-                    config.fast, seeding.stream(config.seed, seeding.TEXT_START),
-                )
-        else:
-            with timer("reference inversion"):
-                reference_latent = inverter.invert_w(hairstyle_ref.crop, self.reporter, "reference inversion")
-            with timer("reference proxy"):
-                reference_image = image_tensor(hairstyle_ref.crop, self.size, c.device)
-                global_latent = reference_proxy(
-                    c, reference_latent, reference_image, source, config.reference, self.rows, self.reporter,
-                    self._painted_labels(conditions), config.fast,
-                )
-        return bald, global_latent
-
-    def _painted_labels(self, conditions: Conditions) -> torch.Tensor | None:
-        """The painted mask (1, p, p) long at the parser's size, for the proxies' mask loss."""
-        if conditions.mask is None:
-            return None
-        p = self.c.parser.input_size_px
-        labels = cv2.resize(conditions.mask, (p, p), interpolation=cv2.INTER_NEAREST)
-        return torch.from_numpy(labels).long().unsqueeze(0).to(self.c.device)
-
-    def _painted_hair(self, conditions: Conditions) -> torch.Tensor | None:
-        """The instant preset blends the global proxy where the mask's hair is painted (no
-        optimisation steers the proxy to it)."""
-        if not self.instant or conditions.mask is None:
-            return None
-        return (self._painted_labels(conditions).unsqueeze(1) == HAIR).float()
-
-    def _image(self, aligned: AlignedFace | None) -> torch.Tensor | None:
-        return None if aligned is None else image_tensor(aligned.crop, self.size, self.c.device)
-
-    def _mapper_color(self, conditions: Conditions, color_ref: AlignedFace | None) -> MapperCondition | None:
-        """The colour condition for the instant preset's mapper; None without a colour, or for an
-        RGB colour when ``color.stage1_steps`` asks for the official loss instead."""
-        if conditions.color is not None:
-            return MapperCondition(text=conditions.color)
-        if color_ref is not None:
-            return MapperCondition(image=self._image(color_ref))
-        if conditions.rgb is not None and self.config.color.stage1_steps == 0:
-            return recoloured_hair(self.source, (self.source_labels_full == HAIR).float(), conditions.rgb)
-        return None
-
-    def _mapper_latent(self, latent, hairstyle: MapperCondition | None, color: MapperCondition | None):
-        self.networks_used.add("hairclip")
-        return mapper_latent(self.c, latent, hairstyle, color, self.config.instant.mapper_strength)
-
-    def _mapped_color_latent(self, conditions: Conditions, latent, color_ref) -> torch.Tensor | None:
-        """The instant preset's colour proxy (text or reference colour), from the mapper's
-        latent; None where the colour proxy is optimised (other presets, RGB colours)."""
-        if not self.instant:
-            return None
-        color = self._mapper_color(conditions, color_ref)
-        if color is None:
-            return None
-        if self.mapped is None:  # no hairstyle asked: the mapper for the colour alone
-            self.mapped = self._mapper_latent(latent, None, color)
-        return with_color_rows(latent, self.mapped, self.rows.color)
-
-    def _color_target(self, conditions: Conditions, color_ref: AlignedFace | None) -> ColorTarget:
+    def _color_target(self, conditions: Conditions, references: References) -> ColorTarget:
         if conditions.color is not None:
             return ColorTarget(text=conditions.color)
         if conditions.rgb is not None:
             return ColorTarget(rgb=conditions.rgb)
-        return ColorTarget(reference_image=image_tensor(color_ref.crop, self.size, self.c.device))
+        return ColorTarget(reference_image=image_tensor(references.color.crop, self.size, self.components.device))
 
-    def _edit_masks(self, final, bald_used: bool, local_mask) -> EditMasks:
+    def _edit_masks(self, source: PhotoState, final, bald_used: bool, local_mask) -> EditMasks:
         """Hair before and after, and the region paste-back may change: hair before or after,
         the ears where the bald proxy went, the sketch's region, grown by a margin."""
         size = self.size
-        source_labels = self.source_labels_full[0, 0]
+        source_labels = source.labels_full[0, 0]
         hair_before = (source_labels == HAIR).float().cpu().numpy()
-        hair_after = hair_mask(self.c.parser, final)[0, 0].cpu().numpy()
+        hair_after = hair_mask(self.components.parser, final)[0, 0].cpu().numpy()
         changed = np.maximum(hair_before, hair_after)
         if bald_used:
             changed = np.maximum(changed, (source_labels == EAR).float().cpu().numpy())
@@ -279,22 +174,24 @@ class EditRun:
         if local_mask is not None:
             sketch_region = F.interpolate(local_mask, size=(size, size), mode="nearest")[0, 0].cpu().numpy()
             changed = np.maximum(changed, sketch_region)
-        region = _grow(changed, max(1, round(size * EDIT_MARGIN_FRACTION)))
+        region = grow_edit_region(changed > 0.5).astype(np.float32)
         return EditMasks(hair_before, hair_after, region, sketch_region)
 
     def _warnings(self, masks: EditMasks, aligned: AlignedFace) -> list[str]:
         """What the user should know about the result: what loading the networks it used
         found, and old hair left past the crop (random networks say nothing about hair)."""
-        warnings = [self.c.decoder_warnings[name] for name in sorted(self.networks_used)
-                    if name in self.c.decoder_warnings]
-        if self.c.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
+        components = self.components
+        warnings = [components.decoder_warnings[name] for name in sorted(self.strategy.used)
+                    if name in components.decoder_warnings]
+        if components.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
             warnings.append(OLD_HAIR_PAST_CROP)
         return warnings
 
 
-def _grow(mask: np.ndarray, margin_px: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
-    return cv2.dilate((mask > 0.5).astype(np.uint8), kernel).astype(np.float32)
+def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:
+    if reference is None:
+        return None
+    return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
 
 
 def _identity_aligned(aligned: AlignedFace) -> AlignedFace:

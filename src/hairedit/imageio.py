@@ -28,8 +28,6 @@ import os
 import struct
 import sys
 import typing
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ._requirements import require
+from .atomic import write_atomically
 from .errors import InputError
 
 require("numpy", "pillow")
@@ -372,36 +371,3 @@ def _save(image: Image.Image, path: Path, image_format: str, options: dict, over
         options = {"quality": 95, **({"subsampling": 0} if image_format == "JPEG" else {}), **options}
     options = {key: value for key, value in options.items() if value is not None}
     return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options), overwrite)
-
-
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None], overwrite: bool = False) -> Path:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then give it the name ``path``.
-
-    Without ``overwrite`` the name is taken only if no file has it, even one written meanwhile
-    (a hard link, which fails rather than replaces); InputError if one does.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        with open(temporary, "xb") as handle:  # "x" honours the umask, unlike mkstemp's 0600
-            write(handle)
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            _link_new(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
-def _link_new(temporary: Path, path: Path) -> None:
-    """Give ``temporary`` the name ``path`` only if no file has it, even one written meanwhile."""
-    try:
-        os.link(temporary, path)
-    except FileExistsError as error:
-        raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.") from error
-    except OSError:
-        # Filesystems without hard links (FAT, some network shares): check, then rename.
-        if path.exists():
-            raise InputError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it.") from None
-        os.replace(temporary, path)

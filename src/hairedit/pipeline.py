@@ -19,9 +19,9 @@ from .components import Components
 from .conditions import Conditions, check_conditions
 from .config import EditConfig, LatentRows
 from .devices import resolve_device
-from .edit_run import CROP_SIZE_PX, OLD_HAIR_PAST_CROP, EditRun
+from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
-from .face.align import AlignedFace, align_face
+from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
 from .progress import ProgressBars, ProgressCallback, Reporter
@@ -143,7 +143,7 @@ class HairEditor:
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
-                run = EditRun(self, config, Reporter(callback, cancel, previews))
+                run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews))
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:

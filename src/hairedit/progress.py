@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -100,6 +101,23 @@ class Reporter:
             with torch.no_grad():
                 image = to_uint8(preview())
         self.callback(Progress(stage, step, total, None if loss is None else float(loss.detach()), image))
+
+
+class StageTimer:
+    """Times an edit's stages (seconds per stage name, summed where a stage runs again). Each
+    runs inside the reporter's ``stage``: stop is checked as it starts and ends, and its start
+    and end are reported (``start``, ``end``), so stages without optimisation steps show too."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str, start: bool = True, end: bool = True) -> Iterator[None]:
+        began = time.perf_counter()
+        with self.reporter.stage(stage, start, end):
+            yield
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - began
 
 
 class ProgressBars:

@@ -109,7 +109,7 @@ def run_batch(
     outdir = OutputDir.at(output)
     outdir.prepare()
     with outdir.lock():
-        outcomes = _without_work(tasks, outdir, overwrite)
+        outcomes = _outcomes_known_from_outputs(tasks, outdir, overwrite)
         todo = [task for task in tasks if task.index not in outcomes]
         groups = _groups(todo)
         wanted = workers or (len(devices) if devices else None if cluster else 1)
@@ -139,7 +139,7 @@ def _report_line(task: RowTask, outcome: RowOutcome) -> dict:
             **result}
 
 
-def _without_work(tasks: list[RowTask], outdir: OutputDir, overwrite: bool) -> dict[int, RowOutcome]:
+def _outcomes_known_from_outputs(tasks: list[RowTask], outdir: OutputDir, overwrite: bool) -> dict[int, RowOutcome]:
     """The outcomes known from the output folder alone (one listing of it): rows done or
     refused before, outputs in the way. Tidies what a killed batch left half-written."""
     listing = outdir.listing()

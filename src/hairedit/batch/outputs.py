@@ -212,7 +212,7 @@ class LocalDir(OutputDir):
         return (self.root / name).read_bytes()
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        from ..imageio import write_atomically
+        from ..atomic import write_atomically
 
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)

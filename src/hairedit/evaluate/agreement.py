@@ -16,8 +16,9 @@ from ..networks.clip import CLIPGuide
 from ..stages.inversion import image_tensor
 
 
-def mean_hair_lab(crop: np.ndarray, hair: np.ndarray) -> np.ndarray | None:
-    """(3,) mean CIE Lab (sRGB, D65) of the hair pixels; None where there is no hair."""
+def mean_hair_cie_lab(crop: np.ndarray, hair: np.ndarray) -> np.ndarray | None:
+    """(3,) mean CIE Lab (sRGB, D65) of the hair pixels; None where there is no hair. True CIE Lab,
+    for CIEDE2000, not the official loss's (``losses.mean_hair_official_lab``)."""
     if not hair.any():
         return None
     return rgb2lab(crop[hair][None].astype(np.float64) / 255)[0].mean(0)
@@ -31,7 +32,7 @@ def rgb_lab(rgb: tuple[int, int, int]) -> np.ndarray:
 def color_difference(target_lab: np.ndarray | None, crop: np.ndarray, hair: np.ndarray) -> float:
     """CIEDE2000 between the mean colour of the hair and ``target_lab``: 0 is exact, about 2.3 a
     just-noticeable difference; nan where the crop or the target has no hair."""
-    measured = mean_hair_lab(crop, hair)
+    measured = mean_hair_cie_lab(crop, hair)
     if measured is None or target_lab is None:
         return float("nan")
     return float(deltaE_ciede2000(measured, target_lab))

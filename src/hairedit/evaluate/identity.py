@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..face.detect import DetectedFace, load_predictor, predictor_path
+from ..weights.checks import checker
 
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 SAME_PERSON_DISTANCE = 0.6  # dlib's threshold on the Euclidean distance of two embeddings
@@ -73,3 +74,9 @@ def identity_score(
     """How alike the face ``face`` (found in ``before``) is in ``before`` and ``after``, two
     (H, W, 3) uint8 photos of one size."""
     return compare_embeddings(face_embedding(before, face, weights_dir), face_embedding(after, face, weights_dir))
+
+
+@checker(RECOGNITION_MODEL)
+def check_recognition_file(path: Path) -> str:
+    load_recognition_model(str(path))
+    return "dlib face recognition, 128-d"

@@ -26,11 +26,10 @@ from PIL import Image
 from ..components import Components
 from ..conditions import load_mask, load_sketch, parse_rgb
 from ..errors import InputError
-from ..face.align import AlignedFace, align_face
+from ..face.align import CROP_SIZE_PX, AlignedFace, align_face
 from ..face.detect import choose_face, detect_faces
 from ..imageio import load_photo
 from ..labels import HAIR
-from ..pipeline import CROP_SIZE_PX
 from ..stages.inversion import image_tensor
 from . import agreement
 from .identity import identity_score
@@ -168,7 +167,7 @@ class EditEvaluator:
             return None
         reference = load_photo(conditions["color_ref"], "the colour reference")
         crop = align_face(reference, choose_face(detect_faces(reference), 0, "the colour reference"), CROP_SIZE_PX).crop
-        target = agreement.mean_hair_lab(crop, self.hair(crop))
+        target = agreement.mean_hair_cie_lab(crop, self.hair(crop))
         if target is None:
             raise InputError("the parser finds no hair in the colour reference: its colour cannot be measured.")
         return target

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from ..face.align import CropTransform
+from ..face.paste import grow_edit_region
 from ..networks.vgg import LPIPS
 
 PEAK = 255.0  # the largest pixel value: PSNR's signal
-REGION_MARGIN_FRACTION = 0.02  # of the crop side: the edit may blend this far past the hair
 LPIPS_MAX_PX = 512  # LPIPS sees images area-downsized to at most this on their long side
 # SSIM as Wang et al. 2004: an 11 px Gaussian window of sigma 1.5, K1 0.01, K2 0.03.
 SSIM_SIGMA = 1.5
@@ -25,10 +25,8 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 def edit_region(hair_before: np.ndarray, hair_after: np.ndarray) -> np.ndarray:
     """(S, S) bool: where an edit may change the crop, the union of the two hair masks
-    (S, S) bool grown by ``REGION_MARGIN_FRACTION`` of the side."""
-    margin_px = max(1, round(hair_before.shape[0] * REGION_MARGIN_FRACTION))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
-    return cv2.dilate((hair_before | hair_after).astype(np.uint8), kernel).astype(bool)
+    (S, S) bool grown as the pipeline grows it (:func:`~hairedit.face.paste.grow_edit_region`)."""
+    return grow_edit_region(hair_before | hair_after)
 
 
 def region_in_photo(region: np.ndarray, transform: CropTransform) -> np.ndarray:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..errors import InputError
+from ..imageio import save_image
 from ..output_paths import check_writable_folder
-from ..imageio import save_image, write_atomically
 from .measure import HIGHER_IS_BETTER, Measured
 from .plots import scatter_plot, strip_plot
 from .sets import Interval

@@ -25,6 +25,7 @@ from PIL import Image
 from ..errors import InputError
 from .detect import DetectedFace
 
+CROP_SIZE_PX = 1024  # the FFHQ crop every edit works on
 TRANSFORM_SIZE_PX = 4096  # the official intermediate: sample the quad at 4096, then downsize
 
 
@@ -130,7 +131,7 @@ def crop_transform(quad: np.ndarray, size_px: int, photo_size: tuple[int, int]) 
     return CropTransform(np.column_stack([across, down, first_centre]), size_px, photo_size)
 
 
-def align_face(photo: np.ndarray, face: DetectedFace, size_px: int = 1024) -> AlignedFace:
+def align_face(photo: np.ndarray, face: DetectedFace, size_px: int = CROP_SIZE_PX) -> AlignedFace:
     """The FFHQ crop (size_px, size_px, 3) uint8 of ``face`` in ``photo`` (H, W, 3) uint8 RGB."""
     quad, side = ffhq_quad(face.landmarks)
     transform = crop_transform(quad, size_px, (photo.shape[1], photo.shape[0]))

@@ -7,12 +7,12 @@ import argparse
 import json
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..errors import InputError
-from ..imageio import load_photo, save_image, write_atomically
-from .align import AlignedFace, align_face
+from ..imageio import load_photo, save_image
+from .align import CROP_SIZE_PX, AlignedFace, align_face
 from .detect import DetectedFace, choose_face, detect_faces
 
-CROP_SIZE_PX = 1024
 COORDINATES = "photo pixels as displayed (EXIF orientation applied): x right, y down, pixel centres at integers"
 
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError, FaceNotFoundError, InputError
+from ..weights.checks import checker
 from .dlib_pyramid import box_in_photo, level_for_width, level_image
 
 PREDICTOR_NAME = "shape_predictor_68_face_landmarks.dat"
@@ -160,3 +161,9 @@ def choose_face(faces: list[DetectedFace], index: int = 0, source: str = "the ph
             f"at least {MIN_EYE_DISTANCE_PX} px are needed. Use a closer or higher-resolution photo."
         )
     return face
+
+
+@checker(PREDICTOR_NAME)
+def check_predictor_file(path: Path) -> str:
+    load_predictor(str(path))
+    return "dlib 68 landmarks"

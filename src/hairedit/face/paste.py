@@ -23,11 +23,20 @@ from PIL import Image
 from ..errors import InputError
 from .align import AlignedFace, CropTransform
 
-FEATHER_FRACTION = 0.02  # 20 px at 1024: the pipeline's margin around the hair
+EDIT_MARGIN_FRACTION = 0.02  # the edit region reaches this far (of the crop side) past the hair it changes
+FEATHER_FRACTION = 0.02  # 20 px at 1024: the blend's ramp inside the edit region (as wide as its margin)
 BORDER_FEATHER_FRACTION = 0.05  # 51 px at 1024: the hand-over to whatever lies past the crop
 DETAIL_TOLERANCE = 24.0  # grey levels of change at which none of the photo's own detail is kept
 BAND_ROWS = 256  # photo rows blended at a time: bounds the float work for huge faces
 _UNTOUCHED = 1 / 512  # weights below this could not change a pixel by half a grey level
+
+
+def grow_edit_region(changed: np.ndarray) -> np.ndarray:
+    """(S, S) bool where an edit changed the crop -> (S, S) bool where it may change it: grown by
+    ``EDIT_MARGIN_FRACTION`` of the side (an ellipse), the margin blending may reach."""
+    margin_px = max(1, round(changed.shape[0] * EDIT_MARGIN_FRACTION))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
+    return cv2.dilate(changed.astype(np.uint8), kernel).astype(bool)
 
 
 def blend_weights(edit_region: np.ndarray) -> np.ndarray:

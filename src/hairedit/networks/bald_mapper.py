@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
+from ..weights.checks import checker
 from .random_init import seeded
 
 
@@ -65,8 +66,8 @@ class BaldMapper(nn.Module):
 def load_bald_mapper(path: str | Path, device: str | torch.device = "cpu") -> BaldMapper:
     """Read ``bald_proxy.pt`` (``state_dict``, ``alpha``)."""
     checkpoint = read_checkpoint(path)
-    state = take(checkpoint, "state_dict", path)
-    alpha = float(take(checkpoint, "alpha", path))
+    state = checkpoint_entry(checkpoint, "state_dict", path)
+    alpha = float(checkpoint_entry(checkpoint, "alpha", path))
     mapper = BaldMapper(alpha=alpha)
     load_strict(mapper, state, path)
     return mapper.eval().requires_grad_(False).to(device)
@@ -75,3 +76,8 @@ def load_bald_mapper(path: str | Path, device: str | torch.device = "cpu") -> Ba
 def small_bald_mapper(seed: int = 0, style_dim: int = 64) -> BaldMapper:
     with seeded(seed):
         return BaldMapper(style_dim, width=style_dim, n_layers=8, alpha=1.0).eval().requires_grad_(False)
+
+
+@checker("bald_proxy.pt")
+def check_bald_mapper_file(path: Path) -> str:
+    return f"alpha {load_bald_mapper(path).alpha:.3f}"

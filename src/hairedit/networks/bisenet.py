@@ -18,6 +18,7 @@ from torch import nn
 from ..checkpoints import load_strict, read_checkpoint
 from ..labels import HAIR, N_CLASSES
 from ..resample import bicubic_downsample
+from ..weights.checks import checker
 from .random_init import seeded
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -211,3 +212,9 @@ def small_parser(seed: int = 0, input_size_px: int = 64) -> FaceParser:
     """The official architecture with random weights, fed small images (tests, ``--smoke``)."""
     with seeded(seed):
         return FaceParser(BiSeNet(N_CLASSES), input_size_px).eval().requires_grad_(False)
+
+
+@checker("seg.pth")
+def check_parser_file(path: Path) -> str:
+    load_parser(path)
+    return "BiSeNet, 16 classes"

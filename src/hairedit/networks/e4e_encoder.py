@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, state_digests, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint, state_digests
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
 from .random_init import seeded
 from .stylegan2 import EqualLinear
@@ -134,7 +135,7 @@ def _options(opts: object, path: str | Path) -> Mapping:
 def _latent_avg(checkpoint: Mapping, opts: Mapping, n_styles: int, style_dim: int, path: str | Path) -> torch.Tensor:
     if not opts.get("start_from_latent_avg", False):
         return torch.zeros(1, style_dim)
-    latent_avg = torch.as_tensor(take(checkpoint, "latent_avg", path), dtype=torch.float32)
+    latent_avg = torch.as_tensor(checkpoint_entry(checkpoint, "latent_avg", path), dtype=torch.float32)
     if latent_avg.shape not in ((style_dim,), (1, style_dim), (n_styles, style_dim)):
         raise CheckpointError(
             f"{path}: latent_avg has shape {tuple(latent_avg.shape)}; expected ({n_styles}, {style_dim})."
@@ -152,8 +153,8 @@ def load_e4e_encoder(path: str | Path, device: str | torch.device = "cpu") -> E4
     (no copy, no random initialisation first).
     """
     checkpoint = read_checkpoint(path)
-    opts = _options(take(checkpoint, "opts", path), path)
-    state = take(checkpoint, "state_dict", path)
+    opts = _options(checkpoint_entry(checkpoint, "opts", path), path)
+    state = checkpoint_entry(checkpoint, "state_dict", path)
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}, not a state dict.")
     n_styles = 2 * int(math.log2(int(opts.get("stylegan_size", 1024)))) - 2
@@ -189,3 +190,8 @@ def small_e4e_encoder(
     if latent_avg is not None:
         encoder.latent_avg = latent_avg.detach().float().reshape(-1, style_dim).clone()
     return encoder.eval().requires_grad_(False)
+
+
+@checker("e4e_ffhq_encode.pt")
+def check_e4e_file(path: Path) -> str:
+    return f"Encoder4Editing, {load_e4e_encoder(path).n_styles} W+ rows"

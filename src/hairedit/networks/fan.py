@@ -25,6 +25,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError, MissingWeightsError
+from ..weights.checks import checker
 from .random_init import seeded
 
 N_LANDMARKS = 68
@@ -282,3 +283,9 @@ def small_fan(seed: int = 0) -> LandmarkHeatmaps:
     with seeded(seed):
         fan = FAN(num_modules=2, width=32, hourglass_depth=2)
     return LandmarkHeatmaps(fan).eval().requires_grad_(False)
+
+
+@checker("3DFAN4-7835d9f11d.pth.tar")
+def check_fan_file(path: Path) -> str:
+    load_fan(path)
+    return "FAN, 4 stacks"

@@ -49,8 +49,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, state_digests, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint, state_digests
 from ..errors import CheckpointError, MissingWeightsError
+from ..weights.checks import checker
 from .clip import CLIP_SIZE_PX, VIT_B_32, CLIPGuide, small_clip
 from .clip_openai import compute_in_float32, openai_to_transformers, uninitialised_clip_model
 from .random_init import seeded
@@ -255,12 +256,12 @@ def load_hairclip_mapper(path: str | Path, device: str | torch.device = "cpu", t
     The mapper keys load strictly; ``mapper.clip_model.*`` becomes its CLIP (see the module
     docstring), every key accounted for; ``decoder.*`` is dropped by name once fingerprinted
     (``decoder_digests``, for ``checkpoints.check_decoder``); any other key is refused.
-    ``tokenizer``: a ``transformers.CLIPTokenizer`` (``clip.load_tokenizer``), needed for
+    ``tokenizer``: a ``transformers.CLIPTokenizer`` (``clip_tokenizer.load_tokenizer``), needed for
     text conditions only.
     """
     checkpoint = read_checkpoint(path)
-    n_latent = _n_latent(take(checkpoint, "opts", path), path)
-    state = take(checkpoint, "state_dict", path)
+    n_latent = _n_latent(checkpoint_entry(checkpoint, "opts", path), path)
+    state = checkpoint_entry(checkpoint, "state_dict", path)
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}, not a state dict.")
     mapper_state, clip_state, decoder_state = {}, {}, {}
@@ -298,3 +299,9 @@ def small_hairclip_mapper(
     with seeded(seed):
         mapper = HairMapper(n_latent, style_dim, embed_dim, coarse, fine_start - coarse)
     return HairCLIP(mapper, clip).eval().requires_grad_(False)
+
+
+@checker("hairclip.pt")
+def check_hairclip_file(path: Path) -> str:
+    load_hairclip_mapper(path)
+    return "HairCLIP mapper and its CLIP ViT-B/32"

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .random_init import seeded
 
 INPUT_SIZE_PX = 299
@@ -50,16 +51,16 @@ def _same_avg_pool(x: torch.Tensor) -> torch.Tensor:
 class InceptionA(nn.Module):
     """35 px: 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | pool -> 1x1."""
 
-    def __init__(self, in_channels: int, pool_features: int, d: int):
+    def __init__(self, in_channels: int, pool_features: int, width_divisor: int):
         super().__init__()
-        self.branch1x1 = BasicConv(in_channels, 64 // d, 1)
-        self.branch5x5_1 = BasicConv(in_channels, 48 // d, 1)
-        self.branch5x5_2 = BasicConv(48 // d, 64 // d, 5, padding=2)
-        self.branch3x3dbl_1 = BasicConv(in_channels, 64 // d, 1)
-        self.branch3x3dbl_2 = BasicConv(64 // d, 96 // d, 3, padding=1)
-        self.branch3x3dbl_3 = BasicConv(96 // d, 96 // d, 3, padding=1)
+        self.branch1x1 = BasicConv(in_channels, 64 // width_divisor, 1)
+        self.branch5x5_1 = BasicConv(in_channels, 48 // width_divisor, 1)
+        self.branch5x5_2 = BasicConv(48 // width_divisor, 64 // width_divisor, 5, padding=2)
+        self.branch3x3dbl_1 = BasicConv(in_channels, 64 // width_divisor, 1)
+        self.branch3x3dbl_2 = BasicConv(64 // width_divisor, 96 // width_divisor, 3, padding=1)
+        self.branch3x3dbl_3 = BasicConv(96 // width_divisor, 96 // width_divisor, 3, padding=1)
         self.branch_pool = BasicConv(in_channels, pool_features, 1)
-        self.out_channels = (64 + 64 + 96) // d + pool_features
+        self.out_channels = (64 + 64 + 96) // width_divisor + pool_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([
@@ -73,13 +74,13 @@ class InceptionA(nn.Module):
 class InceptionB(nn.Module):
     """35 -> 17 px: 3x3 stride 2 | 1x1 -> 3x3 -> 3x3 stride 2 | max pool."""
 
-    def __init__(self, in_channels: int, d: int):
+    def __init__(self, in_channels: int, width_divisor: int):
         super().__init__()
-        self.branch3x3 = BasicConv(in_channels, 384 // d, 3, stride=2)
-        self.branch3x3dbl_1 = BasicConv(in_channels, 64 // d, 1)
-        self.branch3x3dbl_2 = BasicConv(64 // d, 96 // d, 3, padding=1)
-        self.branch3x3dbl_3 = BasicConv(96 // d, 96 // d, 3, stride=2)
-        self.out_channels = (384 + 96) // d + in_channels
+        self.branch3x3 = BasicConv(in_channels, 384 // width_divisor, 3, stride=2)
+        self.branch3x3dbl_1 = BasicConv(in_channels, 64 // width_divisor, 1)
+        self.branch3x3dbl_2 = BasicConv(64 // width_divisor, 96 // width_divisor, 3, padding=1)
+        self.branch3x3dbl_3 = BasicConv(96 // width_divisor, 96 // width_divisor, 3, stride=2)
+        self.out_channels = (384 + 96) // width_divisor + in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([
@@ -92,9 +93,9 @@ class InceptionB(nn.Module):
 class InceptionC(nn.Module):
     """17 px, factorised 7x7: 1x1 | 1x1 -> 1x7 -> 7x1 | 1x1 -> (7x1 -> 1x7) x 2 | pool -> 1x1."""
 
-    def __init__(self, in_channels: int, channels_7x7: int, d: int):
+    def __init__(self, in_channels: int, channels_7x7: int, width_divisor: int):
         super().__init__()
-        c7, out = channels_7x7, 192 // d
+        c7, out = channels_7x7, 192 // width_divisor
         row, column = dict(kernel=(1, 7), padding=(0, 3)), dict(kernel=(7, 1), padding=(3, 0))
         self.branch1x1 = BasicConv(in_channels, out, 1)
         self.branch7x7_1 = BasicConv(in_channels, c7, 1)
@@ -123,15 +124,15 @@ class InceptionC(nn.Module):
 class InceptionD(nn.Module):
     """17 -> 8 px: 1x1 -> 3x3 stride 2 | 1x1 -> 1x7 -> 7x1 -> 3x3 stride 2 | max pool."""
 
-    def __init__(self, in_channels: int, d: int):
+    def __init__(self, in_channels: int, width_divisor: int):
         super().__init__()
-        self.branch3x3_1 = BasicConv(in_channels, 192 // d, 1)
-        self.branch3x3_2 = BasicConv(192 // d, 320 // d, 3, stride=2)
-        self.branch7x7x3_1 = BasicConv(in_channels, 192 // d, 1)
-        self.branch7x7x3_2 = BasicConv(192 // d, 192 // d, (1, 7), padding=(0, 3))
-        self.branch7x7x3_3 = BasicConv(192 // d, 192 // d, (7, 1), padding=(3, 0))
-        self.branch7x7x3_4 = BasicConv(192 // d, 192 // d, 3, stride=2)
-        self.out_channels = (320 + 192) // d + in_channels
+        self.branch3x3_1 = BasicConv(in_channels, 192 // width_divisor, 1)
+        self.branch3x3_2 = BasicConv(192 // width_divisor, 320 // width_divisor, 3, stride=2)
+        self.branch7x7x3_1 = BasicConv(in_channels, 192 // width_divisor, 1)
+        self.branch7x7x3_2 = BasicConv(192 // width_divisor, 192 // width_divisor, (1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = BasicConv(192 // width_divisor, 192 // width_divisor, (7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = BasicConv(192 // width_divisor, 192 // width_divisor, 3, stride=2)
+        self.out_channels = (320 + 192) // width_divisor + in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seven = self.branch7x7x3_1(x)
@@ -146,20 +147,20 @@ class InceptionE(nn.Module):
     ``max_pool``: the last block of the TensorFlow graph pools by max, the one before by average.
     """
 
-    def __init__(self, in_channels: int, d: int, max_pool: bool):
+    def __init__(self, in_channels: int, width_divisor: int, max_pool: bool):
         super().__init__()
         row, column = dict(kernel=(1, 3), padding=(0, 1)), dict(kernel=(3, 1), padding=(1, 0))
         self.max_pool = max_pool
-        self.branch1x1 = BasicConv(in_channels, 320 // d, 1)
-        self.branch3x3_1 = BasicConv(in_channels, 384 // d, 1)
-        self.branch3x3_2a = BasicConv(384 // d, 384 // d, **row)
-        self.branch3x3_2b = BasicConv(384 // d, 384 // d, **column)
-        self.branch3x3dbl_1 = BasicConv(in_channels, 448 // d, 1)
-        self.branch3x3dbl_2 = BasicConv(448 // d, 384 // d, 3, padding=1)
-        self.branch3x3dbl_3a = BasicConv(384 // d, 384 // d, **row)
-        self.branch3x3dbl_3b = BasicConv(384 // d, 384 // d, **column)
-        self.branch_pool = BasicConv(in_channels, 192 // d, 1)
-        self.out_channels = (320 + 4 * 384 + 192) // d
+        self.branch1x1 = BasicConv(in_channels, 320 // width_divisor, 1)
+        self.branch3x3_1 = BasicConv(in_channels, 384 // width_divisor, 1)
+        self.branch3x3_2a = BasicConv(384 // width_divisor, 384 // width_divisor, **row)
+        self.branch3x3_2b = BasicConv(384 // width_divisor, 384 // width_divisor, **column)
+        self.branch3x3dbl_1 = BasicConv(in_channels, 448 // width_divisor, 1)
+        self.branch3x3dbl_2 = BasicConv(448 // width_divisor, 384 // width_divisor, 3, padding=1)
+        self.branch3x3dbl_3a = BasicConv(384 // width_divisor, 384 // width_divisor, **row)
+        self.branch3x3dbl_3b = BasicConv(384 // width_divisor, 384 // width_divisor, **column)
+        self.branch_pool = BasicConv(in_channels, 192 // width_divisor, 1)
+        self.out_channels = (320 + 4 * 384 + 192) // width_divisor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         single = self.branch3x3_1(x)
@@ -182,23 +183,22 @@ class FIDInception(nn.Module):
 
     def __init__(self, width_divisor: int = 1):
         super().__init__()
-        d = width_divisor
-        self.Conv2d_1a_3x3 = BasicConv(3, 32 // d, 3, stride=2)
-        self.Conv2d_2a_3x3 = BasicConv(32 // d, 32 // d, 3)
-        self.Conv2d_2b_3x3 = BasicConv(32 // d, 64 // d, 3, padding=1)
-        self.Conv2d_3b_1x1 = BasicConv(64 // d, 80 // d, 1)
-        self.Conv2d_4a_3x3 = BasicConv(80 // d, 192 // d, 3)
-        self.Mixed_5b = InceptionA(192 // d, 32 // d, d)
-        self.Mixed_5c = InceptionA(self.Mixed_5b.out_channels, 64 // d, d)
-        self.Mixed_5d = InceptionA(self.Mixed_5c.out_channels, 64 // d, d)
-        self.Mixed_6a = InceptionB(self.Mixed_5d.out_channels, d)
-        self.Mixed_6b = InceptionC(self.Mixed_6a.out_channels, 128 // d, d)
-        self.Mixed_6c = InceptionC(self.Mixed_6b.out_channels, 160 // d, d)
-        self.Mixed_6d = InceptionC(self.Mixed_6c.out_channels, 160 // d, d)
-        self.Mixed_6e = InceptionC(self.Mixed_6d.out_channels, 192 // d, d)
-        self.Mixed_7a = InceptionD(self.Mixed_6e.out_channels, d)
-        self.Mixed_7b = InceptionE(self.Mixed_7a.out_channels, d, max_pool=False)
-        self.Mixed_7c = InceptionE(self.Mixed_7b.out_channels, d, max_pool=True)
+        self.Conv2d_1a_3x3 = BasicConv(3, 32 // width_divisor, 3, stride=2)
+        self.Conv2d_2a_3x3 = BasicConv(32 // width_divisor, 32 // width_divisor, 3)
+        self.Conv2d_2b_3x3 = BasicConv(32 // width_divisor, 64 // width_divisor, 3, padding=1)
+        self.Conv2d_3b_1x1 = BasicConv(64 // width_divisor, 80 // width_divisor, 1)
+        self.Conv2d_4a_3x3 = BasicConv(80 // width_divisor, 192 // width_divisor, 3)
+        self.Mixed_5b = InceptionA(192 // width_divisor, 32 // width_divisor, width_divisor)
+        self.Mixed_5c = InceptionA(self.Mixed_5b.out_channels, 64 // width_divisor, width_divisor)
+        self.Mixed_5d = InceptionA(self.Mixed_5c.out_channels, 64 // width_divisor, width_divisor)
+        self.Mixed_6a = InceptionB(self.Mixed_5d.out_channels, width_divisor)
+        self.Mixed_6b = InceptionC(self.Mixed_6a.out_channels, 128 // width_divisor, width_divisor)
+        self.Mixed_6c = InceptionC(self.Mixed_6b.out_channels, 160 // width_divisor, width_divisor)
+        self.Mixed_6d = InceptionC(self.Mixed_6c.out_channels, 160 // width_divisor, width_divisor)
+        self.Mixed_6e = InceptionC(self.Mixed_6d.out_channels, 192 // width_divisor, width_divisor)
+        self.Mixed_7a = InceptionD(self.Mixed_6e.out_channels, width_divisor)
+        self.Mixed_7b = InceptionE(self.Mixed_7a.out_channels, width_divisor, max_pool=False)
+        self.Mixed_7c = InceptionE(self.Mixed_7b.out_channels, width_divisor, max_pool=True)
         self.features = self.Mixed_7c.out_channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -238,3 +238,9 @@ def small_inception(seed: int = 0, width_divisor: int = 16) -> FIDInception:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     return network.eval().requires_grad_(False)
+
+
+@checker("pt_inception-2015-12-05-6726825d.pth")
+def check_inception_file(path: Path) -> str:
+    load_inception(path)
+    return "FID Inception v3"

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoints import load_strict, read_checkpoint, take
+from ..checkpoints import checkpoint_entry, load_strict, read_checkpoint
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .ir_se import IR_SE_50_UNITS, STAGE_DEPTHS, IRSEBackbone
 from .random_init import seeded
 
@@ -76,8 +77,8 @@ def _input_nc(opts: object, path: str | Path) -> int:
 def load_sketch_encoder(path: str | Path, device: str | torch.device = "cpu") -> SketchEncoder:
     """Read ``sketch_proxy.pt`` (``state_dict``, ``opts``): only the first-stage encoder."""
     checkpoint = read_checkpoint(path)
-    state = take(checkpoint, "state_dict", path)
-    encoder = SketchEncoder(input_nc=_input_nc(take(checkpoint, "opts", path), path))
+    state = checkpoint_entry(checkpoint, "state_dict", path)
+    encoder = SketchEncoder(input_nc=_input_nc(checkpoint_entry(checkpoint, "opts", path), path))
     encoder_state = {key[len(PREFIX) :]: value for key, value in state.items() if key.startswith(PREFIX)}
     if not encoder_state:
         raise CheckpointError(f"{path} has no '{PREFIX}*' keys: it is not an E2Style sketch model.")
@@ -93,3 +94,9 @@ def small_sketch_encoder(seed: int = 0, n_styles: int = 10, style_dim: int = 64)
     with seeded(seed):
         encoder = SketchEncoder(1, style_dim, rows, units=(1, 1, 1, 1), depths=(16, 16, 32, 32))
     return encoder.eval().requires_grad_(False)
+
+
+@checker("sketch_proxy.pt")
+def check_sketch_encoder_file(path: Path) -> str:
+    load_sketch_encoder(path)
+    return "IR-SE-50 first-stage encoder"

@@ -1,5 +1,5 @@
 """The generator's resampling and modulated convolutions written straight from their
-definitions: the yardstick :class:`~hairedit.networks.stylegan2.FastOps` is checked against.
+definitions: the yardstick :class:`~hairedit.networks.stylegan2_ops.FastOps` is checked against.
 
 ``upfirdn2d`` (upsample, FIR filter, downsample) is the explicit sum over the filter's taps of
 its defining formula, and a modulated convolution modulates and demodulates the weights of
@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from .stylegan2 import FastOps, Generator
+from .stylegan2 import Generator
+from .stylegan2_ops import FastOps
 
 
 def upfirdn2d(

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checkpoints import load_strict, read_checkpoint
 from ..errors import CheckpointError
+from ..weights.checks import checker
 from .layout import preferred_memory_format
 from .random_init import seeded
 
@@ -224,3 +225,15 @@ def small_vgg16(seed: int = 0, width_divisor: int = 8) -> VGG16Features:
 def small_lpips(seed: int = 0, width_divisor: int = 8) -> LPIPS:
     """LPIPS on :func:`small_vgg16` with random non-negative linear weights."""
     return lpips_with(small_vgg16(seed, width_divisor), None, seed)
+
+
+@checker("vgg16-397923af.pth")
+def check_vgg_file(path: Path) -> str:
+    load_vgg16(path)
+    return "VGG16 features"
+
+
+@checker("lpips_vgg_v0.1.pth")
+def check_lpips_file(path: Path) -> str:
+    load_strict(LPIPS(VGG16Features()).linear, read_checkpoint(path), path)
+    return "LPIPS v0.1 linear layers"

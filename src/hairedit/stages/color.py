@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ColorProxyConfig, LatentRows
-from ..losses import background_loss, hair_mask, lab_color_loss, mean_hair_lab, rgb_target_lab
+from ..losses import background_loss, hair_mask, lab_color_loss, mean_hair_official_lab, rgb_target_lab
 from ..labels import HAIR
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
@@ -105,7 +105,7 @@ def _stage1(components, target, hairstyle_image, source_latent, features, config
             text_features = components.clip.encode_text([target.text])
         elif target.reference_image is not None:
             reference_hair = hair_mask(components.parser, target.reference_image)
-            target_lab = mean_hair_lab(target.reference_image, reference_hair)
+            target_lab = mean_hair_official_lab(target.reference_image, reference_hair)
         else:
             target_lab = rgb_target_lab(target.rgb, hairstyle_image.device)
     color_weight = config.reference_lambda if target.reference_image is not None else config.rgb_lambda

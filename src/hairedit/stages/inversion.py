@@ -107,15 +107,16 @@ class Inverter:
         optimizer = torch.optim.Adam([latent], lr=self.config.learning_rate)
         steps, plateau, noise = self.config.w_steps, Plateau(self.fast), self._noise(seeding.INVERSION_W)
         target, target_features = self._targets(image) if steps else (None, None)
-        handed_on = latent.detach().clone()
+        step_start_latent = latent.detach().clone()
         for step in range(steps):
-            handed_on = latent.detach().clone()
+            step_start_latent = latent.detach().clone()
             generated = self.generator.synthesis(latent, stop_px=self.loss_px, noise=noise).image
             loss = self._loss(generated, target, target_features, latent)
-            if take_step(optimizer, loss, plateau, reporter, stage, step + 1, steps, lambda: self.generator(handed_on)):
+            preview = lambda: self.generator(step_start_latent)  # noqa: E731
+            if take_step(optimizer, loss, plateau, reporter, stage, step + 1, steps, preview):
                 break
-        self._cache_save(image, "w", {"w_latent": handed_on})
-        return handed_on
+        self._cache_save(image, "w", {"w_latent": step_start_latent})
+        return step_start_latent
 
     def invert(self, image: np.ndarray, reporter: Reporter) -> Inversion:
         """II2S (or the e4e encoder) then FS: the source's W+ latent and its F features."""
@@ -137,18 +138,20 @@ class Inverter:
         free_rows = w_latent[:, free.start :].clone().requires_grad_(True)
         optimizer = torch.optim.Adam([free_rows, features], lr=self.config.learning_rate)
         plateau = Plateau(self.fast)
-        handed_on = w_latent
+        step_start_latent = w_latent
         for step in range(steps):
             latent = torch.cat([fixed_rows, free_rows], 1)
-            handed_on = latent.detach()
+            step_start_latent = latent.detach()
             generated = self.generator.synthesis(
                 latent, start_features=features, stop_px=self.loss_px, noise=noise
             ).image
             loss = self._loss(generated, target, target_features, latent)
-            preview = lambda: self.generator.synthesis(handed_on, start_features=features.detach()).image  # noqa: E731
+            preview = lambda: self.generator.synthesis(  # noqa: E731
+                step_start_latent, start_features=features.detach()
+            ).image
             if take_step(optimizer, loss, plateau, reporter, "inversion (FS)", step + 1, steps, preview):
                 break
-        result = Inversion(handed_on, features.detach(), w_latent)
+        result = Inversion(step_start_latent, features.detach(), w_latent)
         self._cache_save(image, "fs", asdict(result))
         return result
 

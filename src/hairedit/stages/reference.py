@@ -45,10 +45,10 @@ def reference_proxy(
     optimizer = torch.optim.Adam([latent.free], lr=config.learning_rate)
     loss_px = None if fast is None else fast.loss_px_for(g.size)
     plateau = Plateau(fast)
-    handed_on = latent.full().detach()
+    step_start_latent = latent.full().detach()
     for step in range(config.steps):
         full = latent.full()
-        handed_on = full.detach()
+        step_start_latent = full.detach()
         image = render(g, full, loss_px)
         image_256, hair_256 = _image_and_hair_256(components, image)
         loss = config.style_lambda * components.style_loss(reference_256, image_256, reference_hair_256, hair_256)
@@ -57,6 +57,7 @@ def reference_proxy(
         if painted_labels is not None:
             loss = loss + config.mask_lambda * painted_mask_loss(components.parser(image).logits, painted_labels)
         previous = latent.free.detach().clone()
-        if take_step(optimizer, loss, plateau, reporter, "reference proxy", step + 1, config.steps, lambda: g(handed_on)):
+        preview = lambda: g(step_start_latent)  # noqa: E731
+        if take_step(optimizer, loss, plateau, reporter, "reference proxy", step + 1, config.steps, preview):
             break
-    return handed_on
+    return step_start_latent

@@ -18,12 +18,11 @@ from PIL import Image
 
 from ..commands import CONDITION_OPTIONS
 from ..errors import EditInterrupted, HaireditError, InputError
-from ..face.align import align_face
+from ..face.align import CROP_SIZE_PX, align_face
 from ..face.detect import choose_face
 from ..imageio import load_photo
-from ..pipeline import CROP_SIZE_PX
+from ..weight_needs import files_needed
 from ..weights.download import missing_files
-from ..weights.registry import files_needed
 from ..progress import Progress
 from .canvas import colour_labels, crop_canvas, face_caption, face_thumbnail
 from .inputs import colour_conditions, describe, hairstyle_conditions

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from ..config import EditConfig
 from ..errors import HaireditError
+from ..weight_needs import files_used
 from ..weights.download import download, missing_files
 from ..weights.progress import DownloadProgress
-from ..weights.registry import WEIGHTS, WeightFile
+from ..weights.registry import WeightFile
+from ..weights.verify import register_all_checks
 
 PROGRESS_REFRESH_S = 0.25  # how often the page is told how far the download is
 
@@ -36,7 +38,7 @@ class WeightsDownload:
     def missing(self) -> list[WeightFile]:
         """What an edit with the preset uses and the folder lacks: the optional files too (the
         official PCA), as `hairedit weights download` fetches them."""
-        return missing_files([name for name, entry in WEIGHTS.items() if entry.used_by(self.preset)], self.folder)
+        return missing_files(files_used(self.preset), self.folder)
 
     @property
     def running(self) -> bool:
@@ -63,6 +65,7 @@ class WeightsDownload:
 
     def _work(self, names: list[str]) -> None:
         try:
+            register_all_checks()  # a file trusted on first use is loaded strictly before it is recorded
             download(names, self.folder, progress=self._report)
         except HaireditError as error:
             # The page says it failed in one line; the sources tried and their errors go to the terminal.

@@ -11,7 +11,7 @@ from ..errors import InputError
 from .download import download, locate, missing_files, missing_files_summary
 from .lock import lock_path, read_lock, trust
 from .registry import WEIGHTS, WeightFile, weights_dir
-from .verify import verify
+from .verify import register_all_checks, verify
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("weights", help="list, download or verify the pretrained files")
@@ -102,6 +102,7 @@ def run_download(args: argparse.Namespace) -> int:
         print(f"{missing_files_summary(missing)} Downloading into {weights_dir(args.weights_dir)}.", file=sys.stderr)
     else:
         print("every file asked for is present; checking them.", file=sys.stderr)
+    register_all_checks()  # a file trusted on first use is loaded strictly before it is recorded
     try:
         paths = download(names, args.weights_dir, progress=True)
     except KeyboardInterrupt:

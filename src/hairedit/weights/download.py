@@ -33,7 +33,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import DownloadError, HaireditError, MissingWeightsError
-from .lock import check_file, difference, exclusive, expected, load_strictly, record_file
+from .checks import load_strictly
+from .lock import check_file, difference, exclusive, expected, record_file
 from .progress import Tracker, reporter
 from .registry import (
     WEIGHTS,

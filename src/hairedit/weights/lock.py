@@ -11,20 +11,21 @@ process as long as the file's size and modification time stay the same.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import FileLock
+
+from ..atomic import write_atomically
 from ..errors import ChecksumError, InputError
-from ..imageio import write_atomically
+from .checks import load_strictly
 from .registry import WeightFile, get_weight_file, weights_dir
 
 LOCK_NAME = "weights.lock.json"
@@ -79,42 +80,12 @@ def write_record(name: str, record: LockRecord | None, folder: str | Path | None
 @contextmanager
 def exclusive(folder: Path, name: str) -> Iterator[None]:
     """Hold the lock on ``name`` in ``folder`` for the block: other threads and processes that ask
-    for it wait. It is the operating system's lock on ``folder/.locks/NAME.lock``, so a process
-    that dies lets go of it."""
+    for it wait. It is the operating system's lock on ``folder/.locks/NAME.lock`` (filelock's),
+    so a process that dies lets go of it."""
     path = folder / ".locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        handle.seek(0)  # Windows locks a byte range from the position: the first byte, for all
-        _lock(handle.fileno())
-        try:
-            yield
-        finally:
-            _unlock(handle.fileno())
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError as error:  # LK_LOCK gives up after 10 s; waiting on is what is asked for
-                if error.errno != errno.EDEADLOCK:
-                    raise
-
-    def _unlock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    with FileLock(path):
+        yield
 
 
 def sha256_of(path: str | Path) -> str:
@@ -174,15 +145,6 @@ def check_file(
     if problem is not None:
         raise ChecksumError(_mismatch(path, entry, problem, origin))
     return "pinned" if entry.pinned else "recorded"
-
-
-def load_strictly(name: str, path: Path) -> None:
-    """Load ``path`` into the network of ``name`` (see :data:`.verify.CHECKERS`), or raise."""
-    from .verify import CHECKERS
-
-    checker = CHECKERS.get(name)
-    if checker is not None:
-        checker(path)
 
 
 def record_file(path: Path, entry: WeightFile, folder: str | Path | None = None, source: str = "found in place") -> None:

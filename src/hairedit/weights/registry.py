@@ -14,11 +14,9 @@ commit where one could be sourced; ``main`` otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LOOPS, EditConfig
 
 HOME_ENV = "HAIREDIT_HOME"
 
@@ -80,30 +78,11 @@ class WeightFile:
     # Where only some conditions make the edit run it: those conditions (edit's option names).
     conditions: tuple[str, ...] = ()
     used_with: tuple[str, ...] = ()  # files it goes with (a tokenizer): used wherever one of them is
+    # (hairedit.weight_needs reads these against a configuration and an edit's conditions)
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
-
-    def used_by(self, preset: str | EditConfig, conditions: Iterable[str] | None = None) -> bool:
-        """Whether an edit with ``preset`` (a preset's name, for its own settings, or a whole
-        configuration) given ``conditions`` (names of edit's options, e.g. ``{"rgb"}``; None:
-        any edit) uses this file where present, the optional ones too. A file only loops use is
-        not used where none of them runs: the instant preset, unless its settings add such
-        steps; a colour-only edit runs no hairstyle loop."""
-        config = preset if isinstance(preset, EditConfig) else EditConfig.for_preset(preset)
-        if self.used_with:
-            return any(WEIGHTS[name].used_by(config, conditions) for name in self.used_with)
-        if self.group not in ("edit", config.preset):
-            return False
-        if conditions is not None and self.conditions and not set(self.conditions) & set(conditions):
-            return False
-        return not self.loops or any(loop in loops_run(config, conditions) for loop in self.loops)
-
-    def needed_by(self, preset: str | EditConfig, conditions: Iterable[str] | None = None) -> bool:
-        """Whether an edit with ``preset`` (a name or a configuration) given ``conditions``
-        (None: any) cannot do without this file."""
-        return self.required and self.used_by(preset, conditions)
 
     @property
     def shown_bytes(self) -> int | None:
@@ -326,32 +305,6 @@ WEIGHTS: dict[str, WeightFile] = {
         ),
     )
 }
-
-
-# The loops whose work the instant preset's networks do, whatever their step counts: the
-# encoder inverts the photo, HairCLIP's mapper makes the text and reference proxies.
-_INSTANT_REPLACES = ("inversion (W+)", "text proxy", "reference proxy")
-
-
-# The conditions that make a loop run (the inversion's run in every edit).
-_LOOP_CONDITIONS = {"text proxy": ("hairstyle",), "reference proxy": ("hairstyle_ref",), "colour proxy": COLOURS,
-                    "colour blending": COLOURS}
-
-
-def loops_run(config: EditConfig, conditions: Iterable[str] | None = None) -> set[str]:
-    """The optimisation loops (names of ``config.LOOPS``) an edit with ``config`` given
-    ``conditions`` (None: any) runs."""
-    steps = {loop for loop, (section, name) in LOOPS.items() if getattr(getattr(config, section), name) > 0}
-    if conditions is not None:
-        given = set(conditions)
-        steps = {loop for loop in steps if loop not in _LOOP_CONDITIONS or given & set(_LOOP_CONDITIONS[loop])}
-    return steps - set(_INSTANT_REPLACES) if config.instant is not None else steps
-
-
-def files_needed(preset: str | EditConfig, conditions: Iterable[str] | None = None) -> list[str]:
-    """The files an edit with ``preset`` (a name or a configuration) given ``conditions`` (None:
-    any edit) cannot do without: what edit, batch, eval, the UI and `weights list --for` ask for."""
-    return [name for name, entry in WEIGHTS.items() if entry.needed_by(preset, conditions)]
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
