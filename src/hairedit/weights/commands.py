@@ -65,7 +65,7 @@ def run_list(args: argparse.Namespace) -> int:
 def _files_for(edit_options: str) -> list[str]:
     """The files an edit with ``edit_options`` (edit's own, as one string) cannot do without."""
     from ..commands import add_condition_options, add_editor_options, given_conditions, read_config
-    from .registry import files_needed
+    from ..weight_needs import files_needed
 
     parser = argparse.ArgumentParser(prog="--for", add_help=False, exit_on_error=False)
     add_condition_options(parser)
