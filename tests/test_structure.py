@@ -16,7 +16,7 @@ MAX_LINES = 450
 # docs/ARCHITECTURE.md's layers, top first: a module (or every module of a package) may import
 # from its own layer and those below it only. A new module gets its place here.
 LAYERS = (
-    ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate weights.commands "
+    ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate serve client weights.commands "
                                 "weights.verify face.commands"),
     ("the edit", "pipeline edit_run strategies weight_needs components"),
     ("stages and losses", "stages losses latent_pca conditions result progress seeding"),

@@ -264,7 +264,8 @@ PAYLOADS = {"seg.pth": bytes(range(256)) * 10240, "ffhq.pt": bytes(reversed(rang
 
 def _test_file(name: str, url: str) -> WeightFile:
     body = PAYLOADS[name]
-    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest())
+    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                      licence="MIT", licence_source="https://example.org/LICENSE")
 
 
 @pytest.fixture

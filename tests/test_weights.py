@@ -102,7 +102,8 @@ def cached(folder):
 
 
 def _entry(*sources, sha256=PAYLOAD_SHA256, size=len(PAYLOAD), name="test.bin"):
-    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256)
+    return WeightFile(name, "a test file", tuple(sources), size_bytes=size, sha256=sha256, licence="MIT",
+                      licence_source="https://example.org/LICENSE")
 
 
 def test_download_lands_whole_and_checked(server, tmp_path):
@@ -374,3 +375,29 @@ def test_offline_each_file_fails_in_one_line_saying_why_then_one_summary(tmp_pat
         assert line.removeprefix("hairedit: error: ").startswith(f"{entry.name}: not downloaded: "), line
         assert "name could not be looked up (no network?)" in line and "Google Drive refused" not in line, line
     assert lines[-1].startswith(f"{len(wanted)} of {len(wanted)} files could not be downloaded; ")
+
+
+def test_a_download_prints_the_licences_of_what_it_fetched(server, tmp_path, monkeypatch, capsys):
+    from hairedit.weights import commands
+
+    entries = {"first.bin": _entry(UrlFile(f"{server.url}/first.bin"), name="first.bin")}
+    for module in (downloads, commands):
+        monkeypatch.setattr(module, "WEIGHTS", entries)
+    monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
+    assert main(["weights", "download", "first.bin", "--weights-dir", str(tmp_path)]) == 0
+    assert "first.bin: MIT (https://example.org/LICENSE)" in capsys.readouterr().out
+    assert main(["weights", "download", "first.bin", "--weights-dir", str(tmp_path)]) == 0
+    assert "licence" not in capsys.readouterr().out  # nothing fetched, nothing to tell
+
+
+def test_every_file_names_its_licence_and_where_it_is_stated(capsys, tmp_path):
+    for entry in WEIGHTS.values():
+        assert entry.licence and entry.licence_source.startswith("https://"), entry.name
+    assert WEIGHTS["ffhq.pt"].licence.startswith("Nvidia Source Code License-NC")
+    assert "commercial" in WEIGHTS["shape_predictor_68_face_landmarks.dat"].licence
+    with pytest.raises(TypeError, match="licence"):
+        WeightFile("new.bin", "an entry that forgot its licence", ())
+    assert main(["weights", "list", "--weights-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("      licence: ") == len(WEIGHTS)
+    assert "licence: Nvidia Source Code License-NC (non-commercial) (https://github.com/NVlabs/stylegan2#license" in out

@@ -30,6 +30,7 @@ _COMMAND_MODULES = {
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",
+    "serve": "hairedit.serve.command",
 }
 
 _SUMMARIES = {
@@ -43,6 +44,7 @@ _SUMMARIES = {
     "cache": "list or clear the inversion cache",
     "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
     "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
+    "serve": "an HTTP API for apps: submit edits, follow them, fetch results; a durable queue",
 }
 
 

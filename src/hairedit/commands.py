@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="also write the aligned crop before/after, every proxy, the masks and the crop's parse")
     edit.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_editor_options(edit)
+    edit.add_argument("--server", metavar="URL", help="edit on a `hairedit serve` server (key: $HAIREDIT_API_KEY)")
     edit.set_defaults(func=run_edit)
 
 
@@ -189,6 +190,10 @@ def run_edit(args: argparse.Namespace) -> int:
         check_intermediates_folder(args.save_intermediates, args.overwrite)
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
     check_conditions(**conditions)
+    if args.server is not None:
+        from .client import edit_on_server
+
+        return edit_on_server(args, conditions, info.format)
     config = read_config(args)
     editor = build_editor(args, config, conditions=given_conditions(conditions))
     with ProgressBars() as bars:

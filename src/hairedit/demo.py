@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
     bench.add_argument("--quick", action="store_true", help="two timed repeats, two steps a stage (a few minutes)")
     bench.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    bench.add_argument("--serve", action="store_true", help="instead: the time hairedit serve adds to an edit")
     bench.set_defaults(func=run_bench)
 
 
@@ -70,7 +71,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from .bench import run  # torch and every network: only once the arguments are read
+    if args.serve:
+        from .serve.bench import run
+    else:
+        from .bench import run  # torch and every network: only once the arguments are read
 
     return run(args)
 

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--no-fid", action="store_true", help="skip FID and FID_CLIP (no Inception download)")
+    evaluate.add_argument("--require-all", action="store_true",
+                          help="refuse to run when a metric's pretrained files are missing (default: measure the "
+                               "rest and list those as skipped)")
     evaluate.add_argument("--smoke", action="store_true",
                           help="small random networks, no weights: the metrics that use a network are meaningless")
     evaluate.add_argument("--config", metavar="JSON|FILE",
@@ -85,14 +88,16 @@ def _run_pair(args: argparse.Namespace, conditions: dict) -> int:
     if args.source is not None or args.compare_presets or args.output is not None:
         raise InputError("--before/--after measure one edit: give no folder, manifest, --compare-presets or -o.")
     before, after = load_photo(args.before, str(args.before)), load_photo(args.after, str(args.after))
-    evaluator = _evaluator(args, fid=False)
+    evaluator = _evaluator(args, set(conditions), sets=False)
     measured = evaluator.measure(EditSample(before, after, args.face, conditions, name=args.after.name))
     if args.json:
         from .report import json_value
 
-        print(json.dumps({name: json_value(value) for name, value in measured.metrics.items()}, indent=2))
+        values = {name: json_value(value) for name, value in measured.metrics.items()}
+        print(json.dumps({**values, "skipped": evaluator.plan.skipped_json()}, indent=2))
     else:
         _print_metrics(measured.metrics)
+    _skipped_notice(evaluator)
     _smoke_notice(args)
     return 0
 
@@ -127,7 +132,8 @@ def _run_folder(args: argparse.Namespace) -> int:
         raise InputError(f"{args.source}: the batch finished no edit to measure ({len(failures)} failed).")
     if args.output is not None:
         _check_report_folder(args)
-    evaluator = _evaluator(args, fid=not args.no_fid)
+    asked = {name for edit in edits for name, value in edit.conditions.items() if value is not None}
+    evaluator = _evaluator(args, asked, sets=not args.no_fid)
     measured = []
     for index, edit in enumerate(edits, 1):
         print(f"eval: [{index}/{len(edits)}] {edit.output.name}", file=sys.stderr)
@@ -167,7 +173,8 @@ def _run_compare(args: argparse.Namespace) -> int:
         check_weights_present(args.weights_dir, config,
                               [(preset, given_conditions(row.conditions)) for preset in presets for row in rows])
     editor = EditorSpec(config, args.smoke, args.weights_dir).build(args.device)
-    evaluator = EditEvaluator(editor.components, args.weights_dir, fid=not args.no_fid)
+    asked = {name for row in rows for name, value in row.conditions.items() if value is not None}
+    evaluator = EditEvaluator(editor.components, args.weights_dir, _plan(args, asked, sets=not args.no_fid))
     evaluator.load_networks()
     measured, failures, total = [], [], len(rows) * len(presets)
     bars: list[ProgressBars] = []
@@ -198,14 +205,36 @@ def _run_compare(args: argparse.Namespace) -> int:
 # -- shared --------------------------------------------------------------------------------------
 
 
-def _evaluator(args: argparse.Namespace, fid: bool):
-    """An evaluator on the networks the options ask for (random ones with --smoke)."""
-    from ..commands import build_editor
+def _plan(args: argparse.Namespace, condition_names: set[str], sets: bool):
+    """The metrics of edits asked for ``condition_names`` that the files present allow."""
+    from .needs import plan_metrics, wanted_metrics
+
+    return plan_metrics(wanted_metrics(condition_names, sets), args.weights_dir, args.smoke, args.require_all)
+
+
+def _evaluator(args: argparse.Namespace, condition_names: set[str], sets: bool):
+    """An evaluator on the networks the files present allow (random ones with --smoke): it
+    measures without the files of an edit, and fetches nothing."""
+    from ..commands import SMOKE_NETWORK_SEED
+    from ..components import Components
+    from ..devices import resolve_device
+    from ..weights.registry import weights_dir
     from .measure import EditEvaluator
 
-    evaluator = EditEvaluator(build_editor(args).components, args.weights_dir, fid=fid)
+    plan = _plan(args, condition_names, sets)
+    device = resolve_device(args.device)
+    if args.smoke:
+        components = Components.random(SMOKE_NETWORK_SEED, device=device)
+    else:
+        components = Components.pretrained(weights_dir(args.weights_dir), device, download=False)
+    evaluator = EditEvaluator(components, args.weights_dir, plan)
     evaluator.load_networks()
     return evaluator
+
+
+def _skipped_notice(evaluator) -> None:
+    if evaluator.plan.skipped:
+        print(f"hairedit: {evaluator.plan.notice()}", file=sys.stderr)
 
 
 def _check_report_folder(args: argparse.Namespace) -> None:
@@ -226,7 +255,8 @@ def _finish(args, evaluator, title: str, measured: list, failures: list, notes: 
         items = [item for item in measured if group_of(item) == group]
         if items:
             summaries[group] = evaluator.summarise(items)
-    report = Report(title, measured, summaries, failures, notes)
+    notes += [evaluator.plan.notice()] if evaluator.plan.skipped else []
+    report = Report(title, measured, summaries, failures, notes, evaluator.plan.skipped_json())
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:

@@ -22,15 +22,15 @@ from ..errors import InputError
 from ..imageio import save_image
 from ..output_paths import check_writable_folder
 from .measure import HIGHER_IS_BETTER, Measured
+from .needs import SET_METRICS
 from .plots import scatter_plot, strip_plot
-from .sets import Interval
+from .sets import Interval, SetInterval
 
 # The columns of the tables, in this order where present (the CSV holds every metric).
 MAIN_METRICS = (
-    "identity", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
+    "identity", "psnr", "ssim", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
     "lpips_outside_crop", "clip_score", "color_clip_score", "color_delta_e", "mask_iou", "sketch_coverage", "seconds",
 )
-SET_METRICS = ("fid", "fid_clip")
 # Drawn against seconds per edit: identity, preservation and whatever the conditions measure.
 QUALITY_METRICS = tuple(name for name in MAIN_METRICS if name not in ("seconds",) and not name.endswith("_crop"))
 REPORT_FILES = ("report.html", "report.md", "edits.csv", "summary.csv")
@@ -56,6 +56,7 @@ class Report:
     summaries: dict[str, dict[str, Interval | float]]  # group -> metric -> value
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why not measured (files missing)
 
     @property
     def groups(self) -> list[str]:
@@ -85,7 +86,10 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def format_summary(value: Interval | float | None) -> str:
+def format_summary(value: Interval | SetInterval | float | None) -> str:
+    if isinstance(value, SetInterval):
+        text = format_value(value.value)
+        return text if math.isnan(value.low) else f"{text} [{format_value(value.low)}, {format_value(value.high)}]"
     if isinstance(value, Interval):
         text = format_value(value.mean)
         return text if math.isnan(value.half_width) else f"{text} ± {format_value(value.half_width)}"
@@ -104,7 +108,10 @@ def json_value(value: float | None) -> float | str | None:
 def report_json(report: Report) -> dict:
     """The report as strict JSON: every edit's metrics, each group's summary, the failures."""
 
-    def summary_json(value: Interval | float) -> dict | float | str | None:
+    def summary_json(value: Interval | SetInterval | float) -> dict | float | str | None:
+        if isinstance(value, SetInterval):
+            return {"value": json_value(value.value), "ci95": [json_value(value.low), json_value(value.high)],
+                    "count": value.count}
         if isinstance(value, Interval):
             return {"mean": json_value(value.mean), "ci95": json_value(value.half_width), "count": value.count}
         return json_value(value)
@@ -117,6 +124,7 @@ def report_json(report: Report) -> dict:
         "summary": {g: {k: summary_json(v) for k, v in s.items()} for g, s in report.summaries.items()},
         "failures": [vars(failure) for failure in report.failures],
         "notes": report.notes,
+        "skipped": report.skipped,
     }
 
 
@@ -180,7 +188,9 @@ def summary_csv(report: Report) -> str:
     rows = []
     for group, summary in report.summaries.items():
         for name, value in summary.items():
-            if isinstance(value, Interval):
+            if isinstance(value, SetInterval):
+                rows.append([group, name, format_value(value.value), format_summary(value).partition(" ")[2], value.count])
+            elif isinstance(value, Interval):
                 rows.append([group, name, format_value(value.mean), format_value(value.half_width), value.count])
             else:
                 rows.append([group, name, format_value(value), "", ""])

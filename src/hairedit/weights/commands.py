@@ -59,6 +59,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"      {entry.description}; needed for {entry.needed_for}")
         print(f"      {_trust(entry, records.get(entry.name))}")
         print(f"      from: {'; '.join(source.describe() for source in entry.sources)}")
+        print(f"      licence: {entry.licence} ({entry.licence_source})")
     return 0
 
 
@@ -110,6 +111,10 @@ def run_download(args: argparse.Namespace) -> int:
         return 130
     for path in paths:
         print(f"ok  {path}")
+    if missing:  # what may be done with the files fetched is their publishers' to say
+        print("licences of the files fetched (they decide what you may do with the results):")
+        for entry in missing:
+            print(f"  {entry.name}: {entry.licence} ({entry.licence_source})")
     return 0
 
 

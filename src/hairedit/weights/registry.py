@@ -14,7 +14,7 @@ commit where one could be sourced; ``main`` otherwise.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -79,6 +79,10 @@ class WeightFile:
     conditions: tuple[str, ...] = ()
     used_with: tuple[str, ...] = ()  # files it goes with (a tokenizer): used wherever one of them is
     # (hairedit.weight_needs reads these against a configuration and an edit's conditions)
+    # Required of every entry: the licence its publisher states ("not stated" where none is: never
+    # a guess), and where it is stated (or where the file is published, when it is not).
+    licence: str = field(kw_only=True)
+    licence_source: str = field(kw_only=True)
 
     @property
     def pinned(self) -> bool:
@@ -115,6 +119,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=133_000_000,
             needed_for="every edit",
             networks=("generator",),
+            licence="Nvidia Source Code License-NC (non-commercial)",
+            licence_source="https://github.com/NVlabs/stylegan2#license (ffhq.pt converts those networks)",
         ),
         WeightFile(
             "ffhq_PCA.npz",
@@ -130,6 +136,8 @@ WEIGHTS: dict[str, WeightFile] = {
             required=False,
             loops=("inversion (W+)", "inversion (FS)"),
             networks=("pca",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (the repository has no licence file)",
         ),
         WeightFile(
             "seg.pth",
@@ -142,6 +150,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=53_000_000,
             needed_for="every edit",
             networks=("parser",),
+            licence="MIT",
+            licence_source="https://github.com/ZPdesu/Barbershop/blob/main/LICENSE (Barbershop publishes the file)",
         ),
         WeightFile(
             "bald_proxy.pt",
@@ -151,6 +161,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="hairstyle edits",
             networks=("bald_mapper",),
             conditions=("hairstyle", "hairstyle_ref"),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "sketch_proxy.pt",
@@ -159,6 +171,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="sketch edits",
             networks=("sketch_encoder",),
             conditions=("sketch",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "e4e_ffhq_encode.pt",
@@ -172,6 +186,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=('e4e',),
+            licence="MIT",
+            licence_source="https://github.com/omertov/encoder4editing/blob/main/LICENSE",
         ),
         WeightFile(
             "hairclip.pt",
@@ -185,6 +201,8 @@ WEIGHTS: dict[str, WeightFile] = {
             group="instant",
             networks=("hairclip",),
             conditions=("hairstyle", "hairstyle_ref", *COLOURS),
+            licence="LGPL-2.1",
+            licence_source="https://github.com/wty-ustc/HairCLIP/blob/main/LICENSE (the publisher's repository)",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -205,6 +223,8 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="face alignment",
+            licence="not for commercial use (trained on iBUG 300-W, whose licence excludes it)",
+            licence_source="https://github.com/davisking/dlib-models#shape_predictor_68_face_landmarksdatbz2",
         ),
         WeightFile(
             "clip_vit_b32.safetensors",
@@ -215,6 +235,8 @@ WEIGHTS: dict[str, WeightFile] = {
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
             networks=("clip",),
             conditions=("hairstyle", "color"),  # text: a colour proxy towards a photo or RGB colour needs no CLIP
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_vocab.json",
@@ -225,6 +247,8 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
             used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_merges.txt",
@@ -235,6 +259,8 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
             used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "vgg16-397923af.pth",
@@ -246,6 +272,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, reference hairstyle, colour",
             loops=("inversion (W+)", "inversion (FS)", "reference proxy", "colour blending"),
             networks=("vgg", "style_loss"),
+            licence="not stated (torchvision: weights may carry their training data's terms, ImageNet's)",
+            licence_source="https://github.com/pytorch/vision#pre-trained-model-license",
         ),
         WeightFile(
             "lpips_vgg_v0.1.pth",
@@ -262,6 +290,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, colour",
             loops=("inversion (W+)", "inversion (FS)", "colour blending"),
             networks=("lpips",),
+            licence="BSD-2-Clause",
+            licence_source="https://github.com/richzhang/PerceptualSimilarity/blob/master/LICENSE",
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
@@ -273,6 +303,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text and reference hairstyle",
             loops=("text proxy", "reference proxy"),
             networks=("landmarks",),
+            licence="BSD-3-Clause",
+            licence_source="https://github.com/1adrianb/face-alignment/blob/master/LICENSE",
         ),
         WeightFile(
             "dlib_face_recognition_resnet_model_v1.dat",
@@ -288,6 +320,8 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="hairedit eval (identity)",
             group="eval",
+            licence="public domain",
+            licence_source="https://github.com/davisking/dlib-models#dlib-models (released into the public domain)",
         ),
         WeightFile(
             "pt_inception-2015-12-05-6726825d.pth",
@@ -302,6 +336,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="hairedit eval (FID of a set)",
             group="eval",
             networks=("inception",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/mseitzer/pytorch-fid#license (TensorFlow's weights, ported)",
         ),
     )
 }
