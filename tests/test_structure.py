@@ -21,7 +21,8 @@ LAYERS = (
     ("the edit", "pipeline edit_run strategies weight_needs components"),
     ("stages and losses", "stages losses latent_pca conditions result progress seeding"),
     ("networks, faces", "networks face resample"),
-    ("files and basics", "weights checkpoints imageio atomic cache config errors labels devices memory _requirements"),
+    ("files and basics", "weights checkpoints imageio atomic output_paths cache config errors labels devices memory "
+                         "_requirements"),
 )
 
 

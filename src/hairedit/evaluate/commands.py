@@ -154,7 +154,7 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from ..commands import check_weights_present
+    from ..commands import check_weights_present, given_conditions
     from ..batch.editor import EditorSpec
     from ..batch.manifest import read_manifest
     from ..commands import read_config
@@ -170,7 +170,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     rows = read_manifest(args.source)
     config = read_config(args)
     if not args.smoke:  # the files of every compared preset (not the settings' own), in one message
-        check_weights_present(args.weights_dir, config, presets)
+        check_weights_present(args.weights_dir, config,
+                              [(preset, given_conditions(row.conditions)) for preset in presets for row in rows])
     editor = EditorSpec(config, args.smoke, args.weights_dir).build(args.device)
     asked = {name for row in rows for name, value in row.conditions.items() if value is not None}
     evaluator = EditEvaluator(editor.components, args.weights_dir, _plan(args, asked, sets=not args.no_fid))

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..atomic import write_atomically
 from ..errors import InputError
 from ..imageio import save_image
+from ..output_paths import check_writable_folder
 from .measure import HIGHER_IS_BETTER, Measured
 from .needs import SET_METRICS
 from .plots import scatter_plot, strip_plot
@@ -296,6 +297,7 @@ def check_report_folder(folder: Path, overwrite: bool) -> None:
     """Refuse, before any work, a folder that is a file or already holds a report."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} is a file; give a folder for the report.")
+    check_writable_folder(folder)
     taken = [name for name in REPORT_FILES if (folder / name).exists()]
     if taken and not overwrite:
         raise InputError(f"{folder} already holds {taken[0]}; pass --overwrite or choose another folder.")
