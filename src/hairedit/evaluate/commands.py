@@ -178,16 +178,16 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 def _run_protocol(args: argparse.Namespace) -> int:
     """HairFastGAN's realism protocol on a folder of photos (.protocol)."""
+    if not args.source.is_dir():
+        raise InputError(f"--protocol {args.protocol} edits a folder of photos; {args.source} is not one.")
+    if args.output is None:
+        raise InputError(f"--protocol {args.protocol} writes a report: give its folder with -o REPORT_DIR.")
     from ..commands import read_config
     from .compare import check_presets
     from .needs import SET_METRICS, plan_metrics
     from .protocol import CASES, RECONSTRUCTION_METRICS, TABLE_HEADER, TABLE_TITLE, group_name, protocol_rows
     from .protocol import protocol_table, regrouped
 
-    if args.source is None or not args.source.is_dir():
-        raise InputError(f"--protocol {args.protocol} edits a folder of photos; {args.source} is not one.")
-    if args.output is None:
-        raise InputError(f"--protocol {args.protocol} writes a report: give its folder with -o REPORT_DIR.")
     presets = check_presets(args.compare_presets) if args.compare_presets else [read_config(args).preset]
     _check_report_folder(args)
     seed = 0 if args.seed is None else args.seed
