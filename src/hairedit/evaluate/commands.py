@@ -177,7 +177,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_protocol(args: argparse.Namespace) -> int:
-    """HairFastGAN's realism protocol on a folder of photos (.protocol)."""
+    """HairFastGAN's realism protocol on a folder of photos (see .protocol)."""
     if not args.source.is_dir():
         raise InputError(f"--protocol {args.protocol} edits a folder of photos; {args.source} is not one.")
     if args.output is None:
