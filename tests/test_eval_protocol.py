@@ -98,6 +98,7 @@ def test_every_edit_is_listed_under_its_case_and_the_json_holds_the_table(protoc
                      ("4_group_face_reconstruction", "instant / reconstruction")]
     html = (report / "report.html").read_text()
     assert TABLE_TITLE.replace("'", "&#x27;") in html and "HairCLIPv2 (paper)" in html
+    assert "<td>failed</td>" not in html  # a transfer has no reconstruction cell, and did not fail
     table = printed["tables"][TABLE_TITLE]
     assert [(row["method"], row["case"]) for row in table][2:] == [("hairedit instant", "transfer"),
                                                                    ("hairedit instant", "reconstruction")]

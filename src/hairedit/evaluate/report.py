@@ -4,7 +4,8 @@ A report folder holds ``report.html`` (the summary, an image grid: each photo be
 each preset's edit, the metrics' distributions and quality against seconds per edit),
 ``report.md`` (the tables), ``edits.csv`` (every metric of every edit), ``summary.csv``
 (per group and metric: mean, 95% half-width, count) and ``images/``. Edits are grouped by
-preset; edits without one form the group "edits".
+preset; edits without one form the group "edits". A report may carry tables of its own
+(``Report.tables``: HairFastGAN's protocol's, with the published numbers), shown after the summary.
 """
 
 from __future__ import annotations
@@ -260,13 +261,14 @@ def _image_grid(report: Report, images: dict[tuple[str, str], str]) -> str:
     by_name: dict[str, dict[str, Measured]] = {}
     for item in report.measured:
         by_name.setdefault(item.name, {})[group_of(item)] = item
+    failed = {(failure.name, group_of(failure)) for failure in report.failures}
     rows = []
     for name, items in by_name.items():
         cells = [f"<b>{escape(name)}</b><img src='{escape(images[(name, 'before')])}' alt='{escape(name)} before'>"]
         for group in report.groups:
             item = items.get(group)
-            if item is None:
-                cells.append("failed")
+            if item is None:  # failed, or not an edit of this group (--protocol: another case)
+                cells.append("failed" if (name, group) in failed else "")
                 continue
             figures = "<br>".join(f"{metric} {format_value(item.metrics.get(metric))}" for metric in GRID_METRICS)
             cells.append(f"<img src='{escape(images[(name, group)])}' alt='{escape(name)} {escape(group)}'>{figures}")
