@@ -4,55 +4,27 @@ same on every machine (golden values computed from them are stored in tests/gold
 
 The wheel (1.2 MB, a zip) ships ``insightface/data/images/t1.jpg`` (a 1280x886 group photo in
 which dlib finds six faces) and ``Tom_Hanks_54745.png`` (112 px). Their licence is not stated,
-so they are not copied into the project: the wheel is fetched once with
-``pip download --no-deps insightface==2.1`` into ``$HAIREDIT_TEST_CACHE`` (default
-``~/.cache/hairedit-tests``; .ci/run fetches it first) and checked against its SHA-256; a test
-that needs it is skipped, saying why, when it cannot be had.
+so they are not copied into the project: the wheel is fetched once by
+tests/pypi_wheels.py; a test that needs it is skipped, saying why, when it cannot be had.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-INSIGHTFACE_WHEEL = "insightface-2.1-py3-none-any.whl"
-INSIGHTFACE_SHA256 = "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399"
+from tests.pypi_wheels import INSIGHTFACE, fetched
+
 IMAGES = "insightface/data/images/"
-DOWNLOAD_TIMEOUT_S = 120
-
-
-def cache_folder() -> Path:
-    return Path(os.environ.get("HAIREDIT_TEST_CACHE", Path.home() / ".cache" / "hairedit-tests")).expanduser()
 
 
 def insightface_wheel() -> Path:
-    """The insightface 2.1 wheel, fetched with pip on first use and checked; pytest.skip,
-    with the reason and what to do, when it cannot be had."""
-    folder = cache_folder()
-    wheel = folder / INSIGHTFACE_WHEEL
-    if not wheel.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "insightface==2.1", "-d", str(folder)]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S)
-            reason = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-        except (OSError, subprocess.TimeoutExpired) as error:
-            reason = str(error)
-        if not wheel.is_file():
-            pytest.skip(f"the real group photos ship in the insightface 2.1 wheel, which could not be fetched "
-                        f"({reason}); put {INSIGHTFACE_WHEEL} into {folder} (or set HAIREDIT_TEST_CACHE)")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != INSIGHTFACE_SHA256:
-        raise RuntimeError(f"{wheel} has SHA-256 {digest}, expected {INSIGHTFACE_SHA256}: delete it and run again.")
-    return wheel
+    """The insightface 2.1 wheel (tests/pypi_wheels.py)."""
+    return fetched(INSIGHTFACE, "the real group photos")
 
 
 def insightface_image(name: str) -> np.ndarray:

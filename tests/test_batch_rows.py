@@ -132,6 +132,8 @@ def test_a_malformed_manifest_stops_the_command_before_any_work(folder, capsys, 
         (["{folder}/edits.csv", "--rgb", "red"], "with a manifest the conditions come from its columns"),
         (["{folder}/photos", "--styles", "{folder}/bad_styles.csv"], "bad_styles.csv, line 3: give one colour"),
         (["{folder}/photos", "--rgb", "red", "-o", "{folder}/photos"], "is the folder of photos"),
+        (["{folder}/photos", "--rgb", "red", "-o", "/proc/out"], "cannot write into /proc ("),
+        (["{folder}/photos", "--rgb", "red", "-o", "{folder}/edits.csv/out"], "edits.csv is a file, not a folder"),
         (["{folder}/nowhere", "--rgb", "red"], "nowhere: no such manifest or folder"),
         (["{folder}/edits.csv", "--devices", "cuda:7"], "device 'cuda:7' is not available here"),
         (["{folder}/edits.csv", "--ray", "--device", "cpu"], "--device and --devices are for this machine"),
@@ -421,3 +423,73 @@ def test_ctrl_c_stops_the_batch_keeping_the_rows_done(folder, stand_in, capsys, 
     assert main(["batch", str(manifest), "-o", str(folder / "out"), "--smoke"]) == 0
     assert "2 rows: 1 done, 1 skipped (done before), 0 failed" in capsys.readouterr().out
     assert not list((folder / "out").glob("*.part")) and not list((folder / "out").glob(".*.part"))
+
+
+# -- keys that see the weights -----------------------------------------------------------------
+
+
+def test_a_new_weight_file_or_version_redoes_the_rows_it_affects_and_says_so(folder, stand_in, monkeypatch):
+    """Pretrained networks (stood in for): seg.pth and e4e_ffhq_encode.pt are trusted on first use,
+    with no published checksum. Replacing e4e (the instant preset's only) redoes the instant
+    rows alone; replacing seg.pth (every preset's) or upgrading hairedit redoes them all."""
+    import hairedit
+
+    weights = folder / "weights"
+    weights.mkdir()
+    (weights / "seg.pth").write_bytes(b"parser v1")
+    (weights / "e4e_ffhq_encode.pt").write_bytes(b"encoder v1")
+    batch = [BatchRow(str(folder / "photos" / name), {"rgb": "red"}, preset=preset, output=f"{name}-{preset}.png")
+             for name in ("ann.jpg", "bob.png") for preset in ("fast", "instant")]
+
+    def rerun():
+        spec = EditorSpec(EditConfig(), smoke=False, weights_dir=str(weights))
+        summary = run_batch(batch, folder / "out", spec)
+        return [o.status for o in summary.outcomes], summary
+
+    assert rerun()[0] == ["done"] * 4
+    assert rerun()[0] == ["skipped"] * 4
+    (weights / "e4e_ffhq_encode.pt").write_bytes(b"encoder v2")
+    states, summary = rerun()
+    assert states == ["skipped", "done", "skipped", "done"]
+    assert summary.redone_for_networks == 2 and "2 done before were redone: a weight file" in summary.line()
+    (weights / "seg.pth").write_bytes(b"parser v2")
+    assert rerun()[0] == ["done"] * 4
+    monkeypatch.setattr(hairedit, "__version__", "99.0")
+    states, summary = rerun()
+    assert states == ["done"] * 4 and summary.redone_for_networks == 4
+    assert sorted(path.name for path in (folder / "out").glob("*.png")) == sorted(row.output for row in batch)
+
+
+def test_a_trusted_files_lock_record_is_its_identity(folder, tmp_path):
+    """A file recorded in weights.lock.json is known by that record (no hashing); one not yet
+    recorded by its content, which is what the record will say: its first batch and the reruns
+    after it was recorded have the same keys."""
+    from hairedit.batch.keys import networks_identity
+    from hairedit.weights.lock import read_lock, record_file
+    from hairedit.weights.registry import get_weight_file
+
+    (tmp_path / "seg.pth").write_bytes(b"parser")
+    spec = EditorSpec(EditConfig(), smoke=False, weights_dir=str(tmp_path))
+    before = networks_identity(spec, EditConfig())
+    record_file(tmp_path / "seg.pth", get_weight_file("seg.pth"), tmp_path)
+    assert networks_identity(spec, EditConfig()) == before
+    assert before["files"]["seg.pth"] == read_lock(tmp_path)["seg.pth"].sha256
+    assert before["files"]["ffhq.pt"] == "missing" and "e4e_ffhq_encode.pt" not in before["files"]
+    assert before["files"]["ffhq_PCA.npz"] == get_weight_file("ffhq_PCA.npz").sha256  # pinned
+
+
+def test_a_second_driver_on_a_remote_folder_is_refused_until_the_first_ends(folder, stand_in):
+    """An fsspec folder (memory://, as an object store) has no flock: the lock is an object
+    created only where none is."""
+    location = f"memory://{folder.name}/out"
+    first, second = OutputDir.at(location), OutputDir.at(location)
+    first.prepare()
+    with first.lock():
+        with pytest.raises(InputError, match=r"another batch is writing to memory://.*\(.*:\d+, since .*delete "):
+            run_batch(rows(folder), location, EditorSpec(smoke=True))
+        with pytest.raises(InputError, match="another batch is writing to"), second.lock():
+            pass
+    assert stand_in.edits == []
+    assert statuses(run_batch(rows(folder), location, EditorSpec(smoke=True))) == ["done", "done", "failed"]
+    with second.lock():  # released by the batch that ended
+        pass

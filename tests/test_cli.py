@@ -189,3 +189,29 @@ def test_help_lists_argument_errors_and_bad_input_answer_without_torch_gradio_or
     assert [[m for m in heavy if not (m == "cv2" and argv == ["ui", "--help"])] for argv, heavy in results] == [
         []
     ] * len(commands), results
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["edit", "me.jpg"], "hairedit edit: error: the following arguments are required: -o/--output "
+                         "(see `hairedit edit --help`)"),
+    (["edit", "me.jpg", "-o", "x.png", "--preset", "slow"], "hairedit edit: error: argument --preset: invalid choice"),
+    (["weights", "list", "--frobnicate"], "hairedit: error: unrecognized arguments: --frobnicate (see `hairedit --help`)"),
+    (["weights", "fetch"], "hairedit weights: error: argument ACTION: invalid choice"),
+    (["nonsense"], "hairedit: error: argument COMMAND: invalid choice"),
+])
+def test_argument_errors_are_one_line_pointing_to_help(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(message) and err.rstrip().endswith("--help`)"), err
+
+
+def test_edit_help_describes_every_preset(capsys):
+    from hairedit.config import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["edit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    described = text.split("--preset {" + ",".join(PRESETS) + "}")[2].split("--config", 1)[0]  # [1]: the usage
+    assert all(f"{preset} (" in described for preset in PRESETS), described

@@ -58,6 +58,33 @@ def test_an_unchanged_pair_is_perfect_in_strict_json(files, capsys):
     assert metrics["identity"] == pytest.approx(1.0)
 
 
+def test_a_pair_is_measured_with_no_weights_and_the_rest_listed_as_skipped(files, tmp_path, capsys):
+    """No download at all: whole-photo PSNR and SSIM, and identity (dlib's models ship in a package)."""
+    argv = ["--before", str(files / "me.png"), "--after", str(files / "me_red.png"), "--hairstyle", "bob cut",
+            "--color-ref", str(files / "me_red.png"), "--weights-dir", str(tmp_path / "no_weights"), "--json"]
+    code, metrics = _eval_json(capsys, *argv)
+    assert code == 0
+    assert 0.9 < metrics["identity"] <= 1 and 10 < metrics["psnr"] < 60 and 0.5 < metrics["ssim"] < 1
+    assert set(metrics["skipped"]) == {"psnr_outside", "ssim_outside", "lpips_outside", "clip_score", "color_delta_e"}
+    assert "seg.pth" in metrics["skipped"]["psnr_outside"] and "hairedit weights download" in metrics["skipped"]["clip_score"]
+    assert "psnr_outside" not in metrics and "clip_score" not in metrics
+    assert main(["eval", *argv, "--require-all"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("hairedit: error: ") == 1 and "seg.pth" in err and "clip_vit_b32.safetensors" in err
+
+
+def test_the_parser_alone_gives_the_metrics_outside_the_hair(files, tmp_path, capsys):
+    from tests.official.seg import write_seg
+
+    (tmp_path / "parser_only").mkdir()
+    write_seg(tmp_path / "parser_only" / "seg.pth")
+    code, metrics = _eval_json(capsys, "--before", str(files / "me.png"), "--after", str(files / "me_red.png"),
+                               "--weights-dir", str(tmp_path / "parser_only"), "--json")
+    assert code == 0
+    assert isinstance(metrics["psnr_outside"], float) and isinstance(metrics["ssim_outside_crop"], float)
+    assert set(metrics["skipped"]) == {"lpips_outside"}
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -80,6 +107,16 @@ def test_bad_input_is_one_clear_line(files, capsys, argv, message):
     (files / "manifest.csv").write_text("photo,rgb\nme.png,1 2 3\n")
     assert main(["eval", *[arg.format(f=files) for arg in argv], "--smoke"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder, message", [("/proc/report", "cannot write into /proc ("),
+                                             ("{f}/me.png/report", "me.png is a file, not a folder")])
+def test_a_report_folder_that_cannot_be_written_is_refused_before_any_edit(files, capsys, folder, message):
+    (files / "manifest.csv").write_text("photo,rgb\nme.png,1 2 3\n")
+    argv = ["eval", str(files / "manifest.csv"), "--compare-presets", "faithful", "-o", folder.format(f=files), "--smoke"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hairedit: error: ") and err.count("\n") == 1 and message in err
 
 
 def test_an_existing_report_is_refused_before_any_edit(files, tmp_path, capsys):

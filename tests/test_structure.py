@@ -16,12 +16,13 @@ MAX_LINES = 450
 # docs/ARCHITECTURE.md's layers, top first: a module (or every module of a package) may import
 # from its own layer and those below it only. A new module gets its place here.
 LAYERS = (
-    ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate weights.commands "
+    ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate serve client weights.commands "
                                 "weights.verify face.commands"),
     ("the edit", "pipeline edit_run every_face strategies weight_needs components"),
     ("stages and losses", "stages inpaint losses latent_pca conditions result progress seeding"),
     ("networks, faces", "networks face resample"),
-    ("files and basics", "weights checkpoints imageio atomic cache config errors labels devices memory _requirements"),
+    ("files and basics", "weights checkpoints imageio atomic output_paths cache config errors labels devices memory "
+                         "_requirements"),
 )
 
 

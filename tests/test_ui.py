@@ -246,6 +246,16 @@ def test_ui_help_loads_neither_gradio_nor_torch():
     assert "--auth-file" in out and out.strip().endswith("[]")
 
 
+def test_an_exposed_page_without_a_login_is_refused_before_gradio_or_torch_loads():
+    code = (
+        "import sys\nfrom hairedit.cli import main\ncode = main(['ui', '--host', '0.0.0.0', '--smoke'])\n"
+        "print(code, sorted({'torch', 'gradio'} & set(sys.modules)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "2 []"
+    assert run.stderr.startswith("hairedit: error: --host 0.0.0.0 lets anyone who can reach this computer use the page")
+
+
 # -- missing pretrained files ---------------------------------------------------------------------
 
 # Over 1 MiB each: the downloader reports a MiB at a time, so progress shows between.
@@ -254,7 +264,8 @@ PAYLOADS = {"seg.pth": bytes(range(256)) * 10240, "ffhq.pt": bytes(reversed(rang
 
 def _test_file(name: str, url: str) -> WeightFile:
     body = PAYLOADS[name]
-    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest())
+    return WeightFile(name, "a test file", (UrlFile(url),), size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                      licence="MIT", licence_source="https://example.org/LICENSE")
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ _COMMAND_MODULES = {
     "cache": "hairedit.cache",
     "eval": "hairedit.evaluate.commands",
     "batch": "hairedit.batch.command",
+    "serve": "hairedit.serve.command",
 }
 
 _SUMMARIES = {
@@ -43,13 +44,20 @@ _SUMMARIES = {
     "cache": "list or clear the inversion cache",
     "eval": "measure edits (identity, preservation, agreement, FID); compare presets on your photos",
     "batch": "edit many photos: a manifest, a folder, or a folder x a catalogue of styles; resumable",
+    "serve": "an HTTP API for apps: submit edits, follow them, fetch results; a durable queue",
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (not the usage first), pointing to --help.
+    Subcommands' parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hairedit", description="Change only the hair in a photo (HairCLIPv2)."
-    )
+    parser = _Parser(prog="hairedit", description="Change only the hair in a photo (HairCLIPv2).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True

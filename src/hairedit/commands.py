@@ -19,15 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from .conditions import LABEL_COLOURS, check_conditions, load_sketch, parse_face
-from .config import PRESETS, EditConfig, Inpaint
+from .config import PRESETS, SMOKE_STEPS, EditConfig, Inpaint
 from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
+from .output_paths import check_name_length, check_writable_folder
 from .progress import ProgressBars
 
-SMOKE_STEPS = 3
 # Random networks are random: with this seed the random parser labels much of the sample
-# portrait as hair, so smoke edits visibly change something.
-SMOKE_NETWORK_SEED = 3
+# portrait as hair (half of its crop), and much of the mean face too (three quarters), where a
+# text proxy starts. Blending takes a proxy's features only where the parser finds its hair:
+# with a seed whose parser finds none on the mean face (3 found 0.3 %), every text hairstyle
+# gave the same pixels, and a smoke run could not show that the text reaches the networks.
+SMOKE_NETWORK_SEED = 37
 SMOKE_NOTICE = "--smoke: small random networks, the output is meaningless."
 CONDITION_OPTIONS = ("hairstyle", "hairstyle_ref", "sketch", "mask", "color", "color_ref", "rgb")
 WHOLE_PHOTO_INPAINTERS = typing.get_args(Inpaint)
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="also write the aligned crop before/after, every proxy, the masks and the crop's parse")
     edit.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_editor_options(edit)
+    edit.add_argument("--server", metavar="URL", help="edit on a `hairedit serve` server (key: $HAIREDIT_API_KEY)")
     edit.set_defaults(func=run_edit)
 
 
@@ -69,8 +73,9 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help=f"small random networks, no weights, {SMOKE_STEPS} steps a stage: output meaningless")
     parser.add_argument("--preset", choices=PRESETS,
-                        help="faithful (the official settings; default) or fast; see README, 'Presets'. "
-                             "It wins over a preset named in --config")
+                        help="faithful (the official settings; default), fast (the same stages, fewer steps, "
+                             "smaller losses) or instant (trained encoders instead of optimisation; two more files); "
+                             "see README, 'Presets'. It wins over a preset named in --config")
     parser.add_argument("--config", metavar="JSON|FILE",
                         help='settings laid over the preset: inline JSON such as \'{"text": {"steps": 100}}\' or a JSON '
                              "file with the same nested keys (EditConfig)")
@@ -92,12 +97,12 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
 def check_output(path: Path, overwrite: bool, fallback_format: str | None = None) -> None:
     """Refuse an output that could not be written, before any work is done. A name without an
     extension takes ``fallback_format`` (the photo's own), when there is one."""
+    check_name_length(path)  # first: asking the file system about a name too long is an error of its own
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it, or choose another name.")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name such as {path / 'edited.png'}.")
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent} does not exist; create the folder first.")
+    check_writable_folder(path.parent, create=False)
     output_format(path, fallback_format)
 
 
@@ -156,30 +161,52 @@ def _settings_json(value: str) -> dict:
     return settings
 
 
-def build_editor(args: argparse.Namespace, config: EditConfig | None = None, download: bool = True):
+def given_conditions(values: dict) -> list[str]:
+    """The names of the conditions given (options or a row's columns with a value)."""
+    return [name for name in CONDITION_OPTIONS if values.get(name) is not None]
+
+
+def build_editor(args: argparse.Namespace, config: EditConfig | None = None, download: bool = True,
+                 conditions: Iterable[str] | None = None):
     """The HairEditor the options ask for. Cheap: networks load on the first edit. Missing
-    pretrained files are refused first, all in one message; with ``download`` False the caller
-    offers the download itself (the UI's page), and the editor fetches nothing on its own."""
+    pretrained files (those of an edit with ``conditions``; None: any edit) are refused first,
+    all in one message; with ``download`` False the caller offers the download itself (the UI's
+    page), and the editor fetches nothing on its own."""
     from .pipeline import HairEditor
 
     config = config or read_config(args)
     if args.smoke:
-        return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=args.device, config=config)
+        return smoke_editor(args.device, config, args.weights_dir)
     if download:  # else the caller offers the download itself (the UI's page does)
-        check_weights_present(args.weights_dir, config)
+        check_weights_present(args.weights_dir, config, [(None, conditions)])
     return HairEditor.from_pretrained(args.weights_dir, args.device, config, download)
 
 
-def check_weights_present(folder: Path | None, config: EditConfig, presets: Iterable[str] = ()) -> None:
-    """Every pretrained file that edits with ``config`` need (moved to each of ``presets``, when
-    given) and that is missing, in one message, before any work (not one at a time, midway)."""
+def smoke_editor(device: str | None, config: EditConfig, weights_dir: str | Path | None = None):
+    """The --smoke editor: small random networks; like any editor's, its inversions are cached
+    in the weights folder (their key holds the networks' fingerprints: no mix-up with pretrained ones)."""
+    from .cache import default_folder
+    from .pipeline import HairEditor
+
+    return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=config,
+                                  cache_dir=default_folder(weights_dir))
+
+
+Edit = tuple[str | None, Iterable[str] | None]  # an edit to come: its preset (None: the settings') and conditions
+
+
+def check_weights_present(folder: Path | None, config: EditConfig, edits: Iterable[Edit] = ((None, None),)) -> None:
+    """Every pretrained file that the ``edits`` to come need and that is missing, in one message,
+    before any work (not one at a time, midway). Each edit is its preset (``config`` moved to
+    it; None: ``config``'s own) and the names of its conditions (None: any edit)."""
     from .weights.download import missing_files, missing_files_message
     from .weight_needs import files_needed
     from .weights.registry import WEIGHTS
 
-    configs = [config.with_preset(preset) for preset in set(presets) or {config.preset}]
-    needed = [name for name in WEIGHTS if any(name in files_needed(each) for each in configs)]
-    missing = missing_files(needed, folder)
+    needed = set()
+    for preset, conditions in set((preset, None if c is None else frozenset(c)) for preset, c in edits):
+        needed.update(files_needed(config.with_preset(preset or config.preset), conditions))
+    missing = missing_files([name for name in WEIGHTS if name in needed], folder)
     if missing:
         raise MissingWeightsError(missing_files_message(missing, folder))
 
@@ -195,8 +222,12 @@ def run_edit(args: argparse.Namespace) -> int:
         check_intermediates_folder(args.save_intermediates, args.overwrite)
     conditions = {name: getattr(args, name) for name in CONDITION_OPTIONS}
     check_conditions(**conditions)
+    if args.server is not None:
+        from .client import edit_on_server
+
+        return edit_on_server(args, conditions, info.format)
     config = read_config(args)
-    editor = build_editor(args, config)
+    editor = build_editor(args, config, conditions=given_conditions(conditions))
     with ProgressBars() as bars:
         # Given the file (not the pixels read above), the result knows its format, profile and EXIF.
         result = editor.edit(args.photo, face=args.face, seed=args.seed, callback=bars, previews=False, **conditions)

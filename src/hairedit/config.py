@@ -214,6 +214,8 @@ class InstantConfig:
     mapper_strength: float = 0.1  # HairCLIP's w_hat = w + 0.1 * mapper(w, ...)
 
 
+SMOKE_STEPS = 3  # --smoke's cap on every optimisation loop (random networks: a few steps show it all runs)
+
 Preset = Literal["faithful", "fast", "instant"]
 PRESETS: tuple[str, ...] = typing.get_args(Preset)  # the one list of preset names
 
@@ -284,7 +286,7 @@ class EditConfig:
         return _capped(_apply(base, overrides))
 
     @classmethod
-    def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
+    def smoke(cls, steps: int = SMOKE_STEPS, preset: str = "faithful") -> EditConfig:
         """``preset`` with every optimisation cut to at most ``steps`` steps: for random networks."""
         return cls.for_preset(preset, {"step_cap": steps})
 

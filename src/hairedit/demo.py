@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .commands import SMOKE_NOTICE, add_editor_options, build_editor, check_output
+from .commands import SMOKE_NOTICE, add_editor_options, build_editor, check_output, read_config
 from .imageio import save_image
 from .progress import ProgressBars
 
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="time the generator and each stage; print speed-up ratios")
     bench.add_argument("--quick", action="store_true", help="two timed repeats, two steps a stage (a few minutes)")
     bench.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    bench.add_argument("--serve", action="store_true", help="instead: the time hairedit serve adds to an edit")
     bench.set_defaults(func=run_bench)
 
 
@@ -70,7 +71,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from .bench import run  # torch and every network: only once the arguments are read
+    if args.serve:
+        from .serve.bench import run
+    else:
+        from .bench import run  # torch and every network: only once the arguments are read
 
     return run(args)
 
@@ -80,6 +84,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
     from . import __version__
     from .devices import available_devices
+    from .weight_needs import files_needed
     from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS, weights_dir
 
@@ -89,13 +94,35 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
     print(f"weights folder: {weights_dir(args.weights_dir)}")
     missing = missing_files(folder=args.weights_dir)
+    broken = _broken_files(args.weights_dir)
     for name in WEIGHTS:
-        print(f"  {'MISSING' if WEIGHTS[name] in missing else 'present':8s} {name}")
+        state = "MISSING" if WEIGHTS[name] in missing else "BROKEN" if name in broken else "present"
+        print(f"  {state:8s} {name}{broken.get(name, '')}")
     if missing:
         print(missing_files_message(missing, args.weights_dir))
-    if not args.smoke:
-        return 0
-    return _run_every_mode(args)
+    if args.smoke:  # random networks need no file: the edits decide
+        return _run_every_mode(args)
+    config = read_config(args)
+    failed = [name for name in files_needed(config) if WEIGHTS[name] in missing or name in broken]
+    if failed:
+        print(f"edits with the {config.preset} preset cannot run: {', '.join(failed)} missing or broken.")
+    return 1 if failed else 0
+
+
+def _broken_files(folder: Path | None) -> dict[str, str]:
+    """Present files whose size differs from their pin or lock-file record: name -> how
+    (a size only: `hairedit weights verify` compares every checksum)."""
+    from .weights.download import locate
+    from .weights.lock import expected
+    from .weights.registry import WEIGHTS
+
+    broken = {}
+    for name, entry in WEIGHTS.items():
+        path = locate(name, folder)
+        size_bytes = None if path is None else expected(entry, folder)[0]
+        if size_bytes is not None and path.stat().st_size != size_bytes:
+            broken[name] = f"  ({path.stat().st_size} bytes, expected {size_bytes}; `hairedit weights verify` says more)"
+    return broken
 
 
 def _run_every_mode(args: argparse.Namespace) -> int:

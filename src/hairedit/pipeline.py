@@ -67,9 +67,13 @@ class HairEditor:
         config: EditConfig | None = None,
         cache_dir: str | Path | None = None,
     ) -> HairEditor:
-        """Small random networks of the official architectures: runs anywhere, output meaningless."""
+        """Small random networks of the official architectures: runs anywhere, needs no download,
+        output meaningless. Without a ``config`` the smoke settings (``EditConfig.smoke()``, as
+        ``--smoke``): every optimisation loop cut to a few steps. ``cache_dir``: where to keep
+        inversions (default: none kept)."""
         components = Components.random(seed, size_px, resolve_device(device))
-        return cls(components, config, InversionCache(cache_dir) if cache_dir is not None else None)
+        return cls(components, config or EditConfig.smoke(),
+                   InversionCache(cache_dir) if cache_dir is not None else None)
 
     def set_progress_bar_config(self, **options) -> None:
         """Options for the progress bars ``edit`` shows when given no callback (tqdm's

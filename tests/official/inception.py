@@ -58,8 +58,8 @@ def inception_shapes() -> dict:
     return shapes
 
 
-def write_inception(path, seed: int = 0) -> dict:
-    """The whole file, random values."""
-    state = random_state(inception_shapes(), seed)
+def write_inception(path, seed: int = 0, scaled: bool = False) -> dict:
+    """The whole file, random values (``scaled``: see ``random_state``)."""
+    state = random_state(inception_shapes(), seed, scaled)
     torch.save(state, path)
     return state

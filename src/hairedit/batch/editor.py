@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from ..config import EditConfig
 
@@ -27,6 +26,7 @@ class EditorSpec:
     smoke: bool = False
     weights_dir: str | None = None
     cpu_threads: int = 1
+    previews_px: int = 0  # stage updates carry a JPEG preview this size at most (hairedit serve's events); 0: none
 
     def with_absolute_paths(self) -> EditorSpec:
         """``weights_dir`` made absolute here, on the driver: workers (Ray actors) run in
@@ -37,21 +37,9 @@ class EditorSpec:
 
     def build(self, device: str | None = None):
         """A HairEditor on ``device`` (None: the best available). Networks load on its first edit."""
-        from ..cache import default_folder
-        from ..commands import SMOKE_NETWORK_SEED
+        from ..commands import smoke_editor
         from ..pipeline import HairEditor
 
         if self.smoke:
-            return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=self.config,
-                                          cache_dir=default_folder(self.weights_dir))
+            return smoke_editor(device, self.config, self.weights_dir)
         return HairEditor.from_pretrained(self.weights_dir, device, self.config)
-
-    def networks(self) -> dict[str, Any]:
-        """What identifies the networks in a row key: the smoke seed, or the registry's files."""
-        if self.smoke:
-            from ..commands import SMOKE_NETWORK_SEED
-
-            return {"random": SMOKE_NETWORK_SEED}
-        from ..weights.registry import list_weight_files
-
-        return {file.name: file.sha256 or file.size_bytes for file in list_weight_files()}

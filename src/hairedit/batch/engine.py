@@ -43,6 +43,7 @@ class BatchSummary:
     seconds: float
     workers: int
     report: str = ""  # where report.jsonl was written
+    redone_for_networks: int = 0  # rows done before, run again because a weight file or hairedit changed
     by_status: dict[str, list[RowOutcome]] = field(init=False)
 
     def __post_init__(self):
@@ -71,6 +72,9 @@ class BatchSummary:
         if self.done:
             text += (f"; {self.seconds_per_edit:.1f} s per edit, {len(self.done) / self.seconds * 3600:.0f} edits an "
                      f"hour on {self.workers} worker{'s' if self.workers > 1 else ''}")
+        if self.redone_for_networks:
+            text += (f"; {self.redone_for_networks} done before were redone: a weight file they use or hairedit's "
+                     "version changed")
         return text + (f"; reasons in {self.report}" if self.failed else "")
 
 
@@ -109,7 +113,7 @@ def run_batch(
     outdir = OutputDir.at(output)
     outdir.prepare()
     with outdir.lock():
-        outcomes = _outcomes_known_from_outputs(tasks, outdir, overwrite)
+        outcomes, redone_for_networks = _outcomes_known_from_outputs(tasks, outdir, overwrite)
         todo = [task for task in tasks if task.index not in outcomes]
         groups = _groups(todo)
         wanted = workers or (len(devices) if devices else None if cluster else 1)
@@ -125,7 +129,7 @@ def run_batch(
             if pool is not None:
                 pool.close()
             summary = BatchSummary([outcomes[i] for i in sorted(outcomes)], time.perf_counter() - start, used,
-                                   outdir.where(REPORT))
+                                   outdir.where(REPORT), redone_for_networks)
             outdir.write_report([_report_line(tasks[o.index], o) for o in summary.outcomes])
     return summary
 
@@ -139,20 +143,32 @@ def _report_line(task: RowTask, outcome: RowOutcome) -> dict:
             **result}
 
 
-def _outcomes_known_from_outputs(tasks: list[RowTask], outdir: OutputDir, overwrite: bool) -> dict[int, RowOutcome]:
+def _outcomes_known_from_outputs(tasks: list[RowTask], outdir: OutputDir, overwrite: bool
+                                 ) -> tuple[dict[int, RowOutcome], int]:
     """The outcomes known from the output folder alone (one listing of it): rows done or
-    refused before, outputs in the way. Tidies what a killed batch left half-written."""
+    refused before, outputs in the way; and how many rows to run were done before with other
+    networks (a weight file or hairedit's version changed). Tidies what a killed batch left
+    half-written."""
     listing = outdir.listing()
     outdir.clean_temporaries(listing)
     states = index_states(listing)
-    outcomes = {}
+    outcomes, redone_for_networks = {}, 0
     for task in tasks:
         output = task.row.output
         known = outcome_without_work(task, decide(states.get(output, {}), task.key, output in listing, overwrite),
                                      outdir)
         if known is not None:
             outcomes[task.index] = known
-    return outcomes
+        elif _done_with_other_networks(task, states.get(output, {}), outdir):
+            redone_for_networks += 1
+    return outcomes, redone_for_networks
+
+
+def _done_with_other_networks(task: RowTask, states: dict[str, str], outdir: OutputDir) -> bool:
+    """Whether the output of ``task`` was last written by a row whose networks were not this one's."""
+    earlier = [key for key, status in states.items() if key != task.key and status == "done"]
+    recorded = {outdir.record(task.row.output, key, "done").get("networks") for key in earlier}
+    return any(networks and networks != task.networks for networks in recorded)
 
 
 def _groups(tasks: list[RowTask]) -> list[list[RowTask]]:

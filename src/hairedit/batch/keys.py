@@ -2,10 +2,12 @@
 
 A row's key hashes the content of every file it reads (photo, reference photos, sketch,
 mask), its texts and colour, its face, the settings its edit runs with (the batch's settings
-moved to the row's preset, with the row's seed) and which networks edit it. A rerun finds a
-row done only when its output was written under the same key, so changing a photo, a setting
-or the weights redoes exactly the rows it touches, and nothing else: ``--preset fast`` leaves
-a row that names its own preset alone, a seed in ``--config`` the rows with their own seed.
+moved to the row's preset, with the row's seed), and the networks that edit it: hairedit's
+version and the identity of each weight file the row's preset uses (:func:`networks_identity`).
+A rerun finds a row done only when its output was written under the same key, so changing a
+photo, a setting, a weight file or hairedit redoes exactly the rows it touches, and nothing
+else: ``--preset fast`` leaves a row that names its own preset alone, a seed in ``--config``
+the rows with their own seed, a new ``e4e_ffhq_encode.pt`` the rows of other presets.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS
+from ..config import PRESETS, EditConfig
 from .editor import EditorSpec
 from .manifest import PATH_CONDITIONS, BatchRow, ManifestError
 
@@ -43,6 +45,7 @@ class RowTask:
     key: str
     group: str
     overwrite: bool = False
+    networks: str = ""  # the hash of the row's networks_identity: recorded, to say why a row is redone
 
 
 class Digests:
@@ -73,7 +76,7 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
     would write the same file."""
     if defaults.preset is not None and defaults.preset not in PRESETS:
         raise ManifestError(f"unknown preset {defaults.preset!r}; use {', '.join(PRESETS)}.")
-    digests, networks, configs = Digests(), editor.networks(), {}
+    digests, configs, networks = Digests(), {}, {}
     tasks, outputs = [], {}
     for index, row in enumerate(rows):
         row = replace(
@@ -83,19 +86,52 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
             preset=_first(row.preset, defaults.preset, editor.config.preset),
         )
         if (row.preset, row.seed) not in configs:  # the settings the row's edit runs with
-            configs[row.preset, row.seed] = editor.config.with_preset(row.preset).with_seed(row.seed).to_dict()
-        content = _content(row, digests) | {"config": configs[row.preset, row.seed], "networks": networks}
-        key = _hash(content)
-        if row.output is None:
-            row = replace(row, output=f"{Path(row.photo).stem}-{key[:12]}.{defaults.image_format}")
+            config = editor.config.with_preset(row.preset).with_seed(row.seed)
+            configs[row.preset, row.seed] = config.to_dict()
+            networks.setdefault(row.preset, _hash(networks_identity(editor, config, digests)))
+        content = _content(row, digests) | {"config": configs[row.preset, row.seed]}
+        key = _hash(content | {"networks": networks[row.preset]})
+        if row.output is None:  # named without the networks: new weights redo the row in place
+            row = replace(row, output=f"{Path(row.photo).stem}-{_hash(content)[:12]}.{defaults.image_format}")
         taken_by = outputs.setdefault(row.output.casefold(), row)
         if taken_by is not row:
             raise ManifestError(f"{row.origin}: writes {row.output}, as {taken_by.origin} does; give each row its own "
                                 "output.")
         photo = row.photo if content["photo"] == MISSING else content["photo"]
         group = _hash({"photo": photo, "face": row.face})
-        tasks.append(RowTask(index, row, key, group, overwrite))
+        tasks.append(RowTask(index, row, key, group, overwrite, networks[row.preset]))
     return tasks
+
+
+def networks_identity(editor: EditorSpec, config: EditConfig, digests: Digests | None = None) -> dict[str, Any]:
+    """What the networks of an edit with ``config`` are: hairedit's version, and each weight
+    file the edit uses (:func:`hairedit.weight_needs.uses`) by its sha256: the published pin, else the
+    record of the trust-on-first-use lock file, else the file's own content (what that record
+    will hold once the file is first used: so a file's first batch and its reruns agree), else
+    "missing". With ``--smoke``, the random networks' seed."""
+    from .. import __version__
+
+    if editor.smoke:
+        from ..commands import SMOKE_NETWORK_SEED
+
+        return {"hairedit": __version__, "random": SMOKE_NETWORK_SEED}
+    from ..weight_needs import uses
+    from ..weights.download import locate
+    from ..weights.lock import read_lock
+    from ..weights.registry import list_weight_files
+
+    digests = digests or Digests()
+    recorded = read_lock(editor.weights_dir)
+    files = {}
+    for entry in list_weight_files():
+        if not uses(entry, config):
+            continue
+        if entry.sha256 is not None or entry.name in recorded:
+            files[entry.name] = entry.sha256 or recorded[entry.name].sha256
+        else:
+            path = locate(entry.name, editor.weights_dir)
+            files[entry.name] = MISSING if path is None else digests(str(path))
+    return {"hairedit": __version__, "files": files}
 
 
 def _first(*values):

@@ -26,16 +26,20 @@ import errno
 import json
 import os
 import re
+import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..output_paths import check_name_length, check_writable_folder
 
 STATE_DIR = ".hairedit-batch"
 ROWS = f"{STATE_DIR}/rows"
+LOCK = f"{STATE_DIR}/lock"  # held by the driver of the batch writing here
 REPORT = "report.jsonl"
 STATUSES = ("done", "failed", "writing")  # when several files exist for a key, the first wins
 TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")  # the temporary names of atomic writes
@@ -193,8 +197,8 @@ class LocalDir(OutputDir):
     def prepare(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"{self.root} is a file; the batch needs an output folder.")
-        if not self.root.parent.is_dir():
-            raise InputError(f"{self.root.parent} does not exist; create the folder first.")
+        check_name_length(self.root)
+        check_writable_folder(self.root if self.root.is_dir() else self.root.parent, create=False)
         self.root.mkdir(exist_ok=True)
 
     def listing(self) -> set[str]:
@@ -232,7 +236,7 @@ class LocalDir(OutputDir):
         except ImportError:  # Windows: no lock
             yield
             return
-        path = self.root / STATE_DIR / "lock"
+        path = self.root / LOCK
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:
             try:
@@ -308,3 +312,38 @@ class RemoteDir(OutputDir):
         with tempfile.TemporaryDirectory() as folder:
             encoded = result.save(Path(folder) / Path(name).name)
             self.write_bytes(name, encoded.read_bytes())
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """An object naming this driver, created only where none is (mode "x": a conditional put
+        on object stores that offer one, e.g. s3fs's If-None-Match; an exclusive create on file
+        systems); read back, so that a store that ignores the condition still refuses a driver
+        that came second. A killed driver leaves it behind: the message says how to clear it."""
+        path = self._path(LOCK)
+        mine = json.dumps({"driver": f"{socket.gethostname()}:{os.getpid()}", "id": uuid.uuid4().hex,
+                           "since": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode()
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            if self.fs.exists(path):
+                raise FileExistsError(path)
+            with self.fs.open(path, "xb") as handle:
+                handle.write(mine)
+            if self.fs.cat_file(path) != mine:
+                raise FileExistsError(path)
+        except FileExistsError:
+            raise InputError(self._held_message(path)) from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                if self.fs.cat_file(path) == mine:
+                    self.fs.rm_file(path)
+
+    def _held_message(self, path: str) -> str:
+        try:
+            holder = json.loads(self.fs.cat_file(path))
+            by = f" ({holder['driver']}, since {holder['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            by = ""
+        return (f"another batch is writing to {self.location}{by}; wait for it or choose another folder. If that "
+                f"batch was killed, delete {self.where(LOCK)} and run again.")

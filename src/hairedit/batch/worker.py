@@ -24,12 +24,14 @@ DONE_DETAILS = ("seconds", "timings", "warnings", "worker", "device")  # kept in
 
 @dataclass(frozen=True)
 class StageUpdate:
-    """A running row's progress: step ``step`` of ``total`` of ``stage``."""
+    """A running row's progress: step ``step`` of ``total`` of ``stage``; on some steps, with
+    ``EditorSpec.previews_px``, a small JPEG ``preview`` of the image so far."""
 
     index: int
     stage: str
     step: int
     total: int
+    preview: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Worker:
 
         torch.set_num_threads(editor.cpu_threads)
         self.editor = editor.build(device)
+        self.previews_px = editor.previews_px
         self.outdir = outdir
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -96,16 +99,17 @@ class Worker:
             return known
         self.editor.load_networks(row.preset)  # not part of the edit's seconds
         who = {"worker": self.name, "device": str(self.editor.components.device)}
-        out.mark(row.output, task.key, "writing", who)
+        out.mark(row.output, task.key, "writing", {**who, "networks": task.networks})
         start = time.perf_counter()
 
         def report(progress) -> None:
             if on_stage is not None:
-                on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total))
+                preview = _small_jpeg(progress.preview, self.previews_px)
+                on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total, preview))
 
         try:
             result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, callback=report,
-                                      previews=False, **row.conditions)
+                                      previews=self.previews_px > 0, **row.conditions)
             seconds = time.perf_counter() - start
             out.save_result(result, row.output)
         except InputError as error:
@@ -116,5 +120,20 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - one row's bug (or a full disk) must not stop a batch of thousands
             return RowOutcome.of(task, "failed", error=f"{type(error).__name__}: {error}", **who)
         details = {"seconds": seconds, "timings": dict(result.timings), "warnings": tuple(result.warnings), **who}
-        out.mark(row.output, task.key, "done", details)  # a rerun reports the row with these
+        out.mark(row.output, task.key, "done", {**details, "networks": task.networks})  # a rerun reports the row with these
         return RowOutcome.of(task, "done", **details)
+
+
+def _small_jpeg(image, size_px: int) -> bytes | None:
+    """An (H, W, 3) uint8 image as a JPEG at most ``size_px`` a side; None without one."""
+    if image is None or size_px <= 0:
+        return None
+    import io
+
+    from PIL import Image
+
+    small = Image.fromarray(image)
+    small.thumbnail((size_px, size_px))
+    encoded = io.BytesIO()
+    small.save(encoded, format="JPEG", quality=85)
+    return encoded.getvalue()

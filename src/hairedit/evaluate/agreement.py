@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from ..labels import HAIR
-from ..networks.clip import CLIPGuide
-from ..stages.inversion import image_tensor
+from ..networks.clip import CLIP_SIZE_PX, CLIPGuide
 
 
 def mean_hair_cie_lab(crop: np.ndarray, hair: np.ndarray) -> np.ndarray | None:
@@ -38,14 +38,34 @@ def color_difference(target_lab: np.ndarray | None, crop: np.ndarray, hair: np.n
     return float(deltaE_ciede2000(measured, target_lab))
 
 
+def clip_pixels(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(1, 3, 224, 224) in [-1, 1]: CLIP's own preprocessing of an (H, W, 3) uint8 image, as
+    OpenAI's ``clip.load`` and transformers' ``CLIPImageProcessor`` do it: the shorter side
+    resized to 224 px by PIL's bicubic filter, the centre 224 x 224 cut out."""
+    picture = Image.fromarray(image)
+    scale = CLIP_SIZE_PX / min(picture.size)
+    size = tuple(max(CLIP_SIZE_PX, int(side * scale)) for side in picture.size)
+    picture = picture.resize(size, Image.BICUBIC)
+    left, top = (size[0] - CLIP_SIZE_PX) // 2, (size[1] - CLIP_SIZE_PX) // 2
+    picture = picture.crop((left, top, left + CLIP_SIZE_PX, top + CLIP_SIZE_PX))
+    return torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
+
+
 @torch.no_grad()
 def clip_score(clip: CLIPGuide, crop: np.ndarray, text: str) -> float:
     """CLIP score, ``100 * max(cos, 0)`` between the crop's and the text's CLIP embeddings
-    (Hessel et al. 2021 without their 2.5 weight, as torchmetrics): higher agrees better."""
-    image = image_tensor(crop, crop.shape[0], clip.mean.device)
-    image_features = F.normalize(clip.encode_image(image), dim=-1)
+    (Hessel et al. 2021 without their 2.5 weight, as torchmetrics), the crop preprocessed as
+    CLIP's own (:func:`clip_pixels`): higher agrees better."""
+    image_features = F.normalize(clip.embed_pixels(clip_pixels(crop, clip.mean.device)), dim=-1)
     text_features = F.normalize(clip.encode_text([text]), dim=-1)
     return float(100 * (image_features * text_features).sum().clamp_min(0))
+
+
+def fid_clip_features(clip: CLIPGuide):
+    """The FID_CLIP network of HairFastGAN's evaluation (``scripts/fid_metric.py``): images
+    (B, 3, H, W) in [-1, 1] -> (B, 512) CLIP ViT-B/32 image embeddings of the images brought to
+    224 px by adaptive average pooling."""
+    return lambda images: clip.embed_pixels(F.adaptive_avg_pool2d(images, CLIP_SIZE_PX))
 
 
 def mask_iou(hair: np.ndarray, painted_labels: np.ndarray) -> float:

@@ -92,30 +92,58 @@ def masked_ssim(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
 
 @torch.no_grad()
 def masked_lpips(lpips: LPIPS, a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
-    """LPIPS between the two images with everything not kept set to grey in both: 0 when
-    they are equal where kept. Images larger than ``LPIPS_MAX_PX`` are area-downsized first."""
+    """LPIPS of the kept pixels: the mean of the spatial LPIPS map (:meth:`LPIPS.spatial`) over
+    them, so that a pair scores the same however large the region left out. Both images are set
+    to grey where not kept first, so that a change there (the new hair) cannot reach the kept
+    pixels through the network's receptive fields. 0 when the images are equal where kept, nan
+    when none is. Images larger than ``LPIPS_MAX_PX`` are area-downsized first, and the kept
+    pixels weighted by the fraction of each downsized pixel they cover."""
     if not keep.any():
         return float("nan")
     device = next(lpips.parameters()).device
-    tensors = [_lpips_input(image, keep, device) for image in (a, b)]
-    return float(lpips(*tensors)[0])
+    (first, weights), (second, _) = (_lpips_input(image, keep) for image in (a, b))
+    spatial = lpips.spatial(first.to(device), second.to(device))[0, 0].double().cpu().numpy()
+    return float((spatial * weights).sum() / weights.sum())
 
 
-def _lpips_input(image: np.ndarray, keep: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(1, 3, h, w) in [-1, 1], 0 where not kept, at most LPIPS_MAX_PX on its long side."""
+def _lpips_input(image: np.ndarray, keep: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """(1, 3, h, w) in [-1, 1], 0 where not kept, at most LPIPS_MAX_PX on its long side; and
+    (h, w) float64: the fraction of each of its pixels that is kept."""
     values = image.astype(np.float32) / 127.5 - 1
     values *= keep[..., None]
+    weights = keep.astype(np.float64)
     scale = LPIPS_MAX_PX / max(image.shape[:2])
     if scale < 1:
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
         values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).unsqueeze(0).to(device)
+        weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).unsqueeze(0), weights
 
 
-def preservation(lpips: LPIPS, before: np.ndarray, after: np.ndarray, keep: np.ndarray, suffix: str = "") -> dict:
-    """``psnr_outside``, ``ssim_outside``, ``lpips_outside`` (each name + ``suffix``) of two images."""
-    return {
+def whole_photo(before: np.ndarray, after: np.ndarray) -> dict:
+    """``psnr`` and ``ssim`` of the whole photos: no network, no region."""
+    everywhere = np.ones(before.shape[:2], dtype=bool)
+    return {"psnr": masked_psnr(before, after, everywhere), "ssim": masked_ssim(before, after, everywhere)}
+
+
+def whole_crop(before: np.ndarray, after: np.ndarray, lpips: LPIPS | None = None) -> dict:
+    """``psnr_crop`` and, given the network, ``lpips_crop``: every pixel of the aligned crops
+    (HairFastGAN's reconstruction measures, on its aligned images)."""
+    everywhere = np.ones(before.shape[:2], dtype=bool)
+    metrics = {"psnr_crop": masked_psnr(before, after, everywhere)}
+    if lpips is not None:
+        metrics["lpips_crop"] = masked_lpips(lpips, before, after, everywhere)
+    return metrics
+
+
+def preservation(before: np.ndarray, after: np.ndarray, keep: np.ndarray, suffix: str = "",
+                 lpips: LPIPS | None = None) -> dict:
+    """``psnr_outside``, ``ssim_outside`` and, given the network, ``lpips_outside`` (each name +
+    ``suffix``) of two images on the kept pixels."""
+    metrics = {
         f"psnr_outside{suffix}": masked_psnr(before, after, keep),
         f"ssim_outside{suffix}": masked_ssim(before, after, keep),
-        f"lpips_outside{suffix}": masked_lpips(lpips, before, after, keep),
     }
+    if lpips is not None:
+        metrics[f"lpips_outside{suffix}"] = masked_lpips(lpips, before, after, keep)
+    return metrics

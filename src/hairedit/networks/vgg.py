@@ -129,6 +129,17 @@ class LPIPS(nn.Module):
             total = total + self.linear(index, (fa - fb) ** 2).mean((2, 3))
         return total.view(-1)
 
+    def spatial(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) LPIPS of each pixel of two images (B, 3, H, W) in [-1, 1]: every stage's
+        weighted squared difference resized to the image by bilinear interpolation and summed (the
+        official ``spatial=True``). A masked mean of it scores a region alone."""
+        features_a, features_b = self.features(a), self.features(b)
+        total = 0
+        for index, (fa, fb) in enumerate(zip(features_a, features_b)):
+            stage = self.linear(index, (fa - fb) ** 2)
+            total = total + F.interpolate(stage, size=a.shape[2:], mode="bilinear", align_corners=False)
+        return total
+
 
 def gram_matrix(activations: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N*C, N*C) Gram matrix divided by N*C*H*W (the official normalisation)."""

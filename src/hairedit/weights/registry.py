@@ -14,7 +14,7 @@ commit where one could be sourced; ``main`` otherwise.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -86,7 +86,14 @@ class WeightFile:
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
     networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
-    # (hairedit.weight_needs reads these against a configuration)
+    # Where only some conditions make the edit run it: those conditions (edit's option names).
+    conditions: tuple[str, ...] = ()
+    used_with: tuple[str, ...] = ()  # files it goes with (a tokenizer): used wherever one of them is
+    # (hairedit.weight_needs reads these against a configuration and an edit's conditions)
+    # Required of every entry: the licence its publisher states ("not stated" where none is: never
+    # a guess), and where it is stated (or where the file is published, when it is not).
+    licence: str = field(kw_only=True)
+    licence_source: str = field(kw_only=True)
 
     @property
     def pinned(self) -> bool:
@@ -109,6 +116,8 @@ _DLIB_MODELS_COMMIT = "fd81b6308a6a73d4ce08859eb2f4b628a21e27a2"  # davisking/dl
 LAMA_FILE = "big-lama.ckpt"
 LAMA_MEMBER = "big-lama/models/best.ckpt"  # inside big-lama.zip, beside big-lama/config.yaml
 
+COLOURS = ("color", "color_ref", "rgb")  # the conditions (edit's option names) that recolour
+
 WEIGHTS: dict[str, WeightFile] = {
     entry.name: entry
     for entry in (
@@ -123,6 +132,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=133_000_000,
             needed_for="every edit",
             networks=("generator",),
+            licence="Nvidia Source Code License-NC (non-commercial)",
+            licence_source="https://github.com/NVlabs/stylegan2#license (ffhq.pt converts those networks)",
         ),
         WeightFile(
             "ffhq_PCA.npz",
@@ -138,6 +149,8 @@ WEIGHTS: dict[str, WeightFile] = {
             required=False,
             loops=("inversion (W+)", "inversion (FS)"),
             networks=("pca",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (the repository has no licence file)",
         ),
         WeightFile(
             "seg.pth",
@@ -150,6 +163,8 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=53_000_000,
             needed_for="every edit",
             networks=("parser",),
+            licence="MIT",
+            licence_source="https://github.com/ZPdesu/Barbershop/blob/main/LICENSE (Barbershop publishes the file)",
         ),
         WeightFile(
             "bald_proxy.pt",
@@ -158,6 +173,9 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=8_000_000,
             needed_for="hairstyle edits",
             networks=("bald_mapper",),
+            conditions=("hairstyle", "hairstyle_ref"),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "sketch_proxy.pt",
@@ -165,6 +183,9 @@ WEIGHTS: dict[str, WeightFile] = {
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
             networks=("sketch_encoder",),
+            conditions=("sketch",),
+            licence="not stated",
+            licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
         WeightFile(
             "e4e_ffhq_encode.pt",
@@ -178,6 +199,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=('e4e',),
+            licence="MIT",
+            licence_source="https://github.com/omertov/encoder4editing/blob/main/LICENSE",
         ),
         WeightFile(
             "hairclip.pt",
@@ -190,6 +213,9 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=("hairclip",),
+            conditions=("hairstyle", "hairstyle_ref", *COLOURS),
+            licence="LGPL-2.1",
+            licence_source="https://github.com/wty-ustc/HairCLIP/blob/main/LICENSE (the publisher's repository)",
         ),
         WeightFile(
             "shape_predictor_68_face_landmarks.dat",
@@ -210,6 +236,8 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="face alignment",
+            licence="not for commercial use (trained on iBUG 300-W, whose licence excludes it)",
+            licence_source="https://github.com/davisking/dlib-models#shape_predictor_68_face_landmarksdatbz2",
         ),
         WeightFile(
             "clip_vit_b32.safetensors",
@@ -219,6 +247,9 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text hairstyle and text colour",
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
             networks=("clip",),
+            conditions=("hairstyle", "color"),  # text: a colour proxy towards a photo or RGB colour needs no CLIP
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_vocab.json",
@@ -228,6 +259,9 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="5047b556ce86ccaf6aa22b3ffccfc52d391ea4accdab9c2f2407da5b742d4363",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "clip_merges.txt",
@@ -237,6 +271,9 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="f526393189112391ce6f9795d4695f704121ce452c3aad1f5335cc41337eba85",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
+            licence="MIT",
+            licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
         WeightFile(
             "vgg16-397923af.pth",
@@ -248,6 +285,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, reference hairstyle, colour",
             loops=("inversion (W+)", "inversion (FS)", "reference proxy", "colour blending"),
             networks=("vgg", "style_loss"),
+            licence="not stated (torchvision: weights may carry their training data's terms, ImageNet's)",
+            licence_source="https://github.com/pytorch/vision#pre-trained-model-license",
         ),
         WeightFile(
             "lpips_vgg_v0.1.pth",
@@ -264,6 +303,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="inversion, colour",
             loops=("inversion (W+)", "inversion (FS)", "colour blending"),
             networks=("lpips",),
+            licence="BSD-2-Clause",
+            licence_source="https://github.com/richzhang/PerceptualSimilarity/blob/master/LICENSE",
         ),
         WeightFile(
             "3DFAN4-7835d9f11d.pth.tar",
@@ -275,6 +316,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text and reference hairstyle",
             loops=("text proxy", "reference proxy"),
             networks=("landmarks",),
+            licence="BSD-3-Clause",
+            licence_source="https://github.com/1adrianb/face-alignment/blob/master/LICENSE",
         ),
         WeightFile(
             "dlib_face_recognition_resnet_model_v1.dat",
@@ -290,6 +333,8 @@ WEIGHTS: dict[str, WeightFile] = {
             pin_source="computed from the copy in the face_recognition_models wheel",
             needed_for="hairedit eval (identity)",
             group="eval",
+            licence="public domain",
+            licence_source="https://github.com/davisking/dlib-models#dlib-models (released into the public domain)",
         ),
         WeightFile(
             "pt_inception-2015-12-05-6726825d.pth",
@@ -304,6 +349,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="hairedit eval (FID of a set)",
             group="eval",
             networks=("inception",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/mseitzer/pytorch-fid#license (TensorFlow's weights, ported)",
         ),
         WeightFile(
             LAMA_FILE,
@@ -318,6 +365,8 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="removing or continuing hair past the crop (OpenCV inpainting without it)",
             required=False,
             networks=("lama",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/advimman/lama/blob/main/LICENSE",
         ),
     )
 }

@@ -1,0 +1,44 @@
+"""`hairedit serve` for the tests: real server processes (``hairedit.serve.process``) on free
+loopback ports, each with its own hairedit home and data folder; the bytes `hairedit edit`
+writes for the same edit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image
+from skimage import data
+
+from hairedit.cli import main
+from hairedit.serve.process import ServerProcess as Server
+
+__all__ = ["Server", "edit_bytes", "portrait"]
+
+
+def portrait(folder: Path) -> Path:
+    """The astronaut's head and shoulders, small: quick to align, big enough a face."""
+    path = folder / "portrait.png"
+    Image.fromarray(data.astronaut()[20:250, 120:350]).save(path)
+    return path
+
+
+def edit_bytes(photo: Path, spec: dict, out: Path, home: Path) -> bytes:
+    """What `hairedit edit --smoke` writes for ``spec``, with one torch thread as the server's
+    workers use."""
+    argv = ["edit", str(photo), "-o", str(out), "--smoke"]
+    for name, value in spec.items():
+        value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        argv += [f"--{name.replace('_', '-')}", value]
+    threads = torch.get_num_threads()
+    previous = os.environ.get("HAIREDIT_HOME")
+    os.environ["HAIREDIT_HOME"] = str(home)
+    torch.set_num_threads(1)
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+        if previous is not None:
+            os.environ["HAIREDIT_HOME"] = previous
+    return out.read_bytes()
