@@ -66,7 +66,10 @@ def test_every_mode_changes_the_hair_region_and_only_it(files, tmp_path, aligned
     after = np.asarray(Image.open(out))
     assert after.shape == before.shape == (512, 512, 3)
     edit_region = np.asarray(Image.open(steps / "mask_edit_region.png")) > 127
-    assert_only_the_edit_region_changed(before, after, edit_region, aligned.transform)
+    whole_photo = np.zeros(before.shape[:2], bool)
+    for name in ("inpaint_region", "hair_photo_after"):  # the whole-photo step's, the photo's size
+        whole_photo |= np.asarray(Image.open(steps / f"{name}.png")) > 127
+    assert_only_the_edit_region_changed(before, after, edit_region, aligned.transform, whole_photo)
 
 
 @pytest.fixture(scope="module")

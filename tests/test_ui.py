@@ -417,3 +417,22 @@ def test_a_closed_tab_lets_its_photo_go(slow_app, photo_file):
     held = len(slow_app.sessions)
     slow_app.forget(gr.Request(session_hash="leaver"))
     assert len(slow_app.sessions) == held - 1
+
+
+def test_the_every_face_box_edits_every_face(slow_app, photo_file, monkeypatch):
+    session = load(slow_app, photo_file, "everyone")
+    request = gr.Request(session_hash="everyone")
+    asked = []
+
+    def edit(photo, face=0, **options):
+        asked.append(face)
+        raise InputError("stopped here by the test")
+
+    monkeypatch.setattr(slow_app.editor, "edit", edit)
+    slow_app.every_face_changed(True, request)
+    assert session.edited_face == "all"
+    rest = list(slow_app.run("keep", None, None, None, "colour picker", None, "#c83232", "faithful", 0, request))
+    assert asked == ["all"] and "stopped here by the test" in rest[-1][-1]
+    slow_app.every_face_changed(False, request)
+    list(slow_app.run("keep", None, None, None, "colour picker", None, "#c83232", "faithful", 0, request))
+    assert asked == ["all", 0]

@@ -355,6 +355,40 @@ def test_google_drive_files_report_progress_and_resume(tmp_path, monkeypatch):
     assert [r.file_bytes for r in reports][-4:] == [262144, 524288, 786432, 1048576]
 
 
+def test_big_lama_is_unpacked_from_its_zip_loaded_strictly_and_recorded(server, tmp_path):
+    import dataclasses
+    import io
+    import json
+    import zipfile
+
+    from hairedit.weights.registry import LAMA_FILE, LAMA_MEMBER, ZipMember
+    from tests.official.lama import write_lama
+
+    real = WEIGHTS[LAMA_FILE]
+    assert real.sources[0] == ZipMember(HuggingFaceFile("smartywu/big-lama", "big-lama.zip"), LAMA_MEMBER)
+    assert not real.pinned and not real.required
+    write_lama(tmp_path / "best.ckpt", values="compact")
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:  # the release's layout
+        archive.writestr("big-lama/config.yaml", "generator:\n  kind: ffc_resnet\n")
+        archive.write(tmp_path / "best.ckpt", LAMA_MEMBER)
+    server.files["/big-lama.zip"] = packed.getvalue()
+    server.files["/broken.zip"] = b"PK\x03\x04 not really a zip"
+    server.files["/other.zip"] = packed.getvalue()
+    server.cut_once["/big-lama.zip"] = 5000  # the archive's download resumes like any other
+    entry = dataclasses.replace(real, sources=(
+        ZipMember(UrlFile(f"{server.url}/broken.zip"), LAMA_MEMBER),
+        ZipMember(UrlFile(f"{server.url}/other.zip"), "big-lama/models/last.ckpt"),
+        ZipMember(UrlFile(f"{server.url}/big-lama.zip"), LAMA_MEMBER),
+    ))
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    path = downloads.fetch(entry, folder)
+    assert path.read_bytes() == (tmp_path / "best.ckpt").read_bytes()
+    assert cached(folder) == [LAMA_FILE, "weights.lock.json"]  # no archive or part left
+    assert LAMA_FILE in json.loads((folder / "weights.lock.json").read_text())["files"]
+
+
 def test_offline_each_file_fails_in_one_line_saying_why_then_one_summary(tmp_path, monkeypatch, capsys):
     """No network: every source's name lookup fails (Google Drive's through gdown and requests too)."""
     pytest.importorskip("gdown")

@@ -12,13 +12,14 @@ import argparse
 import dataclasses
 import json
 import sys
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from .conditions import LABEL_COLOURS, check_conditions, load_sketch
-from .config import PRESETS, SMOKE_STEPS, EditConfig
+from .conditions import LABEL_COLOURS, check_conditions, load_sketch, parse_face
+from .config import PRESETS, SMOKE_STEPS, EditConfig, Inpaint
 from .errors import InputError, MissingWeightsError
 from .imageio import output_format, read_photo, save_image
 from .output_paths import check_name_length, check_writable_folder
@@ -32,6 +33,8 @@ from .progress import ProgressBars
 SMOKE_NETWORK_SEED = 37
 SMOKE_NOTICE = "--smoke: small random networks, the output is meaningless."
 CONDITION_OPTIONS = ("hairstyle", "hairstyle_ref", "sketch", "mask", "color", "color_ref", "rgb")
+WHOLE_PHOTO_INPAINTERS = typing.get_args(Inpaint)
+PHOTO_MASKS = ("paste_region", "hair_photo_before", "hair_photo_after", "inpaint_region")  # photo-sized
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +64,9 @@ def add_condition_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", metavar="TEXT", help='a hair colour in words, e.g. "platinum blonde"')
     parser.add_argument("--color-ref", metavar="IMAGE", help="a photo of someone whose hair colour you want")
     parser.add_argument("--rgb", metavar="COLOUR", help="R,G,B or #RRGGBB or a colour name, e.g. 180,40,40 or crimson")
-    parser.add_argument("--face", type=int, default=0, help="which face, 0 = the largest (see `hairedit align`)")
+    parser.add_argument("--face", type=_face_option, default=0, help=(
+        "which face, 0 = the largest (see `hairedit align`), or 'all': every face in turn, largest first "
+        "(docs/faces.md, 'Every face')"))
 
 
 def add_editor_options(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +83,12 @@ def add_editor_options(parser: argparse.ArgumentParser) -> None:
                         help="the same seed, inputs and settings give the same pixels (default: the settings' seed, 0)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     parser.add_argument("--weights-dir", type=Path, help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
+    parser.add_argument("--inpaint", choices=WHOLE_PHOTO_INPAINTERS, help=(
+        "past the crop, old hair the new hair does not continue is removed and longer hair continued by inpainting: "
+        "lama (default; OpenCV while its file is missing), opencv, or none (only the crop is edited, as before)"))
+    parser.add_argument("--hair-length", type=_length_option, metavar="PX", help=(
+        "how far longer hair goes on past the crop, in pixels of the 1024 px crop (default: as far as the old "
+        "hair went, else 256)"))
 
 
 # -- checks made before any heavy work ------------------------------------------------------
@@ -95,6 +106,23 @@ def check_output(path: Path, overwrite: bool, fallback_format: str | None = None
     output_format(path, fallback_format)
 
 
+def _face_option(value: str) -> int | str:
+    try:
+        return parse_face(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _length_option(value: str) -> float:
+    try:
+        length = float(value)
+    except ValueError:
+        length = -1.0
+    if not length >= 0:
+        raise argparse.ArgumentTypeError(f"the hair length is a number of crop pixels, 0 or more, not {value!r}")
+    return length
+
+
 def read_config(args: argparse.Namespace) -> EditConfig:
     """The settings: --config's over the preset it names (default faithful), moved to --preset
     when that is given (what the file sets beyond its preset's own values comes along), with
@@ -106,6 +134,10 @@ def read_config(args: argparse.Namespace) -> EditConfig:
             config = config.with_preset(args.preset)
         if args.smoke and config.step_cap is None:
             config = config.with_step_cap(SMOKE_STEPS)
+        whole_photo = {"inpaint": getattr(args, "inpaint", None), "hair_length_px": getattr(args, "hair_length", None)}
+        whole_photo = {name: value for name, value in whole_photo.items() if value is not None}
+        if whole_photo:
+            config = dataclasses.replace(config, whole_photo=dataclasses.replace(config.whole_photo, **whole_photo))
         return config
     except (ValueError, TypeError) as error:
         raise InputError(f"--config: {error}.") from None
@@ -212,28 +244,42 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def intermediate_names() -> list[str]:
-    """Every file --save-intermediates may write, without the .png."""
+    """Every file --save-intermediates may write into a face's folder, without the .png."""
     from .pipeline import EditMasks, ProxyImages
 
     return (
         ["crop_before", "crop_after", "parse_before", "sketch_strokes"]
         + [f"proxy_{field.name}" for field in dataclasses.fields(ProxyImages)]
-        + [f"mask_{field.name}" for field in dataclasses.fields(EditMasks)]
+        + [f"mask_{field.name}" for field in dataclasses.fields(EditMasks) if field.name not in PHOTO_MASKS]
+        + list(PHOTO_MASKS)
     )
 
 
 def check_intermediates_folder(folder: Path, overwrite: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} is a file; --save-intermediates needs a folder.")
-    taken = [name for name in intermediate_names() if (folder / f"{name}.png").exists()]
+    faces = sorted(folder.glob("face-*/")) if folder.is_dir() else []
+    taken = [place / f"{name}.png" for place in (folder, *faces) for name in intermediate_names()
+             if (place / f"{name}.png").exists()]
     if taken and not overwrite:
-        raise InputError(f"{folder} already holds {taken[0]}.png and others; pass --overwrite or choose another folder.")
+        raise InputError(f"{folder} already holds {taken[0].relative_to(folder)} and others; pass --overwrite or "
+                         "choose another folder.")
 
 
 def write_intermediates(editor, result, args: argparse.Namespace, folder: Path) -> None:
-    """The aligned crop before and after, every proxy (generator size), the masks (white = 1),
-    the crop's parse in the mask painter's colours (paint over it for --mask) and the sketch
-    as the sketch encoder saw it."""
+    """Each face's intermediates: in ``folder``, or in ``folder/face-N`` for each face edited
+    under --face all."""
+    if not result.face_results:
+        write_face_intermediates(editor, result, args, folder)
+    for each in result.face_results:
+        write_face_intermediates(editor, each, args, folder / f"face-{each.face_index}")
+
+
+def write_face_intermediates(editor, result, args: argparse.Namespace, folder: Path) -> None:
+    """The aligned crop before and after, every proxy (generator size), the masks (white = 1;
+    the crop's at the generator's size, the whole-photo ones at the photo's), the crop's parse
+    in the mask painter's colours (paint over it for --mask) and the sketch as the sketch
+    encoder saw it."""
     folder.mkdir(parents=True, exist_ok=True)
     images = {"crop_before": result.crop_before, "crop_after": result.crop_after}
     images["parse_before"] = np.array(LABEL_COLOURS, np.uint8)[editor.parse(np.asarray(result.crop_before))]
@@ -244,6 +290,6 @@ def write_intermediates(editor, result, args: argparse.Namespace, folder: Path) 
             images[f"proxy_{name}"] = image
     for name, mask in vars(result.masks).items():
         if mask is not None:
-            images[f"mask_{name}"] = (np.clip(mask, 0, 1) * 255).round().astype(np.uint8)
+            images[name if name in PHOTO_MASKS else f"mask_{name}"] = (np.clip(mask, 0, 1) * 255).round().astype(np.uint8)
     for name, image in images.items():
         save_image(image, folder / f"{name}.png", overwrite=args.overwrite)

@@ -220,6 +220,19 @@ Preset = Literal["faithful", "fast", "instant"]
 PRESETS: tuple[str, ...] = typing.get_args(Preset)  # the one list of preset names
 
 
+Inpaint = Literal["lama", "opencv", "none"]
+
+
+@dataclass(frozen=True)
+class WholePhotoConfig:
+    """The whole-photo step after paste-back (docs/faces.md, "Long hair past the crop")."""
+
+    inpaint: Inpaint = "lama"  # removed / continued hair filled by LaMa (OpenCV without its file),
+    # by OpenCV, or "none": nothing past the crop changes (the paste-back's fade, as before the step)
+    hair_length_px: float | None = None  # longer hair goes on this far past the crop (1024 px crop
+    # pixels); None: to the old hair's extent past the crop, else a quarter of the side
+
+
 @dataclass(frozen=True)
 class EditConfig:
     """Every hyperparameter of an edit, frozen. ``EditConfig()`` is the official method.
@@ -237,6 +250,7 @@ class EditConfig:
     sketch: SketchProxyConfig = field(default_factory=SketchProxyConfig)
     blending: BlendingConfig = field(default_factory=BlendingConfig)
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
+    whole_photo: WholePhotoConfig = field(default_factory=WholePhotoConfig)
     fast: FastConfig | None = None  # set by the fast and instant presets
     instant: InstantConfig | None = None  # set by the instant preset
     autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)

@@ -16,11 +16,12 @@ import torch
 from .cache import InversionCache
 from .cache import default_folder as default_cache_folder
 from .components import Components
-from .conditions import Conditions, check_conditions
+from .conditions import ALL_FACES, Conditions, check_conditions, parse_face
 from .config import EditConfig, LatentRows
 from .devices import resolve_device
 from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
+from .every_face import edit_every_face
 from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
@@ -116,7 +117,7 @@ class HairEditor:
         color: str | None = None,
         color_ref: PhotoLike | None = None,
         rgb: str | tuple[int, int, int] | None = None,
-        face: int = 0,
+        face: int | str = 0,
         preset: str | None = None,
         seed: int | None = None,
         callback: ProgressCallback | None = None,
@@ -124,7 +125,8 @@ class HairEditor:
         previews: bool = True,
         progress: bool | None = None,
     ) -> EditResult:
-        """Edit the hair of face ``face`` (0 = largest) in ``photo``; see the README for the modes.
+        """Edit the hair of face ``face`` (0 = largest; "all": every face in turn, see
+        :mod:`hairedit.every_face`) in ``photo``; see the README for the modes.
 
         ``preset`` (default: this editor's) picks the preset, with this editor's overrides
         laid over it; ``seed`` (default: the configuration's) makes the edit reproducible: the
@@ -137,12 +139,18 @@ class HairEditor:
         """
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
+        face = _face_choice(face)
         config = self._config_for(preset, seed)
         bars = None
         if callback is None and progress is not False and not self._progress_bar_options.get("disable"):
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
+                if face == ALL_FACES:
+                    return edit_every_face(
+                        photo, lambda: EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews)),
+                        conditions,
+                    )
                 run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews))
                 return run.run(photo, conditions, face)
         finally:
@@ -163,6 +171,14 @@ class HairEditor:
             except ValueError as error:
                 raise InputError(str(error)) from None
         return config if seed is None else config.with_seed(seed)
+
+
+def _face_choice(face: int | str) -> int | str:
+    """A face's index, or "all"; anything else is an InputError."""
+    try:
+        return parse_face(face)
+    except ValueError as error:
+        raise InputError(f"{error}.") from None
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from .config import LOOPS, EditConfig
 from .strategies import strategy_for
-from .weights.registry import COLOURS, WEIGHTS, WeightFile
+from .weights.registry import COLOURS, LAMA_FILE, WEIGHTS, WeightFile
 
 # The conditions (edit's option names) that make a loop run; the inversion's run in every edit.
 LOOP_CONDITIONS = {"text proxy": ("hairstyle",), "reference proxy": ("hairstyle_ref",), "colour proxy": COLOURS,
@@ -40,6 +40,8 @@ def uses(entry: WeightFile, preset: str | EditConfig, conditions: Iterable[str] 
         return any(uses(WEIGHTS[name], config, conditions) for name in entry.used_with)
     if entry.group not in ("edit", config.preset):
         return False
+    if entry.name == LAMA_FILE and config.whole_photo.inpaint != "lama":
+        return False  # the whole-photo step fills with OpenCV, or not at all
     if conditions is not None and entry.conditions and not conditions & set(entry.conditions):
         return False
     return not entry.loops or any(loop in loops_run(config, conditions) for loop in entry.loops)

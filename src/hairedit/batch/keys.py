@@ -29,7 +29,7 @@ MISSING = "missing"  # the digest of a file that is not there: the edit reports 
 class RowDefaults:
     """What rows that do not say take: ``seed``/``preset`` None are the settings' own."""
 
-    face: int = 0
+    face: int | str = 0  # a face's index, or "all"
     seed: int | None = None
     preset: str | None = None
     image_format: str = "png"  # outputs named from the key

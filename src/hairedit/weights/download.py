@@ -2,7 +2,8 @@
 
 Hugging Face files are plain HTTPS downloads from ``$HF_ENDPOINT`` (default
 https://huggingface.co) at the registry's revision; Google Drive files go through gdown;
-files that ship inside a Python package are used where they are installed. Every file is
+files that ship inside a Python package are used where they are installed; a file published
+inside a zip archive is unpacked from the downloaded archive. Every file is
 checked against its pin or lock-file record (:mod:`.lock`) before it is used.
 
 For programs (the UI):
@@ -29,6 +30,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from .registry import (
     PackageFile,
     UrlFile,
     WeightFile,
+    ZipMember,
     get_weight_file,
     weights_dir,
 )
@@ -244,6 +247,10 @@ def _fetch_source(source, part: Path, entry: WeightFile, tracker: Tracker) -> No
         _decompress_bz2(packed, part)
     elif isinstance(source, (UrlFile, HuggingFaceFile)):
         _fetch_http(_url_of(source), part, tracker)
+    elif isinstance(source, ZipMember):
+        packed = part.with_suffix(".zip.part")
+        _fetch_source(source.archive, packed, entry, tracker)
+        _extract_member(packed, source.member, part)
     else:
         raise DownloadError(f"no way to fetch {source.describe()}")
 
@@ -342,6 +349,22 @@ def _decompress_bz2(packed: Path, part: Path) -> None:
         part.unlink(missing_ok=True)
         packed.unlink(missing_ok=True)
         raise DownloadError("the server sent a broken bz2 file; it was removed") from error
+    packed.unlink()
+
+
+def _extract_member(packed: Path, member: str, part: Path) -> None:
+    """Stream ``member`` out of the zip archive ``packed`` into ``part``, then delete ``packed``."""
+    try:
+        with zipfile.ZipFile(packed) as archive, archive.open(member) as source, open(part, "wb") as target:
+            shutil.copyfileobj(source, target, CHUNK_BYTES)
+    except KeyError as error:
+        part.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
+        raise DownloadError(f"the archive it sent has no {member}; it was removed") from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        part.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
+        raise DownloadError("the server sent a broken zip archive; it was removed") from error
     packed.unlink()
 
 

@@ -58,7 +58,18 @@ class PackageFile:
         return f"inside the Python package '{self.distribution}' ({self.path})"
 
 
-Source = HuggingFaceFile | GoogleDriveFile | UrlFile | PackageFile
+@dataclass(frozen=True)
+class ZipMember:
+    """One file inside a zip archive that is downloaded whole, then unpacked (and deleted)."""
+
+    archive: HuggingFaceFile | GoogleDriveFile | UrlFile
+    member: str  # its path inside the archive
+
+    def describe(self) -> str:
+        return f"{self.member} inside {self.archive.describe()}"
+
+
+Source = HuggingFaceFile | GoogleDriveFile | UrlFile | PackageFile | ZipMember
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,8 @@ _CLIP_REVISION = "d15b5f29721ca72dac15f8526b284be910de18be"  # openai/clip-vit-b
 _PCA_COMMIT = "8672dd909d6aa27c9f7ea1935153eacd2964c6d6"  # wty-ustc/HairCLIPv2 main, Dec 2023
 _LPIPS_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"  # richzhang/PerceptualSimilarity master
 _DLIB_MODELS_COMMIT = "fd81b6308a6a73d4ce08859eb2f4b628a21e27a2"  # davisking/dlib-models master
+LAMA_FILE = "big-lama.ckpt"
+LAMA_MEMBER = "big-lama/models/best.ckpt"  # inside big-lama.zip, beside big-lama/config.yaml
 
 COLOURS = ("color", "color_ref", "rgb")  # the conditions (edit's option names) that recolour
 
@@ -338,6 +351,22 @@ WEIGHTS: dict[str, WeightFile] = {
             networks=("inception",),
             licence="Apache-2.0",
             licence_source="https://github.com/mseitzer/pytorch-fid#license (TensorFlow's weights, ported)",
+        ),
+        WeightFile(
+            LAMA_FILE,
+            "LaMa big-lama inpainting generator (Lightning checkpoint big-lama/models/best.ckpt; "
+            "official release: the Google Drive folder 1B2x7eQDgecTL0oh3LSIBDGj0fTxs6Ips linked "
+            "from advimman/lama's README, its Yandex links gone)",
+            (
+                ZipMember(HuggingFaceFile("smartywu/big-lama", "big-lama.zip"), LAMA_MEMBER),
+                # The big-lama.zip the LaMa demo linked from the official README downloads.
+                ZipMember(GoogleDriveFile("1-95IOJ-2y9BtmABiffIwndPqNZD_gLnV"), LAMA_MEMBER),
+            ),
+            needed_for="removing or continuing hair past the crop (OpenCV inpainting without it)",
+            required=False,
+            networks=("lama",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/advimman/lama/blob/main/LICENSE",
         ),
     )
 }
