@@ -8,13 +8,17 @@ import torch
 
 import hairedit
 
+# The run's own hairedit home and caches for every test, subprocess and Ray worker; the real
+# home checked untouched at the end (tests/home_guard.py). pytester: a test of that check.
+pytest_plugins = ["tests.home_guard", "pytester"]
+
 # Two cores on CI: say so, so that parallel work does not oversubscribe them.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
-    """Every test gets its own weights folder (and inversion cache); seeded."""
+    """Every test gets its own weights folder (and inversion cache), inside the run's own (tests/home_guard.py); seeded."""
     monkeypatch.setenv("HAIREDIT_HOME", str(tmp_path_factory.mktemp("hairedit_home")))
     torch.manual_seed(0)
 

@@ -183,12 +183,14 @@ def test_a_batch_killed_mid_row_then_rerun_ends_with_every_row_done_once(killed_
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """A local Ray instance of 2 CPUs; its workers get their own weights folder."""
+    """A local Ray instance of 2 CPUs; its workers get their own weights folder (and
+    inversion cache), given to them explicitly: the home the driver had when Ray started
+    need not be the workers'."""
     ray = pytest.importorskip("ray", reason="Ray tests need the ray extra: pip install 'hairedit[ray]'")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HAIREDIT_HOME", str(tmp_path_factory.mktemp("ray_home")))
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
-    yield ray
+    home = tmp_path_factory.mktemp("ray_home")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning",
+             runtime_env={"env_vars": {"HAIREDIT_HOME": str(home)}})
+    yield home
     ray.shutdown()
 
 
@@ -212,11 +214,12 @@ def on_ray(inputs, smoke_config, ray_cluster, tmp_path_factory):
 
     summary = run_batch(read_manifest(inputs / "edits.csv"), f"file://{out}", EditorSpec(smoke_config, smoke=True),
                         defaults=RowDefaults(seed=0), workers=2, cluster="local", on_event=kill_an_actor)
-    return out, summary, killed
+    return out, summary, killed, ray_cluster
 
 
 def test_on_ray_an_actor_killed_mid_batch_still_gives_a_complete_batch(on_ray, reference, inputs, smoke_config):
-    out, summary, killed = on_ray
+    out, summary, killed, ray_home = on_ray
+    assert list((ray_home / "inversions").glob("*.inversion.pt"))  # the workers' cache: in the test's folder
     assert [o.status for o in summary.outcomes] == ["done"] * 5 + ["failed"]
     assert len(killed) == 1
     pids = {int(o.worker.rsplit(":", 1)[1]) for o in summary.done}

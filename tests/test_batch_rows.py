@@ -64,6 +64,12 @@ def test_csv_manifest_rows_resolve_paths_against_the_manifest_and_keep_every_opt
     assert second.origin == f"{manifest}, line 4"
 
 
+def test_a_manifest_row_may_edit_every_face(folder):
+    csv_rows = read_manifest(write(folder / "all.csv", "photo,face\nphotos/ann.jpg,all\nphotos/ann.jpg, ALL \n"))
+    json_rows = read_manifest(write(folder / "all.jsonl", '{"photo": "photos/ann.jpg", "face": "all"}\n'))
+    assert [row.face for row in csv_rows + json_rows] == ["all", "all", "all"]
+
+
 def test_jsonl_manifest_takes_nulls_as_absent_and_rgb_as_a_list(folder):
     manifest = write(folder / "edits.jsonl", '{"photo": "/abs/me.jpg", "rgb": [1, 2, 3], "seed": null}\n\n'
                      '{"photo": "photos/cy.webp", "hairstyle": "bob cut hairstyle", "sketch": "s.png"}\n')
@@ -96,7 +102,8 @@ def test_jsonl_manifest_takes_nulls_as_absent_and_rgb_as_a_list(folder):
         ("m.jsonl", '{"photo": "me.jpg"}\n{"photo": "me.jpg", "rgb": "red"\n', "line 2: not JSON"),
         ("m.jsonl", '["me.jpg", "red"]\n', "line 1: expected a JSON object"),
         ("m.jsonl", '{"photo": "me.jpg", "hairstyle": 7}\n', "line 1: hairstyle must be text, not 7"),
-        ("m.jsonl", '{"photo": "me.jpg", "face": true}\n', "line 1: face must be a whole number, not True"),
+        ("m.jsonl", '{"photo": "me.jpg", "face": true}\n', "line 1: face must be 0 or more"),
+        ("m.csv", "photo,face\nme.jpg,every\n", "line 2: face must be 0 or more"),
         ("m.txt", "me.jpg\n", "use a .csv or .jsonl file"),
     ],
 )
@@ -125,6 +132,8 @@ def test_a_malformed_manifest_stops_the_command_before_any_work(folder, capsys, 
         (["{folder}/edits.csv", "--rgb", "red"], "with a manifest the conditions come from its columns"),
         (["{folder}/photos", "--styles", "{folder}/bad_styles.csv"], "bad_styles.csv, line 3: give one colour"),
         (["{folder}/photos", "--rgb", "red", "-o", "{folder}/photos"], "is the folder of photos"),
+        (["{folder}/photos", "--rgb", "red", "-o", "/proc/out"], "cannot write into /proc ("),
+        (["{folder}/photos", "--rgb", "red", "-o", "{folder}/edits.csv/out"], "edits.csv is a file, not a folder"),
         (["{folder}/nowhere", "--rgb", "red"], "nowhere: no such manifest or folder"),
         (["{folder}/edits.csv", "--devices", "cuda:7"], "device 'cuda:7' is not available here"),
         (["{folder}/edits.csv", "--ray", "--device", "cpu"], "--device and --devices are for this machine"),

@@ -66,7 +66,10 @@ def test_every_mode_changes_the_hair_region_and_only_it(files, tmp_path, aligned
     after = np.asarray(Image.open(out))
     assert after.shape == before.shape == (512, 512, 3)
     edit_region = np.asarray(Image.open(steps / "mask_edit_region.png")) > 127
-    assert_only_the_edit_region_changed(before, after, edit_region, aligned.transform)
+    whole_photo = np.zeros(before.shape[:2], bool)
+    for name in ("inpaint_region", "hair_photo_after"):  # the whole-photo step's, the photo's size
+        whole_photo |= np.asarray(Image.open(steps / f"{name}.png")) > 127
+    assert_only_the_edit_region_changed(before, after, edit_region, aligned.transform, whole_photo)
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +189,29 @@ def test_help_lists_argument_errors_and_bad_input_answer_without_torch_gradio_or
     assert [[m for m in heavy if not (m == "cv2" and argv == ["ui", "--help"])] for argv, heavy in results] == [
         []
     ] * len(commands), results
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["edit", "me.jpg"], "hairedit edit: error: the following arguments are required: -o/--output "
+                         "(see `hairedit edit --help`)"),
+    (["edit", "me.jpg", "-o", "x.png", "--preset", "slow"], "hairedit edit: error: argument --preset: invalid choice"),
+    (["weights", "list", "--frobnicate"], "hairedit: error: unrecognized arguments: --frobnicate (see `hairedit --help`)"),
+    (["weights", "fetch"], "hairedit weights: error: argument ACTION: invalid choice"),
+    (["nonsense"], "hairedit: error: argument COMMAND: invalid choice"),
+])
+def test_argument_errors_are_one_line_pointing_to_help(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(message) and err.rstrip().endswith("--help`)"), err
+
+
+def test_edit_help_describes_every_preset(capsys):
+    from hairedit.config import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["edit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    described = text.split("--preset {" + ",".join(PRESETS) + "}")[2].split("--config", 1)[0]  # [1]: the usage
+    assert all(f"{preset} (" in described for preset in PRESETS), described

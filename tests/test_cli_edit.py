@@ -5,6 +5,7 @@ mode once.)"""
 import argparse
 import json
 import os
+import shlex
 import signal
 
 import numpy as np
@@ -16,7 +17,7 @@ from hairedit import commands
 from hairedit.cli import main
 from hairedit.commands import SMOKE_STEPS, read_config
 from hairedit.conditions import load_mask
-from hairedit.config import EditConfig
+from hairedit.config import PRESETS, EditConfig
 from hairedit.pipeline import HairEditor
 
 
@@ -52,6 +53,9 @@ def edit(files, out, *options):
     "options, message",
     [
         (["--rgb", "red", "-o", "{out_dir}/no/such/folder/out.png"], "does not exist"),
+        (["--rgb", "red", "-o", "/proc/out.png"], "cannot write into /proc ("),  # found before the edit, not after
+        (["--rgb", "red", "-o", "{out_dir}/" + "x" * 300 + ".png"], "is 304 bytes long; the file system allows at most"),
+        (["--rgb", "red", "-o", "{files}/me.png/out.png"], "me.png is a file, not a folder"),
         (["--rgb", "red", "-o", "{out_dir}/out.xyz"], "unknown image extension"),
         (["--rgb", "red", "--device", "gpu"], "unknown device 'gpu'"),
         (["--rgb", "red", "--device", "cuda:7"], "not available here"),
@@ -239,10 +243,27 @@ def test_demo_keeps_an_existing_sheet_and_doctor_reports_missing_weights(tmp_pat
     err = capsys.readouterr().err
     assert "already exists" in err and "--overwrite" in err and sheet.read_bytes() == b"an older sheet"
 
-    assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 0
+    assert main(["doctor", "--weights-dir", str(tmp_path / "empty")]) == 1  # an edit could not run
     out = capsys.readouterr().out
     assert "torch" in out and "devices: cpu" in out
     assert "MISSING  ffhq.pt" in out and "hairedit weights download" in out
+    assert out.splitlines()[-1].startswith("edits with the faithful preset cannot run: ffhq.pt, seg.pth, ")
+
+
+def test_doctor_fails_on_a_broken_file_and_passes_when_every_needed_file_is_whole(tmp_path, capsys, monkeypatch):
+    from hairedit.weights import download
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "lpips_vgg_v0.1.pth").write_bytes(b"cut short")  # pinned at 7289 bytes
+    assert main(["doctor", "--weights-dir", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN   lpips_vgg_v0.1.pth  (9 bytes, expected 7289; " in out
+    assert "lpips_vgg_v0.1.pth" in out.splitlines()[-1]
+    (folder / "lpips_vgg_v0.1.pth").unlink()
+    monkeypatch.setattr(download, "missing_files", lambda names=None, folder=None: [])  # as if all were there
+    assert main(["doctor", "--weights-dir", str(folder)]) == 0
+    assert "cannot run" not in capsys.readouterr().out
 
 
 def test_the_smoke_demo_sheet_does_not_take_the_real_demos_name(tmp_path, monkeypatch):
@@ -271,3 +292,55 @@ def test_random_networks_say_nothing_about_hair_past_the_crop(files, tmp_path, c
     monkeypatch.setattr(edit_run, "old_hair_left_past_crop", lambda *args: True)
     assert edit(files, tmp_path / "out.png", "--rgb", "red") == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_smoke_edits_use_the_inversion_cache_like_any_edit(files, tmp_path, capsys):
+    """The second --smoke edit of a photo reuses its inversion, kept in the weights folder."""
+    home = tmp_path / "weights"
+    assert edit(files, tmp_path / "one.png", "--rgb", "red", "--weights-dir", home) == 0
+    assert list((home / "inversions").glob("*.inversion.pt"))
+    capsys.readouterr()
+    assert edit(files, tmp_path / "two.png", "--rgb", "blue", "--weights-dir", home) == 0
+    assert "inversion (W+)" not in capsys.readouterr().err  # no inversion step ran: it came from the cache
+
+
+# What each mode runs, so the files it asks for: every edit inverts the photo (the optimising
+# presets with LPIPS on VGG16); hairstyles add the bald proxy and, optimised, the landmarks;
+# text adds CLIP (the instant preset's HairCLIP has its own, and the tokenizer both need).
+ALWAYS = {"ffhq.pt", "seg.pth"}
+OPTIMISED = ALWAYS | {"vgg16-397923af.pth", "lpips_vgg_v0.1.pth"}
+INSTANT = ALWAYS | {"e4e_ffhq_encode.pt"}
+CLIP = {"clip_vit_b32.safetensors", "clip_vocab.json", "clip_merges.txt"}
+HAIRCLIP = {"hairclip.pt", "clip_vocab.json", "clip_merges.txt"}
+FAN = {"3DFAN4-7835d9f11d.pth.tar"}
+MODES = {  # options: (files of the optimising presets, files of the instant preset)
+    ("--hairstyle", "bob cut"): (OPTIMISED | {"bald_proxy.pt"} | FAN | CLIP, INSTANT | {"bald_proxy.pt"} | HAIRCLIP),
+    ("--hairstyle-ref", "{files}/friend.png"): (OPTIMISED | {"bald_proxy.pt"} | FAN,
+                                                INSTANT | {"bald_proxy.pt", "hairclip.pt"} | HAIRCLIP),
+    ("--sketch", "{files}/sketch.png"): (OPTIMISED | {"sketch_proxy.pt"}, INSTANT | {"sketch_proxy.pt"}),
+    ("--color", "red hair"): (OPTIMISED | CLIP, INSTANT | HAIRCLIP),
+    ("--color-ref", "{files}/friend.png"): (OPTIMISED, INSTANT | HAIRCLIP),
+    ("--rgb", "red"): (OPTIMISED, INSTANT | HAIRCLIP),
+    ("--rgb", "red", "--sketch", "{files}/sketch.png"): (OPTIMISED | {"sketch_proxy.pt"},
+                                                          INSTANT | HAIRCLIP | {"sketch_proxy.pt"}),
+}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("options", MODES)
+def test_an_edit_asks_for_exactly_the_files_it_runs(files, tmp_path, capsys, preset, options):
+    from hairedit.weights.registry import WEIGHTS
+
+    argv = ["edit", str(files / "me.png"), "-o", str(tmp_path / "out.png"), "--preset", preset,
+            "--weights-dir", str(tmp_path / "no_weights"), *[o.format(files=files) for o in options]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    asked = {name for name in WEIGHTS if f" {name} (" in err}
+    assert asked == MODES[options][preset == "instant"], err
+    # `weights list --for` says the same of the same options.
+    edit_options = shlex.join([*argv[4:6], *argv[8:]])
+    assert main(["weights", "list", "--weights-dir", str(tmp_path / "no_weights"), "--for", edit_options]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1] == f"an edit with {edit_options} needs {len(asked) + 1} files:"
+    shown = {line.split()[0] for line in listing[2:] if line.startswith("  ") and not line.startswith("      ")}
+    assert shown == asked | {"shape_predictor_68_face_landmarks.dat"}  # the face aligner's, installed with dlib

@@ -89,3 +89,15 @@ def test_a_wrong_setting_is_named_with_what_it_should_be(values, message):
     with pytest.raises(ValueError) as error:
         EditConfig.from_dict(values)
     assert message in str(error.value)
+
+
+def test_the_whole_photo_step_is_a_setting_of_every_preset():
+    for preset in ("faithful", "fast", "instant"):
+        assert EditConfig.for_preset(preset).whole_photo.inpaint == "lama"
+    config = EditConfig.for_preset("instant", {"whole_photo": {"inpaint": "none", "hair_length_px": 300}})
+    assert config.whole_photo.inpaint == "none" and config.whole_photo.hair_length_px == 300.0
+    assert EditConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown whole_photo.inpaint 'telea'; choose from lama, opencv, none"):
+        EditConfig.for_preset("fast", {"whole_photo": {"inpaint": "telea"}})
+    with pytest.raises(ValueError, match="hair_length_px must not be negative"):
+        EditConfig.for_preset("fast", {"whole_photo": {"hair_length_px": -5}})

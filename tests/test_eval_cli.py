@@ -109,6 +109,16 @@ def test_bad_input_is_one_clear_line(files, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("folder, message", [("/proc/report", "cannot write into /proc ("),
+                                             ("{f}/me.png/report", "me.png is a file, not a folder")])
+def test_a_report_folder_that_cannot_be_written_is_refused_before_any_edit(files, capsys, folder, message):
+    (files / "manifest.csv").write_text("photo,rgb\nme.png,1 2 3\n")
+    argv = ["eval", str(files / "manifest.csv"), "--compare-presets", "faithful", "-o", folder.format(f=files), "--smoke"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hairedit: error: ") and err.count("\n") == 1 and message in err
+
+
 def test_an_existing_report_is_refused_before_any_edit(files, tmp_path, capsys):
     (tmp_path / "report.html").write_text("mine")
     (files / "manifest.csv").write_text("photo,rgb\nme.png,1 2 3\n")

@@ -149,3 +149,14 @@ def test_a_huge_photo_aligns_like_the_small_one_without_copying_it(astronaut, al
     # Same face, same square: the photo landmarks scale by 6000 / 512.
     np.testing.assert_allclose(big_aligned.transform.quad * 512 / 6000, aligned.transform.quad, atol=2.5)
     assert np.abs(big_aligned.crop.astype(float) - aligned.crop).mean() < 10
+
+
+def test_faces_are_edited_largest_first_but_after_the_smaller_faces_their_crops_overlap():
+    from hairedit.face.align import CropTransform, edit_order
+
+    def square(left, top, side):
+        return CropTransform(np.array([[side / 64, 0, left], [0, side / 64, top]]), 64, (1000, 1000))
+
+    big, medium, small_behind_big, apart = square(100, 100, 300), square(600, 100, 200), square(350, 300, 100), square(600, 600, 80)
+    assert edit_order([big, medium, small_behind_big, apart]) == [1, 2, 0, 3]
+    assert edit_order([big, medium, apart]) == [0, 1, 2]

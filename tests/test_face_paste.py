@@ -208,3 +208,20 @@ def test_mismatched_inputs_are_refused(astronaut, aligned, upper_region):
         paste_back(astronaut, aligned, aligned.crop[:500], upper_region)
     with pytest.raises(InputError, match="uint8"):
         paste_back(astronaut, aligned, aligned.crop / 255.0, upper_region)
+
+
+def test_the_paste_region_in_the_photo_holds_every_pixel_paste_back_changed():
+    from hairedit.face.paste import region_in_photo
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 260, 3), dtype=np.uint8)
+    transform = CropTransform(np.array([[1.5, 0.3, 40], [-0.3, 1.5, 60]]), 128, (260, 300))
+    crop = cv2.warpAffine(photo, transform.crop_to_photo, (128, 128), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    aligned = AlignedFace(crop, transform, None)
+    region = np.zeros((128, 128), np.float32)
+    region[40:100, 30:90] = 1
+    pasted = paste_back(photo, aligned, 255 - crop, region)
+    changed = np.any(pasted != photo, axis=2)
+    allowed = region_in_photo(region, transform, 128)
+    assert changed.any() and not (changed & ~allowed).any()
+    assert allowed.sum() < 1.1 * 60 * 60 * (1.5**2 + 0.3**2)  # the region's own area in the photo

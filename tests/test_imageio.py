@@ -1,6 +1,7 @@
 """Photos as people take them are read as the RGB picture they show; results are written safely."""
 
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -10,7 +11,9 @@ from PIL import Image, ImageFile
 from skimage import data
 
 from hairedit.errors import InputError
-from hairedit.imageio import load_photo, open_image, read_photo, save_image, save_photo
+from hairedit.imageio import (
+    check_pixel_count, load_photo, open_header, open_image, read_photo, save_image, save_photo,
+)
 from tests.conftest import run_python
 
 
@@ -239,3 +242,36 @@ def test_a_camera_jpeg_read_as_mpo_is_written_with_its_own_tables(tmp_path, astr
     written = Image.open(tmp_path / "edited")
     assert written.format == "JPEG"
     assert written.quantization == Image.open(tmp_path / "camera.jpg").quantization
+
+
+def test_hairedits_limit_is_the_only_one_on_the_photos_it_opens(tmp_path, monkeypatch, no_decoding):
+    """Pillow's process-wide limit (here lowered, as other code may) neither warns about nor
+    refuses a photo within $HAIREDIT_MAX_PIXELS, and stays as it was."""
+    _blank_png(tmp_path / "big.png", 2000, 1000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500_000)  # 2 000 000 pixels: 4 times Pillow's limit
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "2000000")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DecompressionBombWarning would fail here
+        with open_header(tmp_path / "big.png") as image:
+            check_pixel_count(image, "big.png")
+            assert image.size == (2000, 1000)
+        with open(tmp_path / "big.png", "rb") as handle, open_header(handle) as image:
+            assert image.size == (2000, 1000)
+    assert Image.MAX_IMAGE_PIXELS == 500_000
+    with pytest.raises(Image.DecompressionBombError):  # other code's Image.open still has Pillow's limit
+        Image.open(tmp_path / "big.png")
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "1999999")
+    with pytest.raises(InputError, match="big.png is too large: 2000x1000 .*HAIREDIT_MAX_PIXELS=2000000"):
+        load_photo(tmp_path / "big.png")
+
+
+def test_photos_past_pillows_limit_load_within_hairedits(tmp_path, monkeypatch):
+    _blank_png(tmp_path / "big.png", 2000, 1000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500_000)
+    monkeypatch.setenv("HAIREDIT_MAX_PIXELS", "2000000")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_photo(tmp_path / "big.png").shape == (1000, 2000, 3)
+    with pytest.raises(InputError, match="not a readable image"):
+        (tmp_path / "text.png").write_text("not an image")
+        load_photo(tmp_path / "text.png")

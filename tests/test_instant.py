@@ -14,7 +14,7 @@ from hairedit.errors import EditInterrupted
 from hairedit.labels import FACE, HAIR
 from hairedit.samples import sample_sketch
 from hairedit.weight_needs import files_needed
-from tests.edits import assert_only_the_edit_region_changed
+from tests.edits import assert_only_the_edit_region_changed, whole_photo_region
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_every_mode_runs_by_forward_passes_and_changes_only_the_hair_region(edit
               "all hair": np.full((512, 512), HAIR, np.uint8)}
     result, loops = _loops(editor, photo, **{k: values.get(v, v) for k, v in conditions.items()})
     assert_only_the_edit_region_changed(photo, np.asarray(result.image), result.masks.edit_region,
-                                        result.aligned.transform)
+                                        result.aligned.transform, whole_photo_region(result.masks))
     assert loops == set()  # no optimisation loop ran
     if "hairstyle" in conditions or "hairstyle_ref" in conditions:
         assert "mapper proxy" in result.timings and "reference proxy" not in result.timings

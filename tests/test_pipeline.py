@@ -18,7 +18,7 @@ from hairedit.samples import sample_sketch
 from hairedit.stages.blending import blend_hairstyle, to_feature_size
 from hairedit.stages.inversion import Inverter, image_tensor
 from hairedit.stages.text import text_proxy
-from tests.edits import assert_only_the_edit_region_changed
+from tests.edits import assert_only_the_edit_region_changed, whole_photo_region
 
 STEPS = 8
 
@@ -62,7 +62,7 @@ def test_text_edit_records_falling_losses_and_keeps_the_photo_size(editor, photo
 
 def _assert_only_the_edit_region_changed(result, photo):
     assert_only_the_edit_region_changed(photo, np.asarray(result.image), result.masks.edit_region,
-                                        result.aligned.transform)
+                                        result.aligned.transform, whole_photo_region(result.masks))
 
 
 def test_pixels_outside_the_edit_region_are_untouched(editor, photo):

@@ -2,12 +2,18 @@
 devices checked where the editor is made."""
 
 import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 from skimage import data
 
+import hairedit
 from hairedit import EditConfig, HairEditor
 from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.errors import InputError
@@ -109,3 +115,21 @@ def test_a_pil_image_given_keeps_its_format_and_jpeg_tables_on_saving(editor, ph
         result = editor.edit(image, rgb="red", progress=False)
     assert result.photo_info.format == "JPEG" and result.photo_info.jpeg_quantization
     assert Image.open(result.save(tmp_path / "edited")).format == "JPEG"
+
+
+def test_from_random_is_the_small_smoke_editor_unless_given_settings():
+    assert HairEditor.from_random().config == EditConfig.smoke()
+    fast = EditConfig.for_preset("fast")
+    assert HairEditor.from_random(config=fast).config is fast
+
+
+def test_the_readmes_no_download_example_runs_as_written(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = next(code for code in re.findall(r"```python\n(.*?)```", readme, re.S) if "from_random()" in code)
+    home = tmp_path / "home"
+    environment = {**os.environ, "PYTHONPATH": str(Path(hairedit.__file__).parents[1]), "HAIREDIT_HOME": str(home)}
+    run = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(tmp_path / "astronaut_smoke.png").size == (512, 512)
+    assert "inversion" in run.stdout
+    assert not home.exists() or not any(home.iterdir())  # nothing downloaded

@@ -18,10 +18,11 @@ MAX_LINES = 450
 LAYERS = (
     ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate serve client weights.commands "
                                 "weights.verify face.commands"),
-    ("the edit", "pipeline edit_run strategies weight_needs components"),
-    ("stages and losses", "stages losses latent_pca conditions result progress seeding"),
+    ("the edit", "pipeline edit_run every_face strategies weight_needs components"),
+    ("stages and losses", "stages inpaint losses latent_pca conditions result progress seeding"),
     ("networks, faces", "networks face resample"),
-    ("files and basics", "weights checkpoints imageio atomic cache config errors labels devices memory _requirements"),
+    ("files and basics", "weights checkpoints imageio atomic output_paths cache config errors labels devices memory "
+                         "_requirements"),
 )
 
 

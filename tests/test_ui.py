@@ -246,6 +246,16 @@ def test_ui_help_loads_neither_gradio_nor_torch():
     assert "--auth-file" in out and out.strip().endswith("[]")
 
 
+def test_an_exposed_page_without_a_login_is_refused_before_gradio_or_torch_loads():
+    code = (
+        "import sys\nfrom hairedit.cli import main\ncode = main(['ui', '--host', '0.0.0.0', '--smoke'])\n"
+        "print(code, sorted({'torch', 'gradio'} & set(sys.modules)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "2 []"
+    assert run.stderr.startswith("hairedit: error: --host 0.0.0.0 lets anyone who can reach this computer use the page")
+
+
 # -- missing pretrained files ---------------------------------------------------------------------
 
 # Over 1 MiB each: the downloader reports a MiB at a time, so progress shows between.
@@ -425,3 +435,22 @@ def test_a_live_preview_of_a_loaded_photo_reuses_its_work(photo_file):
         assert "reused" not in labels[0] and "this photo's work reused" in labels[1]
     finally:
         app.close()
+
+
+def test_the_every_face_box_edits_every_face(slow_app, photo_file, monkeypatch):
+    session = load(slow_app, photo_file, "everyone")
+    request = gr.Request(session_hash="everyone")
+    asked = []
+
+    def edit(photo, face=0, **options):
+        asked.append(face)
+        raise InputError("stopped here by the test")
+
+    monkeypatch.setattr(slow_app.editor, "edit", edit)
+    slow_app.every_face_changed(True, request)
+    assert session.edited_face == "all"
+    rest = list(slow_app.run("keep", None, None, None, "colour picker", None, "#c83232", "faithful", 0, request))
+    assert asked == ["all"] and "stopped here by the test" in rest[-1][-1]
+    slow_app.every_face_changed(False, request)
+    list(slow_app.run("keep", None, None, None, "colour picker", None, "#c83232", "faithful", 0, request))
+    assert asked == ["all", 0]

@@ -5,6 +5,7 @@ import bz2
 import hashlib
 import http.server
 import re
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ import pytest
 from hairedit.cli import main
 from hairedit.errors import DownloadError, MissingWeightsError
 from hairedit.weights import download as downloads
-from hairedit.weights.registry import WEIGHTS, HuggingFaceFile, UrlFile, WeightFile
+from hairedit.weights.registry import WEIGHTS, GoogleDriveFile, HuggingFaceFile, UrlFile, WeightFile
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -138,7 +139,7 @@ def test_a_server_that_answers_garbage_is_left_for_the_next_source(server, tmp_p
     monkeypatch.setattr(downloads, "get_weight_file", entries.__getitem__)
     with pytest.raises(DownloadError) as error:
         downloads.download(None, tmp_path, progress=False)
-    assert str(error.value).startswith("could not download broken.bin") and "fine.bin" not in str(error.value)
+    assert str(error.value).startswith("broken.bin: not downloaded: ") and "fine.bin" not in str(error.value)
     assert "garbled.bin: the connection kept breaking off" in str(error.value)
     assert (tmp_path / "fine.bin").read_bytes() == PAYLOAD  # from its second source
     assert (tmp_path / "later.bin").read_bytes() == PAYLOAD  # a failed file does not stop the others
@@ -190,7 +191,7 @@ def test_failing_sources_fall_through_and_are_all_listed(server, tmp_path, monke
     with pytest.raises(DownloadError) as error:
         downloads.fetch(entry, tmp_path / "other")
     message = str(error.value)
-    assert "missing/a.bin: HTTP 404" in message and "missing/c.bin" in message and "by hand" in message
+    assert "HTTP 404" in message and "missing/a.bin" in message and "missing/c.bin" in message and "\n" not in message
 
 
 def test_network_failures_are_told_in_words_not_exception_text(tmp_path):
@@ -280,16 +281,17 @@ def test_an_edit_without_the_weights_names_every_missing_file_at_once(tmp_path, 
     from PIL import Image
 
     Image.new("RGB", (64, 64)).save(photo)
-    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40",
+    code = main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--hairstyle", "bob cut", "--rgb", "200,40,40",
                  "--weights-dir", str(tmp_path / "empty")])
     error = capsys.readouterr().err
     assert code == 2
-    assert error.count("\n") == 1 and error.startswith("hairedit: error: 10 pretrained files are missing")
-    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "sketch_proxy.pt", "clip_vit_b32.safetensors",
-                 "vgg16-397923af.pth", "3DFAN4-7835d9f11d.pth.tar"):
+    assert error.count("\n") == 1 and error.startswith("hairedit: error: 9 pretrained files are missing")
+    for name in ("ffhq.pt", "seg.pth", "bald_proxy.pt", "clip_vit_b32.safetensors", "clip_vocab.json",
+                 "vgg16-397923af.pth", "lpips_vgg_v0.1.pth", "3DFAN4-7835d9f11d.pth.tar"):
         assert name in error
     assert "GB" in error and "`hairedit weights download`" in error
     assert "e4e_ffhq_encode.pt" not in error  # only the instant preset needs it
+    assert "sketch_proxy.pt" not in error  # only sketches need it
     assert not (tmp_path / "out.png").exists()
     assert main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--rgb", "200,40,40", "--preset", "instant",
                  "--weights-dir", str(tmp_path / "empty")]) == 2
@@ -351,6 +353,62 @@ def test_google_drive_files_report_progress_and_resume(tmp_path, monkeypatch):
     path = downloads.fetch(_entry(GoogleDriveFile("abc")), tmp_path, tracker)
     assert path.read_bytes() == PAYLOAD and calls == [("abc", True, True)]
     assert [r.file_bytes for r in reports][-4:] == [262144, 524288, 786432, 1048576]
+
+
+def test_big_lama_is_unpacked_from_its_zip_loaded_strictly_and_recorded(server, tmp_path):
+    import dataclasses
+    import io
+    import json
+    import zipfile
+
+    from hairedit.weights.registry import LAMA_FILE, LAMA_MEMBER, ZipMember
+    from tests.official.lama import write_lama
+
+    real = WEIGHTS[LAMA_FILE]
+    assert real.sources[0] == ZipMember(HuggingFaceFile("smartywu/big-lama", "big-lama.zip"), LAMA_MEMBER)
+    assert not real.pinned and not real.required
+    write_lama(tmp_path / "best.ckpt", values="compact")
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:  # the release's layout
+        archive.writestr("big-lama/config.yaml", "generator:\n  kind: ffc_resnet\n")
+        archive.write(tmp_path / "best.ckpt", LAMA_MEMBER)
+    server.files["/big-lama.zip"] = packed.getvalue()
+    server.files["/broken.zip"] = b"PK\x03\x04 not really a zip"
+    server.files["/other.zip"] = packed.getvalue()
+    server.cut_once["/big-lama.zip"] = 5000  # the archive's download resumes like any other
+    entry = dataclasses.replace(real, sources=(
+        ZipMember(UrlFile(f"{server.url}/broken.zip"), LAMA_MEMBER),
+        ZipMember(UrlFile(f"{server.url}/other.zip"), "big-lama/models/last.ckpt"),
+        ZipMember(UrlFile(f"{server.url}/big-lama.zip"), LAMA_MEMBER),
+    ))
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    path = downloads.fetch(entry, folder)
+    assert path.read_bytes() == (tmp_path / "best.ckpt").read_bytes()
+    assert cached(folder) == [LAMA_FILE, "weights.lock.json"]  # no archive or part left
+    assert LAMA_FILE in json.loads((folder / "weights.lock.json").read_text())["files"]
+
+
+def test_offline_each_file_fails_in_one_line_saying_why_then_one_summary(tmp_path, monkeypatch, capsys):
+    """No network: every source's name lookup fails (Google Drive's through gdown and requests too)."""
+    pytest.importorskip("gdown")
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    assert main(["weights", "download", "--all", "--weights-dir", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    wanted = downloads.missing_files(folder=tmp_path)
+    assert any(isinstance(source, GoogleDriveFile) for entry in wanted for source in entry.sources)
+    assert lines[0].startswith(f"{len(wanted)} pretrained files are missing")
+    failures = lines[1:-1]
+    assert len(failures) == len(wanted)  # no empty progress-bar lines, nothing else between
+    for entry, line in zip(wanted, failures):
+        assert line.removeprefix("hairedit: error: ").startswith(f"{entry.name}: not downloaded: "), line
+        assert "name could not be looked up (no network?)" in line and "Google Drive refused" not in line, line
+    assert lines[-1].startswith(f"{len(wanted)} of {len(wanted)} files could not be downloaded; ")
 
 
 def test_a_download_prints_the_licences_of_what_it_fetched(server, tmp_path, monkeypatch, capsys):

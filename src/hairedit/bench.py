@@ -12,6 +12,7 @@ counts. Machine-readable lines:
     instant_preview_seconds=<s>  a further change as the UI's live preview (the result at the 512 px layer)
     speedup_instant_preset=<x>   the projected faithful edit / the measured instant one
     instant_peak_memory_mib=<m>  peak process memory of a first instant edit (networks built in it)
+    whole_photo_seconds=<s>      the whole-photo step (window parse, old ends removed by big-lama) on an 18 MP photo
 
 On a GPU the instant edit is measured again with ``{"autocast": "bf16"}`` and with
 ``{"compile": true}`` (both off by default), as ``instant_edit_seconds_bf16=`` and
@@ -257,6 +258,45 @@ def bench_gpu_options(device: torch.device, editor) -> dict[str, float]:
     return seconds
 
 
+def bench_whole_photo(device: torch.device) -> tuple[float, dict[str, float]]:
+    """The whole-photo step on the astronaut enlarged to 18 megapixels, with a full-size
+    BiSeNet and big-lama (random weights): long hair past the crop (painted masks, as random
+    networks find no hair) cut short, so the old ends are removed and inpainted. Returns the
+    step's seconds and its parts'."""
+    import cv2
+    from skimage import data
+
+    from .face.align import align_face
+    from .face.detect import detect_faces
+    from .inpaint import LamaInpainter
+    from .networks.bisenet import BiSeNet, FaceParser
+    from .networks.lama import LamaGenerator
+    from .stages.whole_photo import CropFrame, parse_photo_hair, whole_photo_step
+
+    photo = cv2.resize(data.astronaut(), (4240, 4240), interpolation=cv2.INTER_CUBIC)
+    aligned = align_face(photo, detect_faces(photo)[0])
+    with seeded(0):
+        parser = FaceParser(BiSeNet(16)).eval().requires_grad_(False).to(device)
+        inpainter = LamaInpainter(LamaGenerator().eval().requires_grad_(False).to(device))
+    size = 1024
+    hair_before, hair_after = np.zeros((size, size), np.float32), np.zeros((size, size), np.float32)
+    hair_before[300:, 150:330] = hair_before[300:, 700:880] = 1  # hair to the crop's edge on both sides
+    hair_after[300:620, 150:330] = hair_after[300:620, 700:880] = 1  # a bob
+    parts = {}
+    start = time.perf_counter()
+    hair_photo = parse_photo_hair(photo, aligned.transform, parser)
+    parts["window parse"] = time.perf_counter() - start
+    frame = CropFrame(aligned.transform, photo.shape[:2])
+    below = (frame.v > 0) & ((np.abs(frame.u - 240) < 90) | (np.abs(frame.u - 790) < 90)) & (frame.v < 1.6 * size)
+    hair_photo |= frame.paste(below)  # the painted hair goes on to the chest
+    crop = aligned.crop
+    step_start = time.perf_counter()
+    whole_photo_step(photo, aligned.transform, hair_before, hair_after, hair_photo, crop, crop, inpainter)
+    parts["remove old ends"] = time.perf_counter() - step_start
+    _sync(device)
+    return time.perf_counter() - start, parts
+
+
 def run(args: argparse.Namespace) -> int:
     from .devices import resolve_device
 
@@ -284,6 +324,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:34s} {value:9.3f}" + ("" if name.startswith("max") else " s"), flush=True)
         totals = bench_presets(device, steps)
     print(f"  peak memory: {memory.peak_mib:.0f} MiB ({memory.what})")
+    whole_photo_seconds, whole_photo_parts = bench_whole_photo(device)
+    print("  whole-photo step, 18 MP photo, seconds:", flush=True)
+    for part, seconds in whole_photo_parts.items():
+        print(f"    {part:20s} {seconds:8.3f} s")
     print(f"speedup_generator_1024={speedup_generator:.2f}")
     print(f"speedup_fast_preset={totals['faithful'] / totals['fast']:.2f}")
     print(f"instant_edit_seconds={instant.new_photo_s:.2f}")
@@ -293,5 +337,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"instant_edit_seconds_{name}={seconds:.2f}")
     print(f"speedup_instant_preset={totals['faithful'] / instant.new_photo_s:.1f}")
     print(f"instant_peak_memory_mib={instant.peak_mib:.0f}")
+    print(f"whole_photo_seconds={whole_photo_seconds:.2f}")
     sys.stdout.flush()
     return 0

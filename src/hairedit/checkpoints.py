@@ -9,7 +9,9 @@ needs anything else is refused without running its code.
 from __future__ import annotations
 
 import argparse
+import collections
 import hashlib
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,35 @@ from .errors import CheckpointError, MissingWeightsError
 
 require("torch", "numpy")  # before numpy.dtypes and torch.serialization.safe_globals below
 
+
+class PickledRecord:
+    """An object of another package's class, kept as the plain data it was pickled with.
+
+    LaMa's Lightning checkpoint holds its training configuration as OmegaConf objects and its
+    checkpoint callback's state keyed by Lightning's callback class. None of it is needed for
+    inference; reading those names as this inert class (never importing either package, never
+    running their code) lets the file be read with ``weights_only`` all the same.
+    """
+
+    def __setstate__(self, state: object) -> None:
+        self.state = state
+
+
+# The classes LaMa's checkpoint pickles (OmegaConf 2's containers, their metadata and nodes;
+# Lightning 1.2's ModelCheckpoint as a dict key), read as PickledRecord.
+_RECORDED_CLASSES = (
+    "omegaconf.dictconfig.DictConfig",
+    "omegaconf.listconfig.ListConfig",
+    "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata",
+    "omegaconf.nodes.AnyNode",
+    "omegaconf.nodes.StringNode",
+    "omegaconf.nodes.IntegerNode",
+    "omegaconf.nodes.FloatNode",
+    "omegaconf.nodes.BooleanNode",
+    "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
+)
+
 # Exactly the harmless globals the official files need, and nothing more.
 # Files pickled under numpy 1 name ``numpy.core.multiarray.scalar``; numpy 2 moved it to
 # ``numpy._core``, so both names are mapped to the same function.
@@ -35,6 +66,12 @@ _SAFE_GLOBALS = [
     np.dtypes.Float64DType,
     np.dtypes.Float32DType,
     np.dtypes.Int64DType,
+    # OmegaConf's metadata: type annotations (typing.Any, dict, list) and a defaultdict of flags.
+    typing.Any,
+    dict,
+    list,
+    collections.defaultdict,
+    *[(PickledRecord, name) for name in _RECORDED_CLASSES],
 ]
 
 

@@ -48,10 +48,16 @@ _SUMMARIES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (not the usage first), pointing to --help.
+    Subcommands' parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hairedit", description="Change only the hair in a photo (HairCLIPv2)."
-    )
+    parser = _Parser(prog="hairedit", description="Change only the hair in a photo (HairCLIPv2).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True

@@ -21,8 +21,8 @@ from .config import EditConfig, LayerResolutions
 from .errors import CheckpointError, DownloadError, MissingWeightsError
 from .latent_pca import LatentPCA, compute_latent_pca, load_latent_pca
 from .networks import (
-    bald_mapper, bisenet, clip, clip_tokenizer, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2,
-    vgg,
+    bald_mapper, bisenet, clip, clip_tokenizer, e4e_encoder, fan, hairclip_mapper, inception, lama, sketch_encoder,
+    stylegan2, vgg,
 )
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,12 @@ class Components:
         return network
 
     @_LoadedOnce
+    def lama(self) -> lama.LamaGenerator | None:
+        """big-lama for the whole-photo step; None where its file is absent (OpenCV fills instead)."""
+        generator = self._loaders["lama"]()
+        return None if generator is None else generator.to(self.device)
+
+    @_LoadedOnce
     def inception(self) -> inception.FIDInception:
         """The FID network; no edit uses it, ``hairedit eval`` does."""
         return self._load("inception")
@@ -175,6 +181,15 @@ class Components:
 
         def path(name: str) -> Path:
             return ensure(name, weights_dir, download=download)
+
+        def optional_lama() -> lama.LamaGenerator | None:
+            from .weights.registry import LAMA_FILE
+
+            try:  # optional: never downloaded midway through an edit
+                found = ensure(LAMA_FILE, weights_dir, download=False)
+            except MissingWeightsError:
+                return None
+            return lama.load_lama(found)  # a broken or tampered file is an error naming it
 
         def pca(generator: stylegan2.Generator) -> LatentPCA:
             try:
@@ -218,6 +233,7 @@ class Components:
                 path("hairclip.pt"), tokenizer=clip_tokenizer.load_tokenizer(path("clip_vocab.json"), path("clip_merges.txt"))
             ),
             "inception": lambda: inception.load_inception(path("pt_inception-2015-12-05-6726825d.pth")),
+            "lama": optional_lama,
             "pca": pca,
         }
         components = cls(loaders, device, "pretrained", pretrained=True)
@@ -250,6 +266,7 @@ class Components:
                 fine_start=LayerResolutions().rows(size_px).color.start,  # the colour mapper reaches the colour rows
             ),
             "inception": lambda: inception.small_inception(seed),
+            "lama": lambda: lama.small_lama(seed),
             "pca": lambda g: compute_latent_pca(g, n_samples=4096, seed=seed),
         }
         components = cls(loaders, device, "random (smoke)")

@@ -57,6 +57,20 @@ MAX_OFF_PALETTE_FRACTION = 0.02  # blended brush edges; more than this is not a 
 MASK_HINT = "paint 0 (background), 1 (face), 6 (ear) or 10 (hair) over the crop's parse"
 
 
+ALL_FACES = "all"  # --face all, face: all: every face of the photo, one after the other
+
+
+def parse_face(value: str | int) -> int | str:
+    """Which face to edit: 0, 1, ... (0 the largest) or "all". Raises ValueError naming what is allowed."""
+    if isinstance(value, str) and value.strip().lower() == ALL_FACES:
+        return ALL_FACES
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"face must be 0 or more (0 is the largest face) or 'all', not {value!r}")
+
+
 def parse_rgb(value: str | tuple | list) -> tuple[int, int, int]:
     """A colour -> (r, g, b), each 0..255.
 

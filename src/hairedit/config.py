@@ -214,8 +214,23 @@ class InstantConfig:
     mapper_strength: float = 0.1  # HairCLIP's w_hat = w + 0.1 * mapper(w, ...)
 
 
+SMOKE_STEPS = 3  # --smoke's cap on every optimisation loop (random networks: a few steps show it all runs)
+
 Preset = Literal["faithful", "fast", "instant"]
 PRESETS: tuple[str, ...] = typing.get_args(Preset)  # the one list of preset names
+
+
+Inpaint = Literal["lama", "opencv", "none"]
+
+
+@dataclass(frozen=True)
+class WholePhotoConfig:
+    """The whole-photo step after paste-back (docs/faces.md, "Long hair past the crop")."""
+
+    inpaint: Inpaint = "lama"  # removed / continued hair filled by LaMa (OpenCV without its file),
+    # by OpenCV, or "none": nothing past the crop changes (the paste-back's fade, as before the step)
+    hair_length_px: float | None = None  # longer hair goes on this far past the crop (1024 px crop
+    # pixels); None: to the old hair's extent past the crop, else a quarter of the side
 
 
 @dataclass(frozen=True)
@@ -235,6 +250,7 @@ class EditConfig:
     sketch: SketchProxyConfig = field(default_factory=SketchProxyConfig)
     blending: BlendingConfig = field(default_factory=BlendingConfig)
     color: ColorProxyConfig = field(default_factory=ColorProxyConfig)
+    whole_photo: WholePhotoConfig = field(default_factory=WholePhotoConfig)
     fast: FastConfig | None = None  # set by the fast and instant presets
     instant: InstantConfig | None = None  # set by the instant preset
     autocast: str | None = None  # "bf16" or "fp16": mixed precision on GPU (faster, not bit-exact)
@@ -270,7 +286,7 @@ class EditConfig:
         return _capped(_apply(base, overrides))
 
     @classmethod
-    def smoke(cls, steps: int = 3, preset: str = "faithful") -> EditConfig:
+    def smoke(cls, steps: int = SMOKE_STEPS, preset: str = "faithful") -> EditConfig:
         """``preset`` with every optimisation cut to at most ``steps`` steps: for random networks."""
         return cls.for_preset(preset, {"step_cap": steps})
 

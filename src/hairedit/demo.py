@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .commands import SMOKE_NOTICE, add_editor_options, build_editor, check_output
+from .commands import SMOKE_NOTICE, add_editor_options, build_editor, check_output, read_config
 from .imageio import save_image
 from .progress import ProgressBars
 
@@ -84,6 +84,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
     from . import __version__
     from .devices import available_devices
+    from .weight_needs import files_needed
     from .weights.download import missing_files, missing_files_message
     from .weights.registry import WEIGHTS, weights_dir
 
@@ -93,13 +94,35 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(f"  cuda:{index} {torch.cuda.get_device_name(index)}")
     print(f"weights folder: {weights_dir(args.weights_dir)}")
     missing = missing_files(folder=args.weights_dir)
+    broken = _broken_files(args.weights_dir)
     for name in WEIGHTS:
-        print(f"  {'MISSING' if WEIGHTS[name] in missing else 'present':8s} {name}")
+        state = "MISSING" if WEIGHTS[name] in missing else "BROKEN" if name in broken else "present"
+        print(f"  {state:8s} {name}{broken.get(name, '')}")
     if missing:
         print(missing_files_message(missing, args.weights_dir))
-    if not args.smoke:
-        return 0
-    return _run_every_mode(args)
+    if args.smoke:  # random networks need no file: the edits decide
+        return _run_every_mode(args)
+    config = read_config(args)
+    failed = [name for name in files_needed(config) if WEIGHTS[name] in missing or name in broken]
+    if failed:
+        print(f"edits with the {config.preset} preset cannot run: {', '.join(failed)} missing or broken.")
+    return 1 if failed else 0
+
+
+def _broken_files(folder: Path | None) -> dict[str, str]:
+    """Present files whose size differs from their pin or lock-file record: name -> how
+    (a size only: `hairedit weights verify` compares every checksum)."""
+    from .weights.download import locate
+    from .weights.lock import expected
+    from .weights.registry import WEIGHTS
+
+    broken = {}
+    for name, entry in WEIGHTS.items():
+        path = locate(name, folder)
+        size_bytes = None if path is None else expected(entry, folder)[0]
+        if size_bytes is not None and path.stat().st_size != size_bytes:
+            broken[name] = f"  ({path.stat().st_size} bytes, expected {size_bytes}; `hairedit weights verify` says more)"
+    return broken
 
 
 def _run_every_mode(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 1. align the face (and any reference photo), 2. invert it, 3-4. the hairstyle proxies (bald,
 a global one from text or a reference, a local one from a sketch), 5. blend the hairstyle in
-F, 6. recolour, 7. paste the new hair back into the whole photo.
+F, 6. recolour, 7. paste the new hair back into the whole photo, 8. make the photo right past
+the crop (hair that ran on past it, hair that now should: :mod:`hairedit.stages.whole_photo`).
 
 Steps 1-2 and the bald proxy depend on the photo alone (:class:`~hairedit.photo_cache.PhotoState`,
 kept for the instant preset's follow-up edits); the rest on what the edit asks for. Where a
@@ -12,6 +13,7 @@ preset computes a step its own way (the instant preset's encoder and mapper), it
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -24,8 +26,9 @@ from .conditions import Conditions
 from .config import EditConfig
 from .face.align import CROP_SIZE_PX, AlignedFace, CropTransform, align_face
 from .face.detect import choose_face, detect_faces
-from .face.paste import grow_edit_region, old_hair_left_past_crop, paste_back
+from .face.paste import grow_edit_region, old_hair_left_past_crop, paste_back, region_in_photo
 from .imageio import PhotoLike, read_photo
+from .inpaint import choose_inpainter
 from .labels import EAR, HAIR
 from .losses import hair_mask
 from .progress import Reporter, StageTimer, to_uint8
@@ -36,12 +39,13 @@ from .stages.blending import blend_hairstyle, proxy_features, render_features
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import image_tensor
 from .stages.sketch import sketch_proxy
+from .stages.whole_photo import run_whole_photo
 from .strategies import References, strategy_for
 
 OLD_HAIR_PAST_CROP = (
     "the hair in the photo runs on past the edge of the face crop, and the new hair stops short of it there: "
-    "hair outside the crop is never edited, so the old ends may still show beyond the new hair. For a large change "
-    "of length, use a photo where the hair fits inside the face square (see docs/faces.md, 'Long hair past the crop')."
+    "with --inpaint none the hair outside the crop is not edited, so the old ends may still show beyond the new "
+    "hair. Leave out --inpaint none to have them removed (see docs/faces.md, 'Long hair past the crop')."
 )
 
 
@@ -149,6 +153,10 @@ class EditRun:
                 crop_after = np.asarray(Image.fromarray(crop_after).resize((CROP_SIZE_PX,) * 2, Image.LANCZOS))
             whole = paste_back(photo_array, aligned, crop_after, masks.edit_region)
             crop_after = paste_back(aligned.crop, _identity_aligned(aligned), crop_after, masks.edit_region)
+
+        # 8. The whole photo: old hair past the crop removed, longer hair continued (docs/faces.md).
+        with timer("whole photo"), torch.no_grad():
+            whole, masks, whole_photo_warning = self._whole_photo(photo_array, whole, aligned, masks, crop_after)
         return EditResult(
             image=Image.fromarray(whole),
             crop_before=Image.fromarray(aligned.crop),
@@ -159,7 +167,7 @@ class EditRun:
             face_index=face,
             faces=source.faces,
             aligned=aligned,
-            warnings=self._warnings(masks, aligned),
+            warnings=self._warnings(masks, aligned) + whole_photo_warning,
             photo=photo_array,
             photo_info=photo_info,
             photo_reused=photo_reused,
@@ -251,9 +259,29 @@ class EditRun:
         components = self.components
         warnings = [components.decoder_warnings[name] for name in sorted(self.strategy.used)
                     if name in components.decoder_warnings]
-        if components.pretrained and old_hair_left_past_crop(masks.hair_before, masks.hair_after, aligned.transform):
+        # Only where nothing past the crop is edited; else the whole-photo step removed the old ends.
+        inpaint_none = self.config.whole_photo.inpaint == "none"
+        if inpaint_none and components.pretrained and old_hair_left_past_crop(
+            masks.hair_before, masks.hair_after, aligned.transform
+        ):
             warnings.append(OLD_HAIR_PAST_CROP)
         return warnings
+
+    def _whole_photo(self, photo, pasted, aligned: AlignedFace, masks: EditMasks, crop_after):
+        """Step 8: the photo, the masks with the step's own added, and a warning when OpenCV had
+        to fill in for a missing LaMa file (said only where it did fill something)."""
+        settings = self.config.whole_photo
+        generator = self.components.lama if settings.inpaint == "lama" else None
+        inpainter, fallback = choose_inpainter(settings.inpaint, generator)
+        outcome = run_whole_photo(photo, pasted, aligned, masks.hair_before, masks.hair_after, crop_after,
+                                  self.components.parser, inpainter, settings.hair_length_px)
+        masks = dataclasses.replace(
+            masks, paste_region=region_in_photo(masks.edit_region, aligned.transform, CROP_SIZE_PX),
+            hair_photo_before=outcome.masks.hair_before, hair_photo_after=outcome.masks.hair_after,
+            inpaint_region=outcome.masks.inpaint_region,
+        )
+        filled = outcome.masks.inpaint_region.any()
+        return outcome.image, masks, [fallback] if fallback is not None and filled else []
 
 
 def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:

@@ -15,14 +15,17 @@ leaves every untouched pixel bit for bit as it was.
 Size limit: a file whose header declares more than :func:`max_pixels` pixels (default 150
 million; ``$HAIREDIT_MAX_PIXELS`` or the ``limit_px`` arguments change it) is refused before
 any pixel is decoded, so a small, highly compressed "image bomb" cannot fill the memory.
-Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``, a process-wide setting that hairedit
-leaves alone) still refuses what is above twice its value, about 179 million pixels by default.
+It is the only limit on the photos hairedit opens: Pillow's own guard
+(``PIL.Image.MAX_IMAGE_PIXELS``, a process-wide setting that hairedit leaves alone for other
+code) would warn above 89 million pixels and refuse above 179 million before hairedit's check
+could run, so :func:`open_header` opens files through Pillow's format readers without it.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
 import typing
 from dataclasses import dataclass
@@ -108,20 +111,35 @@ def open_image(path: str | os.PathLike, limit_px: int | None = None) -> Image.Im
             return image
     except InputError:
         raise
-    except Image.DecompressionBombError as error:
-        raise InputError(
-            f"{path} is too large for Pillow's own limit (twice PIL.Image.MAX_IMAGE_PIXELS = "
-            f"{Image.MAX_IMAGE_PIXELS}); scale it down first."
-        ) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path} is not a readable image ({error}). Use a JPEG, PNG or WebP file.") from error
 
 
 def open_header(source: str | os.PathLike | BinaryIO) -> Image.Image:
-    """``Image.open`` limited to :data:`PHOTO_FORMATS`: reads the header only, so the size can
-    be checked before any pixel is decoded. Raises what ``Image.open`` raises."""
+    """``Image.open`` limited to :data:`PHOTO_FORMATS`, without Pillow's process-wide
+    decompression-bomb check (hairedit's :func:`check_pixel_count` is the limit): reads the
+    header only, so the size can be checked before any pixel is decoded. Raises what
+    ``Image.open`` raises for a file no reader accepts."""
     Image.init()
-    return Image.open(source, formats=[name for name in PHOTO_FORMATS if name in Image.OPEN])
+    is_path = isinstance(source, (str, os.PathLike))
+    if is_path:
+        with open(source, "rb") as handle:
+            prefix = handle.read(16)
+    else:
+        prefix = source.read(16)
+    for name in PHOTO_FORMATS:
+        reader, accept = Image.OPEN.get(name, (None, None))
+        verdict = reader is not None and (accept is None or accept(prefix))
+        if not verdict or isinstance(verdict, str):  # a string: "this format, but unsupported"
+            continue
+        try:
+            if is_path:
+                return reader(os.fspath(source))  # the image opens and owns its handle, as with Image.open
+            source.seek(0)
+            return reader(source, None)
+        except (SyntaxError, IndexError, TypeError, struct.error):  # not this format after all, as Image.open decides
+            continue
+    raise UnidentifiedImageError(f"cannot identify image file {os.fspath(source) if is_path else source!r}")
 
 
 @dataclass

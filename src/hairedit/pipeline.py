@@ -16,11 +16,12 @@ import torch
 from .cache import InversionCache
 from .cache import default_folder as default_cache_folder
 from .components import Components
-from .conditions import Conditions, check_conditions
+from .conditions import ALL_FACES, Conditions, check_conditions, parse_face
 from .config import EditConfig, LatentRows
 from .devices import resolve_device
 from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
+from .every_face import edit_every_face
 from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
@@ -70,9 +71,13 @@ class HairEditor:
         config: EditConfig | None = None,
         cache_dir: str | Path | None = None,
     ) -> HairEditor:
-        """Small random networks of the official architectures: runs anywhere, output meaningless."""
+        """Small random networks of the official architectures: runs anywhere, needs no download,
+        output meaningless. Without a ``config`` the smoke settings (``EditConfig.smoke()``, as
+        ``--smoke``): every optimisation loop cut to a few steps. ``cache_dir``: where to keep
+        inversions (default: none kept)."""
         components = Components.random(seed, size_px, resolve_device(device))
-        return cls(components, config, InversionCache(cache_dir) if cache_dir is not None else None)
+        return cls(components, config or EditConfig.smoke(),
+                   InversionCache(cache_dir) if cache_dir is not None else None)
 
     def set_progress_bar_config(self, **options) -> None:
         """Options for the progress bars ``edit`` shows when given no callback (tqdm's
@@ -116,7 +121,7 @@ class HairEditor:
         color: str | None = None,
         color_ref: PhotoLike | None = None,
         rgb: str | tuple[int, int, int] | None = None,
-        face: int = 0,
+        face: int | str = 0,
         preset: str | None = None,
         seed: int | None = None,
         callback: ProgressCallback | None = None,
@@ -125,7 +130,8 @@ class HairEditor:
         progress: bool | None = None,
         preview: bool = False,
     ) -> EditResult:
-        """Edit the hair of face ``face`` (0 = largest) in ``photo``; see the README for the modes.
+        """Edit the hair of face ``face`` (0 = largest; "all": every face in turn, see
+        :mod:`hairedit.every_face`) in ``photo``; see the README for the modes.
 
         ``preset`` (default: this editor's) picks the preset, with this editor's overrides
         laid over it; ``seed`` (default: the configuration's) makes the edit reproducible: the
@@ -140,14 +146,20 @@ class HairEditor:
         """
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
+        face = _face_choice(face)
         config = self._config_for(preset, seed)
         bars = None
         if callback is None and progress is not False and not self._progress_bar_options.get("disable"):
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
-                run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
-                              self.photo_cache, preview)
+                def new_run() -> EditRun:
+                    return EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
+                                   self.photo_cache, preview)
+
+                if face == ALL_FACES:
+                    return edit_every_face(photo, new_run, conditions)
+                run = new_run()
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:
@@ -167,6 +179,14 @@ class HairEditor:
             except ValueError as error:
                 raise InputError(str(error)) from None
         return config if seed is None else config.with_seed(seed)
+
+
+def _face_choice(face: int | str) -> int | str:
+    """A face's index, or "all"; anything else is an InputError."""
+    try:
+        return parse_face(face)
+    except ValueError as error:
+        raise InputError(f"{error}.") from None
 
 
 @contextlib.contextmanager

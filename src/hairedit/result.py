@@ -71,12 +71,19 @@ class ProxyImages:
 
 @dataclass
 class EditMasks:
-    """Masks (S, S) float in [0, 1] in crop coordinates at the generator's size."""
+    """Masks (S, S) float in [0, 1] in crop coordinates at the generator's size, and the
+    whole-photo step's at the photo's size."""
 
     hair_before: np.ndarray
     hair_after: np.ndarray
     edit_region: np.ndarray  # what paste-back may change, before feathering
     sketch_region: np.ndarray | None = None
+    # At the photo's size, (H, W) bool (None where not computed): what paste-back may change, and
+    # the whole-photo step's masks.
+    paste_region: np.ndarray | None = None
+    hair_photo_before: np.ndarray | None = None  # the face's hair before the edit, past the crop too
+    hair_photo_after: np.ndarray | None = None  # after: the crop's new hair, old hair kept past it, hair continued
+    inpaint_region: np.ndarray | None = None  # what the inpainting may have changed
 
 
 @dataclass
@@ -94,6 +101,7 @@ class EditResult:
     photo: np.ndarray | None = None  # the photo as read, (H, W, 3) uint8
     photo_info: PhotoInfo = field(default_factory=PhotoInfo)  # its format, profile, EXIF, transparency
     photo_reused: bool = False  # the per-photo work (faces, inversion, parse) came from the editor's photo cache
+    face_results: list[EditResult] = field(default_factory=list)  # face="all": each face's own, in the order edited
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the edited photo as the CLI does, keeping what the original had.

@@ -20,6 +20,7 @@ from ..commands import (
     add_condition_options,
     add_editor_options,
     check_weights_present,
+    given_conditions,
     read_config,
 )
 from ..conditions import check_conditions
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     rows = batch_rows(args)
     devices = _devices(args)
     if not args.smoke:
-        check_weights_present(args.weights_dir, editor.config, [row.preset or editor.config.preset for row in rows])
+        check_weights_present(args.weights_dir, editor.config,
+                              [(row.preset, given_conditions(row.conditions)) for row in rows])
     try:
         with BatchBar() as bar:
             summary = run_batch(

@@ -37,11 +37,9 @@ class EditorSpec:
 
     def build(self, device: str | None = None):
         """A HairEditor on ``device`` (None: the best available). Networks load on its first edit."""
-        from ..cache import default_folder
-        from ..commands import SMOKE_NETWORK_SEED
+        from ..commands import smoke_editor
         from ..pipeline import HairEditor
 
         if self.smoke:
-            return HairEditor.from_random(seed=SMOKE_NETWORK_SEED, device=device, config=self.config,
-                                          cache_dir=default_folder(self.weights_dir))
+            return smoke_editor(device, self.config, self.weights_dir)
         return HairEditor.from_pretrained(self.weights_dir, device, self.config)

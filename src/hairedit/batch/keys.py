@@ -29,7 +29,7 @@ MISSING = "missing"  # the digest of a file that is not there: the edit reports 
 class RowDefaults:
     """What rows that do not say take: ``seed``/``preset`` None are the settings' own."""
 
-    face: int = 0
+    face: int | str = 0  # a face's index, or "all"
     seed: int | None = None
     preset: str | None = None
     image_format: str = "png"  # outputs named from the key
@@ -105,7 +105,7 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
 
 def networks_identity(editor: EditorSpec, config: EditConfig, digests: Digests | None = None) -> dict[str, Any]:
     """What the networks of an edit with ``config`` are: hairedit's version, and each weight
-    file the edit uses (:meth:`WeightFile.used_by`) by its sha256: the published pin, else the
+    file the edit uses (:func:`hairedit.weight_needs.uses`) by its sha256: the published pin, else the
     record of the trust-on-first-use lock file, else the file's own content (what that record
     will hold once the file is first used: so a file's first batch and its reruns agree), else
     "missing". With ``--smoke``, the random networks' seed."""
@@ -115,6 +115,7 @@ def networks_identity(editor: EditorSpec, config: EditConfig, digests: Digests |
         from ..commands import SMOKE_NETWORK_SEED
 
         return {"hairedit": __version__, "random": SMOKE_NETWORK_SEED}
+    from ..weight_needs import uses
     from ..weights.download import locate
     from ..weights.lock import read_lock
     from ..weights.registry import list_weight_files
@@ -123,7 +124,7 @@ def networks_identity(editor: EditorSpec, config: EditConfig, digests: Digests |
     recorded = read_lock(editor.weights_dir)
     files = {}
     for entry in list_weight_files():
-        if not entry.used_by(config):
+        if not uses(entry, config):
             continue
         if entry.sha256 is not None or entry.name in recorded:
             files[entry.name] = entry.sha256 or recorded[entry.name].sha256

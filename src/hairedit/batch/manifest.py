@@ -8,7 +8,8 @@ edit a row. Columns, ``-`` and ``_`` alike:
 ``photo``                                          the photo to edit (required)
 ``hairstyle``, ``hairstyle_ref``, ``sketch``,      ``hairedit edit``'s conditions, same meaning
 ``mask``, ``color``, ``color_ref``, ``rgb``
-``face``, ``seed``, ``preset``                     as ``edit``'s options; the batch's values where absent
+``face``, ``seed``, ``preset``                     as ``edit``'s options (``face``: a number or ``all``);
+                                                   the batch's values where absent
 ``output``                                         the file to write, relative to the output folder
                                                    (default ``<photo stem>-<12 hex>.png``, from the row key)
 =================================================  ============================================
@@ -35,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..commands import CONDITION_OPTIONS
+from ..conditions import parse_face
 from ..config import PRESETS
 from ..errors import InputError
 from ..imageio import output_format
@@ -62,7 +64,7 @@ class BatchRow:
 
     photo: str
     conditions: dict[str, Any] = field(default_factory=dict)
-    face: int | None = None
+    face: int | str | None = None  # a face's index, or "all"
     seed: int | None = None
     preset: str | None = None
     output: str | None = None
@@ -285,9 +287,10 @@ def _options(values: dict[str, Any], origin: str) -> dict[str, Any]:
     """face, seed and preset taken out of ``values``, checked."""
     options = {}
     if "face" in values:
-        options["face"] = _whole_number(values.pop("face"), "face", origin)
-        if options["face"] < 0:
-            raise ManifestError(f"{origin}: face must be 0 or more (0 is the largest face), not {options['face']}.")
+        try:
+            options["face"] = parse_face(values.pop("face"))
+        except ValueError as error:
+            raise ManifestError(f"{origin}: {error}.") from None
     if "seed" in values:
         options["seed"] = _whole_number(values.pop("seed"), "seed", origin)
     if "preset" in values:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..output_paths import check_name_length, check_writable_folder
 
 STATE_DIR = ".hairedit-batch"
 ROWS = f"{STATE_DIR}/rows"
@@ -196,8 +197,8 @@ class LocalDir(OutputDir):
     def prepare(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"{self.root} is a file; the batch needs an output folder.")
-        if not self.root.parent.is_dir():
-            raise InputError(f"{self.root.parent} does not exist; create the folder first.")
+        check_name_length(self.root)
+        check_writable_folder(self.root if self.root.is_dir() else self.root.parent, create=False)
         self.root.mkdir(exist_ok=True)
 
     def listing(self) -> set[str]:

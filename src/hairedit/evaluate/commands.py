@@ -3,6 +3,7 @@
 - ``hairedit eval --before A.jpg --after B.jpg [--rgb ...] [--hairstyle TEXT] [--json]``
 - ``hairedit eval RUN_DIR [-o REPORT_DIR] [--json]``: a ``hairedit batch`` output folder
 - ``hairedit eval MANIFEST --compare-presets faithful,fast -o REPORT_DIR``
+- ``hairedit eval PHOTO_DIR --protocol hairfast [--compare-presets ...] [--seed N] -o REPORT_DIR``
 
 Everything the command was given is checked before any network loads or any edit runs.
 """
@@ -26,16 +27,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="measure edits: identity, preservation, colour/text/shape agreement, FID; compare presets",
         description=(
             "Measure edits the way hair-editing papers do. One edit: --before and --after. A batch: its output folder. "
-            "Presets: a manifest with --compare-presets and -o. See docs/eval.md."
+            "Presets: a manifest with --compare-presets and -o. HairFastGAN's protocol: a folder of photos with "
+            "--protocol hairfast and -o. See docs/eval.md."
         ),
     )
     evaluate.add_argument("source", nargs="?", type=Path,
-                          help="a `hairedit batch` output folder, or a manifest (.csv/.jsonl) with --compare-presets")
+                          help="a `hairedit batch` output folder, a manifest (.csv/.jsonl) with --compare-presets, "
+                               "or a folder of photos with --protocol")
     evaluate.add_argument("--before", type=Path, metavar="IMAGE", help="the photo before the edit")
     evaluate.add_argument("--after", type=Path, metavar="IMAGE", help="the edited photo (the same size)")
     add_condition_options(evaluate)
     evaluate.add_argument("--compare-presets", metavar="LIST",
                           help="edit every row of the manifest under each preset, e.g. faithful,fast")
+    evaluate.add_argument("--protocol", choices=("hairfast",),
+                          help="hairfast: HairFastGAN's realism protocol on a folder of photos (a seeded pairing, "
+                               "transfer and reconstruction edits, a table with the published numbers)")
     evaluate.add_argument("-o", "--output", type=Path, metavar="REPORT_DIR",
                           help="write report.html, report.md, edits.csv, summary.csv and images/ there")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing report")
@@ -49,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--config", metavar="JSON|FILE",
                           help='settings for the edits of --compare-presets, e.g. {"text": {"steps": 100}}')
     evaluate.add_argument("--seed", type=int,
-                          help="seed of the rows without one (--compare-presets; default: the settings' seed, 0)")
+                          help="seed of the rows without one (--compare-presets; default: the settings' seed, 0); "
+                               "--protocol: also the pairing's (default 0)")
     evaluate.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     evaluate.add_argument("--weights-dir", type=Path,
                           help="pretrained files (default: $HAIREDIT_HOME or ~/.cache/hairedit)")
@@ -64,6 +71,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise InputError("give --before and --after, a batch output folder, or a manifest with --compare-presets.")
     if conditions or args.face:
         raise InputError("the conditions come from the batch's report or the manifest; give them only with --before.")
+    if args.protocol:
+        return _run_protocol(args)
     if args.source.is_dir():
         if args.compare_presets:
             raise InputError(f"{args.source} is a folder; --compare-presets needs a manifest (.csv or .jsonl).")
@@ -154,26 +163,64 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from ..commands import check_weights_present
-    from ..batch.editor import EditorSpec
     from ..batch.manifest import read_manifest
-    from ..commands import read_config
-    from ..progress import ProgressBars
-    from .compare import check_presets, compare_presets
-    from .measure import EditEvaluator
-    from .report import Failure
+    from .compare import check_presets
 
     presets = check_presets(args.compare_presets)
     if args.output is None:
         raise InputError("--compare-presets writes a report: give its folder with -o REPORT_DIR.")
     _check_report_folder(args)
     rows = read_manifest(args.source)
+    asked = {name for row in rows for name, value in row.conditions.items() if value is not None}
+    return _edit_and_measure(args, rows, presets, _plan(args, asked, sets=not args.no_fid),
+                             f"hairedit eval: presets {', '.join(presets)} on {args.source}")
+
+
+def _run_protocol(args: argparse.Namespace) -> int:
+    """HairFastGAN's realism protocol on a folder of photos (see .protocol)."""
+    if not args.source.is_dir():
+        raise InputError(f"--protocol {args.protocol} edits a folder of photos; {args.source} is not one.")
+    if args.output is None:
+        raise InputError(f"--protocol {args.protocol} writes a report: give its folder with -o REPORT_DIR.")
+    from ..commands import read_config
+    from .compare import check_presets
+    from .needs import SET_METRICS, plan_metrics
+    from .protocol import CASES, RECONSTRUCTION_METRICS, TABLE_HEADER, TABLE_TITLE, group_name, protocol_rows
+    from .protocol import protocol_table, regrouped
+
+    presets = check_presets(args.compare_presets) if args.compare_presets else [read_config(args).preset]
+    _check_report_folder(args)
+    seed = 0 if args.seed is None else args.seed
+    rows, cases = protocol_rows(args.source, seed)
+    wanted = list(RECONSTRUCTION_METRICS) + ([] if args.no_fid else list(SET_METRICS))
+    plan = plan_metrics(wanted, args.weights_dir, args.smoke, args.require_all)
+
+    def table(summaries: dict, counts: dict) -> dict:
+        return {TABLE_TITLE: (TABLE_HEADER, protocol_table(summaries, presets, counts))}
+
+    return _edit_and_measure(
+        args, rows, presets, plan,
+        f"hairedit eval: HairFastGAN's protocol on {args.source} (seed {seed}), presets {', '.join(presets)}",
+        regroup=lambda item: regrouped(item, cases), groups=[group_name(p, c) for p in presets for c in CASES],
+        tables=table)
+
+
+def _edit_and_measure(args, rows, presets, plan, title, regroup=None, groups=None, tables=None) -> int:
+    """Every row under each preset, measured by ``plan``'s metrics, reported; ``regroup`` gives
+    each result its report group (default: its preset)."""
+    from ..batch.editor import EditorSpec
+    from ..commands import check_weights_present, given_conditions, read_config
+    from ..progress import ProgressBars
+    from .compare import compare_presets
+    from .measure import EditEvaluator
+    from .report import Failure
+
     config = read_config(args)
     if not args.smoke:  # the files of every compared preset (not the settings' own), in one message
-        check_weights_present(args.weights_dir, config, presets)
+        check_weights_present(args.weights_dir, config,
+                              [(preset, given_conditions(row.conditions)) for preset in presets for row in rows])
     editor = EditorSpec(config, args.smoke, args.weights_dir).build(args.device)
-    asked = {name for row in rows for name, value in row.conditions.items() if value is not None}
-    evaluator = EditEvaluator(editor.components, args.weights_dir, _plan(args, asked, sets=not args.no_fid))
+    evaluator = EditEvaluator(editor.components, args.weights_dir, plan)
     evaluator.load_networks()
     measured, failures, total = [], [], len(rows) * len(presets)
     bars: list[ProgressBars] = []
@@ -189,6 +236,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         for item in compare_presets(editor, evaluator, rows, presets, args.seed, callback_for):
+            item = regroup(item) if regroup else item
             (failures if isinstance(item, Failure) else measured).append(item)
     except (KeyboardInterrupt, EditInterrupted):
         interrupted = True  # report what is done
@@ -196,8 +244,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         for old in bars:
             old.close()
     notes = [f"Interrupted after {len(measured) + len(failures)} of {total} edits."] if interrupted else []
-    code = _finish(args, evaluator, f"hairedit eval: presets {', '.join(presets)} on {args.source}", measured,
-                   failures, notes, groups=presets)
+    code = _finish(args, evaluator, title, measured, failures, notes, groups=groups or list(presets), tables=tables)
     return 130 if interrupted else code
 
 
@@ -243,8 +290,9 @@ def _check_report_folder(args: argparse.Namespace) -> None:
 
 
 def _finish(args, evaluator, title: str, measured: list, failures: list, notes: list[str] | None = None,
-            groups: list[str] | None = None) -> int:
-    """Summarise per group, then print and write what was asked; exit status 1 if any edit failed."""
+            groups: list[str] | None = None, tables=None) -> int:
+    """Summarise per group, then print and write what was asked; exit status 1 if any edit failed.
+    ``tables(summaries, counts)``: the report's extra tables, from each group's summary and edit count."""
     from .report import Report, group_of, report_json, write_report
 
     notes = list(notes or []) + ([SMOKE_REPORT_NOTE] if args.smoke else [])
@@ -255,7 +303,9 @@ def _finish(args, evaluator, title: str, measured: list, failures: list, notes: 
         if items:
             summaries[group] = evaluator.summarise(items)
     notes += [evaluator.plan.notice()] if evaluator.plan.skipped else []
-    report = Report(title, measured, summaries, failures, notes, evaluator.plan.skipped_json())
+    counts = {group: sum(group_of(item) == group for item in measured) for group in order}
+    extra = tables(summaries, counts) if tables else {}
+    report = Report(title, measured, summaries, failures, notes, evaluator.plan.skipped_json(), extra)
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:

@@ -10,6 +10,7 @@ undefined, e.g. a colour distance when the parser sees no hair):
 - ``color_delta_e`` (``--rgb`` or ``--color-ref``), ``clip_score`` (``--hairstyle``),
   ``color_clip_score`` (``--color``), ``mask_iou`` (``--mask``), ``sketch_coverage``
   (``--sketch``), each with ``<name>_before``: the same measure of the photo before the edit;
+- ``psnr_crop``, ``lpips_crop``: the whole aligned crops (``--protocol hairfast``'s reconstruction);
 - ``seconds`` and ``seconds_<stage>`` where the edit's timings are known.
 """
 
@@ -35,14 +36,14 @@ from ..stages.inversion import image_tensor
 from . import agreement
 from .identity import identity_score
 from .needs import METRIC_NETWORKS, MetricPlan
-from .pixels import edit_region, preservation, region_in_photo, whole_photo
+from .pixels import edit_region, preservation, region_in_photo, whole_crop, whole_photo
 from .sets import Interval, SetInterval, embed, frechet_interval, mean_interval, psnr_interval
 
 THUMBNAIL_PX = 320
 # Metrics where more is better; for all others (distances, LPIPS, seconds) less is better.
 HIGHER_IS_BETTER = (
     "identity", "psnr", "ssim", "psnr_outside", "ssim_outside", "psnr_outside_crop", "ssim_outside_crop", "clip_score",
-    "color_clip_score", "mask_iou", "sketch_coverage",
+    "color_clip_score", "mask_iou", "sketch_coverage", "psnr_crop",
 )
 
 
@@ -132,6 +133,9 @@ class EditEvaluator:
             lpips = self.components.lpips if self.measures("lpips_outside") else None
             metrics.update(preservation(before, after, ~region_in_photo(region, aligned.transform), lpips=lpips))
             metrics.update(preservation(crop_before, crop_after, ~region, "_crop", lpips))
+        if self.measures("psnr_crop"):
+            metrics.update(whole_crop(crop_before, crop_after,
+                                      self.components.lpips if self.measures("lpips_crop") else None))
         for name, measure in self._condition_measures(sample.conditions).items():
             metrics[name] = measure(crop_after, hair_after)
             metrics[f"{name}_before"] = measure(crop_before, hair_before)

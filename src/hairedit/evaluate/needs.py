@@ -39,6 +39,8 @@ METRIC_NETWORKS: dict[str, tuple[str, ...]] = {
     "color_clip_score": ("faces", "clip"),
     "mask_iou": ("faces", "parser"),
     "sketch_coverage": ("faces", "parser"),
+    "psnr_crop": ("faces",),
+    "lpips_crop": ("faces", "lpips"),
     "fid": ("faces", "inception"),
     "fid_clip": ("faces", "clip"),
 }

@@ -126,6 +126,16 @@ def whole_photo(before: np.ndarray, after: np.ndarray) -> dict:
     return {"psnr": masked_psnr(before, after, everywhere), "ssim": masked_ssim(before, after, everywhere)}
 
 
+def whole_crop(before: np.ndarray, after: np.ndarray, lpips: LPIPS | None = None) -> dict:
+    """``psnr_crop`` and, given the network, ``lpips_crop``: every pixel of the aligned crops
+    (HairFastGAN's reconstruction measures, on its aligned images)."""
+    everywhere = np.ones(before.shape[:2], dtype=bool)
+    metrics = {"psnr_crop": masked_psnr(before, after, everywhere)}
+    if lpips is not None:
+        metrics["lpips_crop"] = masked_lpips(lpips, before, after, everywhere)
+    return metrics
+
+
 def preservation(before: np.ndarray, after: np.ndarray, keep: np.ndarray, suffix: str = "",
                  lpips: LPIPS | None = None) -> dict:
     """``psnr_outside``, ``ssim_outside`` and, given the network, ``lpips_outside`` (each name +

@@ -4,7 +4,8 @@ A report folder holds ``report.html`` (the summary, an image grid: each photo be
 each preset's edit, the metrics' distributions and quality against seconds per edit),
 ``report.md`` (the tables), ``edits.csv`` (every metric of every edit), ``summary.csv``
 (per group and metric: mean, 95% half-width, count) and ``images/``. Edits are grouped by
-preset; edits without one form the group "edits".
+preset; edits without one form the group "edits". A report may carry tables of its own
+(``Report.tables``: HairFastGAN's protocol's, with the published numbers), shown after the summary.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from ..atomic import write_atomically
 from ..errors import InputError
 from ..imageio import save_image
+from ..output_paths import check_writable_folder
 from .measure import HIGHER_IS_BETTER, Measured
 from .needs import SET_METRICS
 from .plots import scatter_plot, strip_plot
@@ -28,7 +30,8 @@ from .sets import Interval, SetInterval
 # The columns of the tables, in this order where present (the CSV holds every metric).
 MAIN_METRICS = (
     "identity", "psnr", "ssim", "psnr_outside", "ssim_outside", "lpips_outside", "psnr_outside_crop", "ssim_outside_crop",
-    "lpips_outside_crop", "clip_score", "color_clip_score", "color_delta_e", "mask_iou", "sketch_coverage", "seconds",
+    "lpips_outside_crop", "psnr_crop", "lpips_crop", "clip_score", "color_clip_score", "color_delta_e", "mask_iou",
+    "sketch_coverage", "seconds",
 )
 # Drawn against seconds per edit: identity, preservation and whatever the conditions measure.
 QUALITY_METRICS = tuple(name for name in MAIN_METRICS if name not in ("seconds",) and not name.endswith("_crop"))
@@ -56,6 +59,7 @@ class Report:
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # metric -> why not measured (files missing)
+    tables: dict[str, tuple[list[str], list[list[str]]]] = field(default_factory=dict)  # title -> (header, rows)
 
     @property
     def groups(self) -> list[str]:
@@ -124,6 +128,7 @@ def report_json(report: Report) -> dict:
         "failures": [vars(failure) for failure in report.failures],
         "notes": report.notes,
         "skipped": report.skipped,
+        "tables": {title: [dict(zip(header, row)) for row in rows] for title, (header, rows) in report.tables.items()},
     }
 
 
@@ -135,6 +140,8 @@ def markdown(report: Report) -> str:
     lines += [f"> {note}" for note in report.notes] + ([""] if report.notes else [])
     lines += ["## Summary (mean ± 95% interval)", "", _markdown_table(*_summary_table(report)), ""]
     lines += [PSNR_NOTE, ""] if _has_psnr(report) else []
+    for title, (header, rows) in report.tables.items():
+        lines += [f"## {title}", "", _markdown_table(header, rows), ""]
     names = report.main_metrics()
     rows = [[item.name, group_of(item)] + [format_value(item.metrics.get(n)) for n in names] for item in report.measured]
     lines += ["## Every edit", "", _markdown_table(["edit", "preset"] + names, rows), ""]
@@ -226,6 +233,8 @@ def html(report: Report, images: dict[tuple[str, str], str]) -> str:
     parts += [f"<p class='note'>{escape(note)}</p>" for note in report.notes]
     parts += ["<h2>Summary (mean ± 95% interval)</h2>", _html_table(*_summary_table(report))]
     parts += [f"<p>{escape(PSNR_NOTE)}</p>"] if _has_psnr(report) else []
+    for title, (header, rows) in report.tables.items():
+        parts += [f"<h2>{escape(title)}</h2>", _html_table(header, rows)]
     parts += ["<h2>Before and after</h2>", _image_grid(report, images)]
     parts += ["<h2>Distributions</h2><div class='charts'>", *_distributions(report), "</div>"]
     parts += ["<h2>Quality against seconds per edit</h2><div class='charts'>", *_quality_vs_time(report), "</div>"]
@@ -253,13 +262,14 @@ def _image_grid(report: Report, images: dict[tuple[str, str], str]) -> str:
     by_name: dict[str, dict[str, Measured]] = {}
     for item in report.measured:
         by_name.setdefault(item.name, {})[group_of(item)] = item
+    failed = {(failure.name, group_of(failure)) for failure in report.failures}
     rows = []
     for name, items in by_name.items():
         cells = [f"<b>{escape(name)}</b><img src='{escape(images[(name, 'before')])}' alt='{escape(name)} before'>"]
         for group in report.groups:
             item = items.get(group)
-            if item is None:
-                cells.append("failed")
+            if item is None:  # failed, or not an edit of this group (--protocol: another case)
+                cells.append("failed" if (name, group) in failed else "")
                 continue
             figures = "<br>".join(f"{metric} {format_value(item.metrics.get(metric))}" for metric in GRID_METRICS)
             cells.append(f"<img src='{escape(images[(name, group)])}' alt='{escape(name)} {escape(group)}'>{figures}")
@@ -296,6 +306,7 @@ def check_report_folder(folder: Path, overwrite: bool) -> None:
     """Refuse, before any work, a folder that is a file or already holds a report."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} is a file; give a folder for the report.")
+    check_writable_folder(folder)
     taken = [name for name in REPORT_FILES if (folder / name).exists()]
     if taken and not overwrite:
         raise InputError(f"{folder} already holds {taken[0]}; pass --overwrite or choose another folder.")

@@ -226,3 +226,33 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     reduced_sigma = np.sqrt(sigma**2 - factor**2 / 4) / factor
     reduced = cv2.GaussianBlur(reduced, (0, 0), reduced_sigma, borderType=cv2.BORDER_REFLECT)
     return cv2.resize(reduced, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def edit_order(transforms: list[CropTransform]) -> list[int]:
+    """The order in which to edit several faces, given their crops (largest crop first in the list).
+
+    Largest first, except that a face whose crop overlaps a smaller face's crop waits for that
+    face: the smaller face (usually further back) is edited first, and the larger, nearer
+    face's edit, pasted onto that result, stays whole where the two overlap (as the nearer
+    face's hair is in front of the other face). Returns indices into ``transforms``.
+    """
+    pending = list(range(len(transforms)))
+    quads = [transform.quad.astype(np.float32) for transform in transforms]
+    areas = [cv2.contourArea(quad) for quad in quads]
+    order = []
+    while pending:
+        for index in pending:
+            waits = any(
+                other != index and areas[other] < areas[index] and _overlap(quads[index], quads[other])
+                for other in pending
+            )
+            if not waits:
+                break
+        order.append(index)
+        pending.remove(index)
+    return order
+
+
+def _overlap(quad: np.ndarray, other: np.ndarray) -> bool:
+    area, _ = cv2.intersectConvexConvex(quad, other)
+    return area > 0

@@ -85,12 +85,10 @@ def paste_back(photo: np.ndarray, aligned: AlignedFace, edited_crop: np.ndarray,
     """
     _check(photo, aligned, edited_crop, edit_region)
     size = edited_crop.shape[0]
-    if edit_region.shape[0] != size:
-        edit_region = cv2.resize(edit_region.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    region = _region_at(edit_region, size)
     original_crop = aligned.crop
     if original_crop.shape[0] != size:
         original_crop = np.asarray(Image.fromarray(original_crop).resize((size, size), Image.LANCZOS))
-    region = (edit_region > 0.5).astype(np.uint8)
     layers = _CropLayers(edited_crop, original_crop, blend_weights(region), detail_keep(edited_crop, original_crop))
     transform = aligned.transform.for_size(size)
     gate = _RegionGate(region, transform)
@@ -216,6 +214,22 @@ def _check(photo: np.ndarray, aligned: AlignedFace, edited_crop: np.ndarray, edi
         raise InputError(f"paste_back: the edited crop must be uint8 (0-255). Got {edited_crop.dtype}")
     if edit_region.ndim != 2 or edit_region.shape[0] != edit_region.shape[1]:
         raise InputError(f"paste_back: the edit region must be a square (R, R) mask. Got {edit_region.shape}")
+
+
+def _region_at(edit_region: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8, 1 inside: the region at the edited crop's size."""
+    if edit_region.shape[0] != size:
+        edit_region = cv2.resize(edit_region.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    return (edit_region > 0.5).astype(np.uint8)
+
+
+def region_in_photo(edit_region: np.ndarray, transform: CropTransform, crop_size_px: int) -> np.ndarray:
+    """(H, W) bool: the photo pixels :func:`paste_back` may change when given ``edit_region``
+    (any size) with an edited crop of ``crop_size_px``: those whose centre lies in the region."""
+    region = _region_at(edit_region, crop_size_px)
+    crop_to_photo = transform.for_size(crop_size_px).crop_to_photo
+    width, height = transform.photo_size
+    return cv2.warpAffine(region, crop_to_photo, (width, height), flags=cv2.INTER_NEAREST) > 0
 
 
 def old_hair_left_past_crop(hair_before: np.ndarray, hair_after: np.ndarray, transform: CropTransform) -> bool:

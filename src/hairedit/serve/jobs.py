@@ -22,6 +22,7 @@ from typing import Any
 
 from ..batch.manifest import BatchRow
 from ..errors import InputError
+from ..output_paths import check_writable_folder
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -261,10 +262,8 @@ def _job(row: sqlite3.Row | None) -> Job | None:
 def _check_writable(folder: Path) -> None:
     """Refuse to start on a folder the queue cannot live in, saying why."""
     try:
+        check_writable_folder(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"--data-dir {folder}: cannot write there ({error.strerror or error}); "
-                         "give a folder this user can write.") from None
+    except (InputError, OSError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise InputError(f"--data-dir {folder}: cannot write there ({reason}); give a folder this user can write.") from None

@@ -6,13 +6,10 @@ Importing this module loads neither Gradio nor torch, so ``hairedit ui --help`` 
 from __future__ import annotations
 
 import argparse
-import atexit
 import ipaddress
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -125,12 +122,6 @@ def create_app(args: argparse.Namespace):
     from .weights import WeightsDownload
 
     editor = build_editor(args, download=False)  # a missing file is a message in the page, not a silent download
-    if editor.cache is None:
-        # Random networks get a throwaway cache, so a second edit of a photo still reuses its inversion.
-        from ..cache import InversionCache
-
-        editor.cache = InversionCache(tempfile.mkdtemp(prefix="hairedit-smoke-cache-"))
-        atexit.register(shutil.rmtree, editor.cache.folder, ignore_errors=True)
     weights = None if args.smoke else WeightsDownload(weights_dir(args.weights_dir), editor.config)
     if weights is not None and (missing := weights.missing()):
         print(f"hairedit: {missing_files_summary(missing)} The page offers to download them.", file=sys.stderr)
@@ -140,10 +131,10 @@ def create_app(args: argparse.Namespace):
 
 
 def run_ui(args: argparse.Namespace) -> int:
+    _check_numbers(args)
+    auth = logins(args)  # before Gradio or torch is imported: an exposed page without a login never starts
     from .layout import build_app
 
-    _check_numbers(args)
-    auth = logins(args)  # before any heavy work: an exposed page without a login never starts
     app = create_app(args)
     # Stopped by a service manager (SIGTERM) as by Ctrl+C: the clean-up still runs.
     signal.signal(signal.SIGTERM, _exit)

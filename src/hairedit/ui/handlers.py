@@ -127,6 +127,10 @@ class HairEditApp:
         except HaireditError as error:
             return gr.skip(), gr.skip(), gr.skip(), problem("Cannot use this face:", error)
 
+    def every_face_changed(self, every: bool, request: gr.Request) -> None:
+        """The "every face" box: edits then go over every face of the photo, largest first (--face all)."""
+        self.sessions.get(request.session_hash).every_face = bool(every)
+
     def _use_face(self, session: EditSession, index: int):
         """Align face ``index``; prefill the sketch canvas with its crop and the mask painter with its parse."""
         if session.photo is None:
@@ -196,7 +200,7 @@ class HairEditApp:
             return skip, skip  # not a whole request yet: Refine says what is missing when pressed
         photo = session.photo
         try:
-            result = self.editor.edit(photo, face=session.face_index, preset=PREVIEW_PRESET, seed=self._seed(seed),
+            result = self.editor.edit(photo, face=session.edited_face, preset=PREVIEW_PRESET, seed=self._seed(seed),
                                       progress=False, previews=False, preview=True, **chosen)
         except HaireditError as error:
             return skip, problem("The preview failed:", error)
@@ -229,7 +233,7 @@ class HairEditApp:
         except HaireditError as error:
             yield "<p>Ready when you are.</p>", *(skip,) * 5, problem("Cannot run the edit:", error)
             return
-        photo, face = session.photo, session.face_index  # as when Refine was pressed, whatever the tab uploads meanwhile
+        photo, face = session.photo, session.edited_face  # as when Refine was pressed, whatever the tab uploads meanwhile
         cancel = threading.Event()
         self._cancels[request.session_hash] = cancel
         updates: queue.Queue[Progress] = queue.Queue()

@@ -68,6 +68,10 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                     label="Faces found", show_label=False, columns=3, height=190, allow_preview=False,
                     object_fit="contain", fit_columns=False, interactive=False, buttons=[], elem_id="faces",
                 )
+                every_face = gr.Checkbox(
+                    False, label="Edit every face", elem_id="every-face",
+                    info="largest first, each on the result of the one before (the face picked shows the crop)",
+                )
             with gr.Column(min_width=COLUMN_MIN_PX):
                 hairstyle = _hairstyle_inputs()
                 colour = _colour_inputs()
@@ -134,6 +138,7 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
         then_preview(faces.select(
             app.face_selected, None, [crop, hairstyle["sketch"], hairstyle["mask"], messages], **photo_work
         ))
+        then_preview(every_face.change(app.every_face_changed, [every_face], None, **photo_work))
         for kind, reference in (("hairstyle_ref", hairstyle["ref"]), ("color_ref", colour["ref"])):
             then_preview(reference.change(
                 app.reference_changed(kind), [reference], [reference, messages], preprocess=False, **photo_work

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..conditions import ALL_FACES
 from ..face.detect import DetectedFace
 from ..imageio import save_image
 
@@ -44,6 +45,7 @@ class EditSession:
     photo: np.ndarray | None = None  # (H, W, 3) uint8
     faces: list[DetectedFace] = field(default_factory=list)
     face_index: int = 0
+    every_face: bool = False  # edit every face, largest first (--face all)
     crop: np.ndarray | None = None  # the aligned crop (1024, 1024, 3) uint8
     labels: np.ndarray | None = None  # the crop's parse (p, p) uint8
     hairstyle_ref: np.ndarray | None = None
@@ -53,6 +55,11 @@ class EditSession:
 
     def clear_photo(self) -> None:
         self.photo, self.faces, self.face_index, self.crop, self.labels = None, [], 0, None, None
+
+    @property
+    def edited_face(self) -> int | str:
+        """What an edit's ``face`` is: the face picked, or "all"."""
+        return ALL_FACES if self.every_face else self.face_index
 
     def nbytes(self) -> int:
         """Bytes of the images held (the bulk of a session's memory)."""

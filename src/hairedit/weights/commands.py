@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name in ("download", "trust"):
             action.add_argument("names", nargs="*" if name == "download" else "+", metavar="NAME",
                                 help=f"some of: {', '.join(WEIGHTS)}")
+        if name == "list":
+            action.add_argument("--for", dest="edit", metavar="EDIT_OPTIONS", help=(
+                'only the files one edit needs, given as edit\'s options: --for "--rgb red --preset instant"'))
         if name == "download":
             action.add_argument("--all", action="store_true",
                                 help="every file, also those only the instant preset and `hairedit eval` use")
@@ -43,9 +47,12 @@ def _known(names: list[str]) -> list[str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    names = list(WEIGHTS) if args.edit is None else _files_for(args.edit)
     print(f"weights folder: {weights_dir(args.weights_dir)} (checksums of unpinned files: {lock_path(args.weights_dir)})")
+    if args.edit is not None:
+        print(f"an edit with {args.edit} needs {len(names)} files:")
     records = read_lock(args.weights_dir)
-    for entry in WEIGHTS.values():
+    for entry in (WEIGHTS[name] for name in names):
         path = locate(entry.name, args.weights_dir)
         state = f"present  {path}" if path is not None else f"missing  ({_size(entry)})"
         print(f"  {entry.name:38s} {state}")
@@ -54,6 +61,25 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"      from: {'; '.join(source.describe() for source in entry.sources)}")
         print(f"      licence: {entry.licence} ({entry.licence_source})")
     return 0
+
+
+def _files_for(edit_options: str) -> list[str]:
+    """The files an edit with ``edit_options`` (edit's own, as one string) cannot do without."""
+    from ..commands import add_condition_options, add_editor_options, given_conditions, read_config
+    from ..weight_needs import files_needed
+
+    parser = argparse.ArgumentParser(prog="--for", add_help=False, exit_on_error=False)
+    add_condition_options(parser)
+    add_editor_options(parser)
+    try:
+        options, unknown = parser.parse_known_args(shlex.split(edit_options))
+    except (argparse.ArgumentError, ValueError) as error:
+        raise InputError(f"--for: {error}") from None
+    conditions = given_conditions(vars(options))
+    if unknown or not conditions:
+        raise InputError(f"--for: give an edit's conditions and settings (e.g. \"--rgb red --preset instant\"); "
+                         f"{'unknown: ' + ' '.join(unknown) if unknown else 'no condition given'}.")
+    return files_needed(read_config(options), conditions)
 
 
 def _size(entry: WeightFile) -> str:

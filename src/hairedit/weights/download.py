@@ -2,7 +2,8 @@
 
 Hugging Face files are plain HTTPS downloads from ``$HF_ENDPOINT`` (default
 https://huggingface.co) at the registry's revision; Google Drive files go through gdown;
-files that ship inside a Python package are used where they are installed. Every file is
+files that ship inside a Python package are used where they are installed; a file published
+inside a zip archive is unpacked from the downloaded archive. Every file is
 checked against its pin or lock-file record (:mod:`.lock`) before it is used.
 
 For programs (the UI):
@@ -29,6 +30,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from .registry import (
     PackageFile,
     UrlFile,
     WeightFile,
+    ZipMember,
     get_weight_file,
     weights_dir,
 )
@@ -166,7 +169,12 @@ def download_files(names: list[str], folder: str | Path | None, progress=True) -
             except DownloadError as error:
                 failures.append(str(error))
     if failures:
-        raise DownloadError("\n".join(failures))
+        # One line a file, then what to do about them all.
+        count = f"{len(failures)} of {len(wanted)} file{'s' if len(wanted) > 1 else ''}"
+        raise DownloadError("\n".join([*failures, (
+            f"{count} could not be downloaded; fetch them by hand from the sources `hairedit weights list` shows, "
+            f"into {weights_dir(folder)}, or run the same command again to resume."
+        )]))
     return [paths[name] for name in names]
 
 
@@ -218,13 +226,16 @@ def _fetch_from_a_source(entry: WeightFile, target: Path, tracker: Tracker) -> P
             return target
         except DownloadError as error:
             log.debug("%s from %s failed", entry.name, source.describe(), exc_info=True)
-            reasons.append(f"{source.describe()}: {error}")
+            reasons.append((source.describe(), str(error)))
     tracker.fail()
-    raise DownloadError(
-        f"could not download {entry.name} ({entry.description}). Tried:\n"
-        + "\n".join(f"  - {reason}" for reason in reasons)
-        + f"\nDownload it by hand from one of those sources and put it at {target}."
-    )
+    raise DownloadError(f"{entry.name}: not downloaded: {_reasons_line(reasons)}")
+
+
+def _reasons_line(reasons: list[tuple[str, str]]) -> str:
+    """Why each source failed, on one line; a reason they all share (no network) said once."""
+    if len(reasons) > 1 and len({reason for _, reason in reasons}) == 1:
+        return f"{reasons[0][1]} (from each of: {', '.join(source for source, _ in reasons)})"
+    return "; ".join(f"{source}: {reason}" for source, reason in reasons)
 
 
 def _fetch_source(source, part: Path, entry: WeightFile, tracker: Tracker) -> None:
@@ -236,6 +247,10 @@ def _fetch_source(source, part: Path, entry: WeightFile, tracker: Tracker) -> No
         _decompress_bz2(packed, part)
     elif isinstance(source, (UrlFile, HuggingFaceFile)):
         _fetch_http(_url_of(source), part, tracker)
+    elif isinstance(source, ZipMember):
+        packed = part.with_suffix(".zip.part")
+        _fetch_source(source.archive, packed, entry, tracker)
+        _extract_member(packed, source.member, part)
     else:
         raise DownloadError(f"no way to fetch {source.describe()}")
 
@@ -287,22 +302,42 @@ def _transient(error: BaseException) -> bool:
     return isinstance(reason, broken_off) and not isinstance(reason, ConnectionRefusedError)
 
 
-def _reason(error: BaseException) -> str:
-    """A short reason a user can act on; the exception itself goes to the debug log."""
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(reason, socket.gaierror):
-        return "the server's name could not be looked up (no network?)"
-    if isinstance(reason, ConnectionRefusedError):
-        return "the connection was refused"
-    if isinstance(reason, (TimeoutError, socket.timeout)):
-        return f"no answer within {TIMEOUT_S} s"
-    if isinstance(reason, ssl.SSLError):
-        return "the secure connection failed (a proxy or an old certificate store?)"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror.lower()
-    if isinstance(reason, http.client.HTTPException):
-        return "the server's answer was malformed"
-    return "the download failed"
+def _reason(error: BaseException, otherwise: str = "the download failed") -> str:
+    """A short reason a user can act on, from the first cause in ``error``'s chain that says
+    what happened (a name lookup, a refused connection, an HTTP status); else ``otherwise``.
+    The exception itself goes to the debug log."""
+    for cause in _causes(error):
+        if isinstance(cause, socket.gaierror):
+            return "the server's name could not be looked up (no network?)"
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return f"no answer within {TIMEOUT_S} s"
+        if isinstance(cause, ssl.SSLError):
+            return "the secure connection failed (a proxy or an old certificate store?)"
+        status = getattr(getattr(cause, "response", None), "status_code", None)  # requests' HTTPError
+        if isinstance(status, int):
+            return f"refused with HTTP status {status}"
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        if isinstance(cause, http.client.HTTPException):
+            return "the server's answer was malformed"
+    return otherwise
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what lies under it: causes, contexts, a URLError's or urllib3's ``reason``
+    and exceptions among the arguments (requests wraps urllib3, which wraps the socket's)."""
+    found: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return found
 
 
 def _decompress_bz2(packed: Path, part: Path) -> None:
@@ -314,6 +349,22 @@ def _decompress_bz2(packed: Path, part: Path) -> None:
         part.unlink(missing_ok=True)
         packed.unlink(missing_ok=True)
         raise DownloadError("the server sent a broken bz2 file; it was removed") from error
+    packed.unlink()
+
+
+def _extract_member(packed: Path, member: str, part: Path) -> None:
+    """Stream ``member`` out of the zip archive ``packed`` into ``part``, then delete ``packed``."""
+    try:
+        with zipfile.ZipFile(packed) as archive, archive.open(member) as source, open(part, "wb") as target:
+            shutil.copyfileobj(source, target, CHUNK_BYTES)
+    except KeyError as error:
+        part.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
+        raise DownloadError(f"the archive it sent has no {member}; it was removed") from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        part.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
+        raise DownloadError("the server sent a broken zip archive; it was removed") from error
     packed.unlink()
 
 
@@ -329,7 +380,7 @@ def _fetch_google_drive(source: GoogleDriveFile, part: Path, tracker: Tracker) -
             progress=lambda done, total: tracker.update(done, total),
         )
     except Exception as error:  # gdown raises its own errors, requests', or OSError
-        raise DownloadError("Google Drive refused the download (quota or permissions?)") from error
+        raise DownloadError(_reason(error, "Google Drive refused the download (quota or permissions?)")) from error
     if result is None or not part.is_file():
         raise DownloadError("Google Drive refused the download (quota or permissions?)")
 

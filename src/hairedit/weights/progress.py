@@ -71,13 +71,16 @@ class TerminalBars:
     def __call__(self, progress: DownloadProgress) -> None:
         from tqdm import tqdm
 
-        if self.total_bar is None:
-            self.total_bar = tqdm(desc=f"{progress.file_count} file(s)", unit="B", unit_scale=True,
-                                  position=0, file=sys.stderr, dynamic_ncols=True)
         if progress.name != self.name:
             if self.file_bar is not None:
                 self.file_bar.close()
-            self.name = progress.name
+            self.name, self.file_bar = progress.name, None
+        if self.file_bar is None and progress.file_bytes == 0:
+            return  # bars only once bytes flow: a source that answers nothing (offline) draws no empty bar
+        if self.total_bar is None:
+            self.total_bar = tqdm(desc=f"{progress.file_count} file(s)", unit="B", unit_scale=True,
+                                  position=0, file=sys.stderr, dynamic_ncols=True)
+        if self.file_bar is None:
             self.file_bar = tqdm(desc=f"  {progress.name}", unit="B", unit_scale=True, position=1,
                                  leave=False, file=sys.stderr, dynamic_ncols=True)
         for bar, done, total in ((self.file_bar, progress.file_bytes, progress.file_total_bytes),

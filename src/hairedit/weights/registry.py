@@ -58,7 +58,18 @@ class PackageFile:
         return f"inside the Python package '{self.distribution}' ({self.path})"
 
 
-Source = HuggingFaceFile | GoogleDriveFile | UrlFile | PackageFile
+@dataclass(frozen=True)
+class ZipMember:
+    """One file inside a zip archive that is downloaded whole, then unpacked (and deleted)."""
+
+    archive: HuggingFaceFile | GoogleDriveFile | UrlFile
+    member: str  # its path inside the archive
+
+    def describe(self) -> str:
+        return f"{self.member} inside {self.archive.describe()}"
+
+
+Source = HuggingFaceFile | GoogleDriveFile | UrlFile | PackageFile | ZipMember
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,10 @@ class WeightFile:
     group: str = "edit"  # "edit": every preset's edits; "instant": that preset's only; "eval": hairedit eval
     networks: tuple[str, ...] = ()  # what it loads into: the names of hairedit.components.Components' networks
     loops: tuple[str, ...] = ()  # where only optimisation loops use it: those loops (config.LOOPS' names)
-    # (hairedit.weight_needs reads these against a configuration)
+    # Where only some conditions make the edit run it: those conditions (edit's option names).
+    conditions: tuple[str, ...] = ()
+    used_with: tuple[str, ...] = ()  # files it goes with (a tokenizer): used wherever one of them is
+    # (hairedit.weight_needs reads these against a configuration and an edit's conditions)
     # Required of every entry: the licence its publisher states ("not stated" where none is: never
     # a guess), and where it is stated (or where the file is published, when it is not).
     licence: str = field(kw_only=True)
@@ -99,6 +113,10 @@ _CLIP_REVISION = "d15b5f29721ca72dac15f8526b284be910de18be"  # openai/clip-vit-b
 _PCA_COMMIT = "8672dd909d6aa27c9f7ea1935153eacd2964c6d6"  # wty-ustc/HairCLIPv2 main, Dec 2023
 _LPIPS_COMMIT = "082bb24f84c091ea94de2867d34c4544f68e0963"  # richzhang/PerceptualSimilarity master
 _DLIB_MODELS_COMMIT = "fd81b6308a6a73d4ce08859eb2f4b628a21e27a2"  # davisking/dlib-models master
+LAMA_FILE = "big-lama.ckpt"
+LAMA_MEMBER = "big-lama/models/best.ckpt"  # inside big-lama.zip, beside big-lama/config.yaml
+
+COLOURS = ("color", "color_ref", "rgb")  # the conditions (edit's option names) that recolour
 
 WEIGHTS: dict[str, WeightFile] = {
     entry.name: entry
@@ -155,6 +173,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=8_000_000,
             needed_for="hairstyle edits",
             networks=("bald_mapper",),
+            conditions=("hairstyle", "hairstyle_ref"),
             licence="not stated",
             licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
@@ -164,6 +183,7 @@ WEIGHTS: dict[str, WeightFile] = {
             (GoogleDriveFile("1qk0ZIfA1VmrFUzDJ0g8mK8nx0WtF-5sY"),),
             needed_for="sketch edits",
             networks=("sketch_encoder",),
+            conditions=("sketch",),
             licence="not stated",
             licence_source="https://github.com/wty-ustc/HairCLIPv2 (published through its README; no licence file)",
         ),
@@ -193,6 +213,7 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="the instant preset",
             group="instant",
             networks=("hairclip",),
+            conditions=("hairstyle", "hairstyle_ref", *COLOURS),
             licence="LGPL-2.1",
             licence_source="https://github.com/wty-ustc/HairCLIP/blob/main/LICENSE (the publisher's repository)",
         ),
@@ -226,6 +247,7 @@ WEIGHTS: dict[str, WeightFile] = {
             needed_for="text hairstyle and text colour",
             loops=("text proxy", "colour proxy"),  # the instant preset's HairCLIP has a CLIP of its own
             networks=("clip",),
+            conditions=("hairstyle", "color"),  # text: a colour proxy towards a photo or RGB colour needs no CLIP
             licence="MIT",
             licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
@@ -237,6 +259,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="5047b556ce86ccaf6aa22b3ffccfc52d391ea4accdab9c2f2407da5b742d4363",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
             licence="MIT",
             licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
@@ -248,6 +271,7 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="f526393189112391ce6f9795d4695f704121ce452c3aad1f5335cc41337eba85",
             pin_source="published in several independent manifests of openai/clip-vit-base-patch32",
             needed_for="text hairstyle and text colour",
+            used_with=("clip_vit_b32.safetensors", "hairclip.pt"),  # their tokenizer
             licence="MIT",
             licence_source="https://github.com/openai/CLIP/blob/main/LICENSE",
         ),
@@ -327,6 +351,22 @@ WEIGHTS: dict[str, WeightFile] = {
             networks=("inception",),
             licence="Apache-2.0",
             licence_source="https://github.com/mseitzer/pytorch-fid#license (TensorFlow's weights, ported)",
+        ),
+        WeightFile(
+            LAMA_FILE,
+            "LaMa big-lama inpainting generator (Lightning checkpoint big-lama/models/best.ckpt; "
+            "official release: the Google Drive folder 1B2x7eQDgecTL0oh3LSIBDGj0fTxs6Ips linked "
+            "from advimman/lama's README, its Yandex links gone)",
+            (
+                ZipMember(HuggingFaceFile("smartywu/big-lama", "big-lama.zip"), LAMA_MEMBER),
+                # The big-lama.zip the LaMa demo linked from the official README downloads.
+                ZipMember(GoogleDriveFile("1-95IOJ-2y9BtmABiffIwndPqNZD_gLnV"), LAMA_MEMBER),
+            ),
+            needed_for="removing or continuing hair past the crop (OpenCV inpainting without it)",
+            required=False,
+            networks=("lama",),
+            licence="Apache-2.0",
+            licence_source="https://github.com/advimman/lama/blob/main/LICENSE",
         ),
     )
 }

@@ -33,7 +33,8 @@ def register_all_checks() -> None:
     from ..evaluate import identity  # noqa: F401
     from ..face import detect  # noqa: F401
     from ..networks import (  # noqa: F401
-        bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, sketch_encoder, stylegan2, vgg,
+        bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, inception, lama, sketch_encoder, stylegan2,
+        vgg,
     )
 
 
