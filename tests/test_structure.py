@@ -19,7 +19,7 @@ LAYERS = (
     ("commands and interfaces", "hairedit cli commands demo samples bench ui batch evaluate serve client weights.commands "
                                 "weights.verify face.commands"),
     ("the edit", "pipeline edit_run every_face strategies weight_needs components"),
-    ("stages and losses", "stages inpaint losses latent_pca conditions result progress seeding"),
+    ("stages and losses", "stages inpaint photo_cache losses latent_pca conditions result progress seeding"),
     ("networks, faces", "networks face resample"),
     ("files and basics", "weights checkpoints imageio atomic output_paths cache config errors labels devices memory "
                          "_requirements"),

@@ -8,9 +8,15 @@ counts. Machine-readable lines:
     speedup_generator_1024=<x>   forward+backward at 1024 px, fast ops vs the ops written from their definitions
     speedup_fast_preset=<x>      projected text hairstyle + RGB colour edit of a new photo, faithful / fast
     instant_edit_seconds=<s>     that edit under the instant preset, measured (networks loaded)
+    instant_followup_seconds=<s> the same photo again, another hairstyle and colour (its per-photo work kept)
+    instant_preview_seconds=<s>  a further change as the UI's live preview (the result at the 512 px layer)
     speedup_instant_preset=<x>   the projected faithful edit / the measured instant one
     instant_peak_memory_mib=<m>  peak process memory of a first instant edit (networks built in it)
     whole_photo_seconds=<s>      the whole-photo step (window parse, old ends removed by big-lama) on an 18 MP photo
+
+On a GPU the instant edit is measured again with ``{"autocast": "bf16"}`` and with
+``{"compile": true}`` (both off by default), as ``instant_edit_seconds_bf16=`` and
+``instant_edit_seconds_compile=``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,6 +35,9 @@ from .memory import measure_peak_memory
 from .networks.random_init import seeded
 
 EDIT = {"hairstyle": "bob cut hairstyle", "rgb": (212, 163, 115)}
+FOLLOW_UP = {"hairstyle": "afro hairstyle", "rgb": (60, 40, 30)}  # another hairstyle and colour, the same photo
+PREVIEW_CHANGE = {"hairstyle": "short hair", "rgb": (150, 60, 40)}  # and another, as the UI's live preview
+GPU_OPTIONS = {"bf16": {"autocast": "bf16"}, "compile": {"compile": True}}
 BENCH_LOOPS = ("inversion (W+)", "inversion (FS)", "text proxy", "colour proxy", "colour blending")  # of EDIT
 
 
@@ -198,22 +208,54 @@ def bench_presets(device: torch.device, steps: int) -> dict[str, float]:
     return totals
 
 
-def bench_instant(device: torch.device) -> tuple[float, dict[str, float], float]:
-    """An instant text hairstyle + RGB edit of a new photo with networks already loaded:
-    (seconds, seconds per stage, peak process memory in MiB of a first, cold edit, networks
-    built inside it)."""
+@dataclass
+class InstantTimes:
+    new_photo_s: float  # a text hairstyle + RGB edit of a photo not seen before
+    stages: dict[str, float]  # its seconds per stage
+    followup_s: float  # the same photo again, another hairstyle and colour
+    preview_s: float  # a further change of the same photo as the UI's live preview
+    peak_mib: float  # peak memory of a first, cold edit (networks built inside it)
+
+
+def _timed_edit(editor, photo, device: torch.device, **options):
+    _sync(device)
+    start = time.perf_counter()
+    result = editor.edit(photo, progress=False, **options)
+    _sync(device)
+    return time.perf_counter() - start, result
+
+
+def bench_instant(device: torch.device, editor=None) -> InstantTimes:
+    """Instant edits with networks already loaded: a text hairstyle + RGB edit of a new photo,
+    a follow-up of it and its live preview; and the peak memory of a first, cold edit.
+    editor: default the full-size random one (its networks are built inside the first edit)."""
     from skimage import data
 
-    editor = full_size_editor(device, EditConfig.for_preset("instant"))
+    if editor is None:
+        editor = full_size_editor(device, EditConfig.for_preset("instant"))
     photo = data.astronaut()
     with measure_peak_memory(device) as memory:
         editor.edit(photo, progress=False, **EDIT)
     new_photo = np.ascontiguousarray(photo[:, ::-1])  # not the photo just edited
-    _sync(device)
-    start = time.perf_counter()
-    result = editor.edit(new_photo, progress=False, **EDIT)
-    _sync(device)
-    return time.perf_counter() - start, result.timings, memory.peak_mib
+    seconds, result = _timed_edit(editor, new_photo, device, **EDIT)
+    followup_s, _ = _timed_edit(editor, new_photo, device, **FOLLOW_UP)
+    preview_s, _ = _timed_edit(editor, new_photo, device, preview=True, **PREVIEW_CHANGE)
+    return InstantTimes(seconds, result.timings, followup_s, preview_s, memory.peak_mib)
+
+
+def bench_gpu_options(device: torch.device, editor) -> dict[str, float]:
+    """The instant edit of a new photo under each of GPU_OPTIONS (after one warm-up edit, which
+    compiles): seconds by option."""
+    from skimage import data
+
+    photo = data.astronaut()
+    seconds = {}
+    for name, overrides in GPU_OPTIONS.items():
+        editor.config = EditConfig.for_preset("instant", overrides)
+        editor.edit(photo, progress=False, **EDIT)
+        seconds[name], _ = _timed_edit(editor, np.ascontiguousarray(photo[:, ::-1]), device, **EDIT)
+    editor.config = EditConfig.for_preset("instant")
+    return seconds
 
 
 def bench_whole_photo(device: torch.device) -> tuple[float, dict[str, float]]:
@@ -264,11 +306,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"hairedit bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
 
     # First, while the process holds nothing else: its peak is what an instant edit needs.
-    instant_seconds, instant_timings, instant_peak_mib = bench_instant(device)
+    editor = full_size_editor(device, EditConfig.for_preset("instant"))  # its networks load in the first edit
+    instant = bench_instant(device, editor)
     print("  instant preset, seconds per stage (networks loaded, new photo):", flush=True)
-    for stage, seconds in instant_timings.items():
+    for stage, seconds in instant.stages.items():
         print(f"    {stage:20s} {seconds:8.3f} s")
-    print(f"    whole edit: {instant_seconds:.2f} s; peak memory of a first edit: {instant_peak_mib:.0f} MiB", flush=True)
+    print(f"    whole edit: {instant.new_photo_s:.2f} s; follow-up (same photo): {instant.followup_s:.2f} s; "
+          f"its live preview: {instant.preview_s:.2f} s; peak memory of a first edit: {instant.peak_mib:.0f} MiB",
+          flush=True)
+    gpu_seconds = {}
+    if device.type != "cpu":
+        gpu_seconds = bench_gpu_options(device, editor)
+    del editor
     with measure_peak_memory(device) as memory:
         generator_times, speedup_generator = bench_generator(device, repeats)
         for name, value in generator_times.items():
@@ -281,9 +330,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {part:20s} {seconds:8.3f} s")
     print(f"speedup_generator_1024={speedup_generator:.2f}")
     print(f"speedup_fast_preset={totals['faithful'] / totals['fast']:.2f}")
-    print(f"instant_edit_seconds={instant_seconds:.2f}")
-    print(f"speedup_instant_preset={totals['faithful'] / instant_seconds:.1f}")
-    print(f"instant_peak_memory_mib={instant_peak_mib:.0f}")
+    print(f"instant_edit_seconds={instant.new_photo_s:.2f}")
+    print(f"instant_followup_seconds={instant.followup_s:.2f}")
+    print(f"instant_preview_seconds={instant.preview_s:.2f}")
+    for name, seconds in gpu_seconds.items():
+        print(f"instant_edit_seconds_{name}={seconds:.2f}")
+    print(f"speedup_instant_preset={totals['faithful'] / instant.new_photo_s:.1f}")
+    print(f"instant_peak_memory_mib={instant.peak_mib:.0f}")
     print(f"whole_photo_seconds={whole_photo_seconds:.2f}")
     sys.stdout.flush()
     return 0

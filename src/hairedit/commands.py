@@ -249,7 +249,7 @@ def intermediate_names() -> list[str]:
 
     return (
         ["crop_before", "crop_after", "parse_before", "sketch_strokes"]
-        + [f"proxy_{field.name}" for field in dataclasses.fields(ProxyImages)]
+        + [f"proxy_{name}" for name in ProxyImages.NAMES]
         + [f"mask_{field.name}" for field in dataclasses.fields(EditMasks) if field.name not in PHOTO_MASKS]
         + list(PHOTO_MASKS)
     )
@@ -285,9 +285,8 @@ def write_face_intermediates(editor, result, args: argparse.Namespace, folder: P
     images["parse_before"] = np.array(LABEL_COLOURS, np.uint8)[editor.parse(np.asarray(result.crop_before))]
     if args.sketch is not None:
         images["sketch_strokes"] = load_sketch(args.sketch)
-    for name, image in vars(result.proxies).items():
-        if image is not None:
-            images[f"proxy_{name}"] = image
+    for name, image in result.proxies.items():
+        images[f"proxy_{name}"] = image
     for name, mask in vars(result.masks).items():
         if mask is not None:
             images[name if name in PHOTO_MASKS else f"mask_{name}"] = (np.clip(mask, 0, 1) * 255).round().astype(np.uint8)

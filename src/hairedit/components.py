@@ -75,6 +75,12 @@ class Components:
         """The e4e encoder (the instant preset's inversion)."""
         return fingerprint({**self.e4e.state_dict(), "latent_avg": self.e4e.latent_avg})
 
+    @_LoadedOnce
+    def parser_and_bald_fingerprint(self) -> str:
+        """The face parser and the bald mapper (the per-photo work besides the inversion)."""
+        tensors = {f"parser.{k}": v for k, v in self.parser.state_dict().items()}
+        return fingerprint({**tensors, **{f"bald.{k}": v for k, v in self.bald_mapper.state_dict().items()}})
+
     def _load(self, name: str):
         value = self._loaders[name]()
         return value.to(self.device) if hasattr(value, "to") else value

@@ -5,14 +5,16 @@ a global one from text or a reference, a local one from a sketch), 5. blend the 
 F, 6. recolour, 7. paste the new hair back into the whole photo, 8. make the photo right past
 the crop (hair that ran on past it, hair that now should: :mod:`hairedit.stages.whole_photo`).
 
-Steps 1-2 and the bald proxy depend on the photo alone (:class:`~hairedit.strategies.PhotoState`);
-the rest on what the edit asks for. Where a preset computes a step its own way (the instant
-preset's encoder and mapper), its :class:`~hairedit.strategies.ProxyStrategy` does it.
+Steps 1-2 and the bald proxy depend on the photo alone (:class:`~hairedit.photo_cache.PhotoState`,
+kept for the instant preset's follow-up edits); the rest on what the edit asks for. Where a
+preset computes a step its own way (the instant preset's encoder and mapper), its
+:class:`~hairedit.strategies.ProxyStrategy` does it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -30,14 +32,15 @@ from .inpaint import choose_inpainter
 from .labels import EAR, HAIR
 from .losses import hair_mask
 from .progress import Reporter, StageTimer, to_uint8
+from .photo_cache import BaldState, PhotoCache, PhotoState, photo_key
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.bald import bald_latent
-from .stages.blending import blend_hairstyle
+from .stages.blending import blend_hairstyle, proxy_features, render_features
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import image_tensor
 from .stages.sketch import sketch_proxy
 from .stages.whole_photo import run_whole_photo
-from .strategies import PhotoState, References, strategy_for
+from .strategies import References, strategy_for
 
 OLD_HAIR_PAST_CROP = (
     "the hair in the photo runs on past the edge of the face crop, and the new hair stops short of it there: "
@@ -49,9 +52,14 @@ OLD_HAIR_PAST_CROP = (
 class EditRun:
     """One edit's state, stage by stage (the numbered steps of :meth:`HairEditor.edit`)."""
 
-    def __init__(self, components, config: EditConfig, cache, reporter: Reporter):
+    def __init__(self, components, config: EditConfig, cache, reporter: Reporter,
+                 photo_cache: PhotoCache | None = None, preview: bool = False):
         self.components, self.config, self.reporter = components, config, reporter
+        self.photo_cache = photo_cache if photo_cache is not None else PhotoCache(max_bytes=0)
         self.size = components.generator.size
+        # A preview stops the result's synthesis at half the size (the 512 px layer), from the
+        # same features as the full result.
+        self.result_px = self.size // 2 if preview else None
         self.rows = config.layers.rows(self.size)
         self.timer = StageTimer(reporter)
         self.strategy = strategy_for(config)(components, config, self.rows, cache, reporter, self.timer)
@@ -60,51 +68,67 @@ class EditRun:
         components, config, timer, strategy = self.components, self.config, self.timer, self.strategy
         # 1. Find and align the face; the references too. Bad input fails here, and fails before
         # any progress shows: only the stage's end is reported.
+        # The per-photo work of steps 1-2 (and the bald proxy) comes from the photo cache for a
+        # photo edited before with the same face and settings (the instant preset's follow-ups).
+        inverter = strategy.inverter()
         with timer("align", start=False):
             photo_array, photo_info = read_photo(photo)
-            faces = detect_faces(photo_array)
-            aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
+            key = self._photo_key(photo_array, face)
+            source = self.photo_cache.get(key) if key is not None else None
+            photo_reused = source is not None
+            if source is None:
+                faces = detect_faces(photo_array)
+                aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
             references = References(
                 _align(conditions.hairstyle_ref, "the hairstyle reference"),
                 _align(conditions.color_ref, "the colour reference"),
             )
 
         # 2. Invert the photo: W+ (II2S, or the preset's encoder), then F and the fine rows (FS); parse it.
-        inverter = strategy.inverter()
-        source = self._invert(aligned, inverter)
-        proxies = ProxyImages(reconstruction=to_uint8(source.reconstruction))
+        if source is None:
+            source = self._invert(faces, aligned, inverter)
+            if key is not None:
+                self.photo_cache.put(key, source)
+        aligned = source.aligned
+        # The photo's own render: only colour-only edits need it (their hairstyle image); else shown when asked.
+        reconstruction = functools.cache(lambda: render_features(
+            components.generator, source.inversion.latent, source.inversion.features, self.rows.color_features_px))
+        proxies = ProxyImages()
+        proxies.defer("reconstruction", lambda: to_uint8(reconstruction()[0]))
 
         # 3-4. Hairstyle proxies: bald, then a global one (text or reference), a local one (sketch).
         bald = global_latent = local_latent = local_mask = None
         if conditions.global_hairstyle:
-            with timer("bald proxy"), torch.no_grad():
-                bald = bald_latent(components.bald_mapper, source.inversion.latent, self.rows,
-                                   config.blending.bald_alpha_scale)
-                proxies.bald = to_uint8(components.generator(bald))
+            with timer("bald proxy"):
+                bald = self._bald(source)
+                proxies.defer("bald", _render(components.generator, bald.latent))
             global_latent = strategy.global_latent(source, conditions, references, inverter)
         if conditions.sketch is not None:
             with timer("sketch proxy"):
                 local_latent, local_mask = sketch_proxy(components, conditions.sketch, config.sketch)
-                with torch.no_grad():
-                    proxies.sketch = to_uint8(components.generator(local_latent))
+                proxies.defer("sketch", _render(components.generator, local_latent))
 
         # 5. Blend the hairstyle in F.
-        features, hairstyle_image = source.inversion.features, source.reconstruction
-        if global_latent is not None or local_latent is not None:
+        features = source.inversion.features
+        if global_latent is None and local_latent is None:
+            hairstyle_image, colour_block = reconstruction()
+        else:
             with timer("blending"):
-                noise = seeding.stream(config.seed, seeding.BLENDING_NOISE, components.device)
+                noise = self._blending_noise()
+                if global_latent is not None and noise is not None:
+                    noise.set_state(bald.noise_state)  # the bald proxy's F drew first
                 blend = blend_hairstyle(
-                    components, source.inversion, source.labels, self.rows, config.blending, bald,
-                    global_latent, local_latent, local_mask, noise, strategy.painted_hair(conditions),
+                    components, source.inversion, source.labels, self.rows, config.blending,
+                    None if bald is None else bald.latent, global_latent, local_latent, local_mask, noise,
+                    strategy.painted_hair(conditions), None if global_latent is None else bald.features,
+                    None if conditions.recolours else self.result_px,
                 )
-            features, hairstyle_image = blend.features, blend.image
+            features, hairstyle_image, colour_block = blend.features, blend.image, blend.colour_block
             proxies.hairstyle_blend = to_uint8(hairstyle_image)
-            if global_latent is not None:
-                with torch.no_grad():
-                    global_image = blend.global_image
-                    if global_image is None:
-                        global_image = components.generator(global_latent)
-                proxies.hairstyle = to_uint8(global_image)
+            if blend.global_image is not None:
+                proxies.hairstyle = to_uint8(blend.global_image)
+            elif global_latent is not None:
+                proxies.defer("hairstyle", _render(components.generator, global_latent))
 
         # 6. Recolour.
         final = hairstyle_image
@@ -113,16 +137,19 @@ class EditRun:
                 result = color_proxy(
                     components, self._color_target(conditions, references), hairstyle_image, source.inversion.latent,
                     features, config.color, self.rows, self.reporter, config.fast,
-                    strategy.color_latent(source, conditions, references),
+                    strategy.color_latent(source, conditions, references), colour_block, self.result_px,
                 )
             final = result.image
-            proxies.color_stage1 = to_uint8(result.stage1_image)
+            if result.stage1_image is not None:
+                proxies.color_stage1 = to_uint8(result.stage1_image)
+            else:
+                proxies.defer("color_stage1", _render(components.generator, result.color_latent, features))
 
         # 7. Paste the new hair back into the whole photo.
         with timer("paste back"), torch.no_grad():
             masks = self._edit_masks(source, final, bald is not None, local_mask)
             crop_after = to_uint8(final)
-            if self.size != CROP_SIZE_PX:
+            if final.shape[-1] != CROP_SIZE_PX:
                 crop_after = np.asarray(Image.fromarray(crop_after).resize((CROP_SIZE_PX,) * 2, Image.LANCZOS))
             whole = paste_back(photo_array, aligned, crop_after, masks.edit_region)
             crop_after = paste_back(aligned.crop, _identity_aligned(aligned), crop_after, masks.edit_region)
@@ -138,16 +165,30 @@ class EditRun:
             masks=masks,
             timings=timer.timings,
             face_index=face,
-            faces=faces,
+            faces=source.faces,
             aligned=aligned,
             warnings=self._warnings(masks, aligned) + whole_photo_warning,
             photo=photo_array,
             photo_info=photo_info,
+            photo_reused=photo_reused,
         )
 
     # -- the stages' details ---------------------------------------------------------------
 
-    def _invert(self, aligned: AlignedFace, inverter) -> PhotoState:
+    def _photo_key(self, photo: np.ndarray, face: int) -> str | None:
+        """The photo cache's key for this photo and face under this edit's settings; None where
+        the photo cache is not used (presets that optimise: their edits take far longer than the
+        per-photo work, and the inversion cache keeps the part of it that is long)."""
+        if self.config.instant is None or self.photo_cache.max_bytes <= 0:
+            return None
+        components, config = self.components, self.config
+        networks = (components.generator_fingerprint, components.e4e_fingerprint,
+                    components.parser_and_bald_fingerprint)
+        settings = (config.inversion, config.fast, config.instant, config.layers, config.blending, config.seed,
+                    config.autocast, config.compile and config.compile_backend, self.size)
+        return photo_key(photo, face, settings, networks, torch.__version__, components.device.type)
+
+    def _invert(self, faces, aligned: AlignedFace, inverter) -> PhotoState:
         """Step 2: the photo's inversion and parse. Not reported as a stage: the inverter reports
         what it computes, a cached inversion nothing."""
         components = self.components
@@ -155,12 +196,35 @@ class EditRun:
             inversion = inverter.invert(aligned.crop, self.reporter)
         with torch.no_grad():
             source = image_tensor(aligned.crop, self.size, components.device)
-            reconstruction = components.generator.synthesis(inversion.latent, start_features=inversion.features).image
             parse = components.parser(source)
             # Labels, not the parse's float logits (80 MB at 1024 px).
             labels = parse.logits.argmax(1, keepdim=True)
-            labels_full = parse.logits_full.argmax(1, keepdim=True).to(torch.uint8)
-        return PhotoState(aligned, source, inversion, reconstruction, labels, labels_full)
+            labels_full = parse.labels_full().to(torch.uint8)
+        return PhotoState(faces, aligned, source, inversion, labels, labels_full)
+
+    def _blending_noise(self) -> torch.Generator | None:
+        """The stream the proxies' F draw their noise from, drawn bald, global, local in that
+        order (the official fresh noise); None for the fixed noise."""
+        if not self.config.blending.random_noise:
+            return None
+        return seeding.stream(self.config.seed, seeding.BLENDING_NOISE, self.components.device)
+
+    def _bald(self, photo: PhotoState) -> BaldState:
+        """The bald proxy and its F (the first F the blending noise draws), once per photo."""
+
+        def compute() -> BaldState:
+            components, config = self.components, self.config
+            bald = bald_latent(components.bald_mapper, photo.inversion.latent, self.rows,
+                               config.blending.bald_alpha_scale)
+            noise = self._blending_noise()
+            features = proxy_features(components.generator, bald, self.rows, noise)
+            return BaldState(bald, features, None if noise is None else noise.get_state())
+
+        computed = photo.bald is None
+        bald = photo.bald_state(compute)
+        if computed:
+            self.photo_cache.grew()
+        return bald
 
     def _color_target(self, conditions: Conditions, references: References) -> ColorTarget:
         if conditions.color is not None:
@@ -175,7 +239,10 @@ class EditRun:
         size = self.size
         source_labels = source.labels_full[0, 0]
         hair_before = (source_labels == HAIR).float().cpu().numpy()
-        hair_after = hair_mask(self.components.parser, final)[0, 0].cpu().numpy()
+        hair_after = hair_mask(self.components.parser, final)
+        if hair_after.shape[-1] != size:  # a preview's
+            hair_after = F.interpolate(hair_after, size=(size, size), mode="nearest")
+        hair_after = hair_after[0, 0].cpu().numpy()
         changed = np.maximum(hair_before, hair_after)
         if bald_used:
             changed = np.maximum(changed, (source_labels == EAR).float().cpu().numpy())
@@ -221,6 +288,16 @@ def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:
     if reference is None:
         return None
     return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
+
+
+def _render(generator, latent: torch.Tensor, start_features: torch.Tensor | None = None):
+    """A proxy image rendered only when read (:meth:`ProxyImages.defer`)."""
+
+    @torch.no_grad()
+    def render():
+        return to_uint8(generator.synthesis(latent, start_features=start_features).image)
+
+    return render
 
 
 def _identity_aligned(aligned: AlignedFace) -> AlignedFace:

@@ -21,7 +21,7 @@ def painted_mask_loss(logits: torch.Tensor, painted_labels: torch.Tensor) -> tor
 
 def hair_mask(parser, image: torch.Tensor) -> torch.Tensor:
     """Where the face parser sees hair in ``image`` (B, 3, S, S): (B, 1, S, S) float in {0, 1}."""
-    return (parser(image).logits_full.argmax(1, keepdim=True) == HAIR).float()
+    return (parser(image).labels_full() == HAIR).float()
 
 
 def landmark_loss(source: torch.Tensor, generated: torch.Tensor, jaw_and_nose_only: bool) -> torch.Tensor:

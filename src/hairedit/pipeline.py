@@ -25,6 +25,7 @@ from .every_face import edit_every_face
 from .face.align import CROP_SIZE_PX, AlignedFace, align_face
 from .face.detect import DetectedFace, choose_face, detect_faces
 from .imageio import PhotoLike, load_photo
+from .photo_cache import PhotoCache
 from .progress import ProgressBars, ProgressCallback, Reporter
 from .result import EditMasks, EditResult, ProxyImages
 from .stages.inversion import image_tensor
@@ -34,13 +35,16 @@ from .weights.registry import weights_dir as default_weights_dir
 __all__ = ["CROP_SIZE_PX", "OLD_HAIR_PAST_CROP", "EditMasks", "EditResult", "HairEditor", "ProxyImages"]
 
 class HairEditor:
-    """Owns the networks (loaded on first use), the configuration of every edit and the
-    inversion cache."""
+    """Owns the networks (loaded on first use), the configuration of every edit, the
+    inversion cache (on disk) and the photo cache (in memory: a photo's per-photo work, so that
+    another instant edit of it runs only what its conditions change)."""
 
-    def __init__(self, components: Components, config: EditConfig | None = None, cache: InversionCache | None = None):
+    def __init__(self, components: Components, config: EditConfig | None = None, cache: InversionCache | None = None,
+                 photo_cache: PhotoCache | None = None):
         self.components = components
         self.config = config or EditConfig()
         self.cache = cache
+        self.photo_cache = photo_cache if photo_cache is not None else PhotoCache()
         self._progress_bar_options: dict = {}
 
     @classmethod
@@ -124,6 +128,7 @@ class HairEditor:
         cancel: threading.Event | None = None,
         previews: bool = True,
         progress: bool | None = None,
+        preview: bool = False,
     ) -> EditResult:
         """Edit the hair of face ``face`` (0 = largest; "all": every face in turn, see
         :mod:`hairedit.every_face`) in ``photo``; see the README for the modes.
@@ -135,7 +140,9 @@ class HairEditor:
         ``set_progress_bar_config(disable=True)`` hide them); ``callback`` gets a
         :class:`Progress` instead as each stage starts and ends and per optimisation step,
         about ten steps a stage with a preview image when ``previews``. ``cancel`` stops the
-        edit with :class:`EditInterrupted` at the next step or stage.
+        edit with :class:`EditInterrupted` at the next step or stage. ``preview``: the edited
+        crop is rendered at half the generator's size (its 512 px layer; a live preview), from the
+        same features as the full result, and resized for pasting back.
         """
         # 0. Check every condition before any heavy work.
         conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
@@ -146,12 +153,13 @@ class HairEditor:
             bars = callback = ProgressBars(**self._progress_bar_options)
         try:
             with _precision(config, self.components):
+                def new_run() -> EditRun:
+                    return EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
+                                   self.photo_cache, preview)
+
                 if face == ALL_FACES:
-                    return edit_every_face(
-                        photo, lambda: EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews)),
-                        conditions,
-                    )
-                run = EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews))
+                    return edit_every_face(photo, new_run, conditions)
+                run = new_run()
                 return run.run(photo, conditions, face)
         finally:
             if bars is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,16 +16,57 @@ from .face.detect import DetectedFace
 from .imageio import PhotoInfo, save_photo
 
 
-@dataclass
 class ProxyImages:
-    """What each stage produced, (H, W, 3) uint8 at the generator's size; None when unused."""
+    """What each stage produced, (H, W, 3) uint8 at the generator's size; None when unused.
 
-    reconstruction: np.ndarray | None = None
-    bald: np.ndarray | None = None
-    hairstyle: np.ndarray | None = None  # the text or reference proxy
-    sketch: np.ndarray | None = None
-    hairstyle_blend: np.ndarray | None = None
-    color_stage1: np.ndarray | None = None
+    An image the result does not need is only rendered when first read (``defer``): an edit
+    whose proxies nobody looks at (the UI's live preview, batch rows) skips those syntheses.
+    A deferred render runs without the edit's precision options (autocast, compile).
+    """
+
+    NAMES = ("reconstruction", "bald", "hairstyle", "sketch", "hairstyle_blend", "color_stage1")
+
+    def __init__(self, **images: np.ndarray | None):
+        object.__setattr__(self, "_images", dict.fromkeys(self.NAMES))
+        object.__setattr__(self, "_pending", {})
+        object.__setattr__(self, "_lock", threading.Lock())
+        for name, image in images.items():
+            setattr(self, name, image)
+
+    def defer(self, name: str, render: Callable[[], np.ndarray]) -> None:
+        """``name``'s image is ``render()``, called when first read."""
+        self._check(name)
+        self._images[name] = None
+        self._pending[name] = render
+
+    def __setattr__(self, name: str, image: np.ndarray | None) -> None:
+        self._check(name)
+        self._pending.pop(name, None)
+        self._images[name] = image
+
+    def __getattr__(self, name: str) -> np.ndarray | None:
+        if name not in self.NAMES:
+            raise AttributeError(name)
+        with self._lock:
+            render = self._pending.pop(name, None)
+            if render is not None:
+                self._images[name] = render()
+            return self._images[name]
+
+    def items(self) -> list[tuple[str, np.ndarray]]:
+        """(name, image) of every proxy the edit produced, deferred ones rendered now."""
+        images = [(name, getattr(self, name)) for name in self.NAMES]
+        return [(name, image) for name, image in images if image is not None]
+
+    def __getstate__(self) -> dict:  # a result sent to another process carries its images
+        return dict(self.items())
+
+    def __setstate__(self, images: dict) -> None:
+        self.__init__(**images)
+
+    def _check(self, name: str) -> None:
+        if name not in self.NAMES:
+            raise AttributeError(f"no proxy named {name!r}; proxies are {', '.join(self.NAMES)}")
 
 
 @dataclass
@@ -57,6 +100,7 @@ class EditResult:
     warnings: list[str] = field(default_factory=list)  # things the user should know about the result
     photo: np.ndarray | None = None  # the photo as read, (H, W, 3) uint8
     photo_info: PhotoInfo = field(default_factory=PhotoInfo)  # its format, profile, EXIF, transparency
+    photo_reused: bool = False  # the per-photo work (faces, inversion, parse) came from the editor's photo cache
     face_results: list[EditResult] = field(default_factory=list)  # face="all": each face's own, in the order edited
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:

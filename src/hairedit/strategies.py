@@ -21,25 +21,12 @@ from .conditions import Conditions
 from .config import EditConfig, LatentRows
 from .face.align import AlignedFace
 from .labels import HAIR
+from .photo_cache import PhotoState
 from .progress import Reporter, StageTimer
-from .stages.inversion import Inversion, Inverter, image_tensor
+from .stages.inversion import Inverter, image_tensor
 from .stages.mapper import MapperCondition, mapper_latent, recoloured_hair, with_color_rows
 from .stages.reference import reference_proxy
 from .stages.text import text_proxy
-
-
-@dataclass
-class PhotoState:
-    """What an edit computes from the photo alone, whatever it asks for: the aligned crop at
-    the generator's size, its inversion, its parse (labels at the parser's size for blending,
-    at the image's for paste-back's masks and an RGB colour's mapper reference)."""
-
-    aligned: AlignedFace
-    source: torch.Tensor  # (1, 3, S, S) in [-1, 1]
-    inversion: Inversion
-    reconstruction: torch.Tensor  # (1, 3, S, S): the inversion rendered
-    labels: torch.Tensor  # (1, 1, p, p) long
-    labels_full: torch.Tensor  # (1, 1, S, S) uint8
 
 
 @dataclass

@@ -151,14 +151,29 @@ class BiSeNet(nn.Module):
 
 @dataclass
 class Parse:
-    """Parser output for images of H px.
+    """Parser output for images of ``size_px`` (H) px.
 
-    logits_full: (B, 16, H, H), at the image's own size (the official ``seg(img)[0]``).
     logits: (B, 16, p, p), at the parser's input size p (512 officially; ``seg(img)[1]``).
     """
 
-    logits_full: torch.Tensor
     logits: torch.Tensor
+    size_px: int
+
+    @property
+    def logits_full(self) -> torch.Tensor:
+        """(B, 16, H, H), at the image's own size (the official ``seg(img)[0]``), computed on use."""
+        return F.adaptive_avg_pool2d(self.logits, (self.size_px, self.size_px))
+
+    def labels_full(self) -> torch.Tensor:
+        """The class of each pixel at the image's size, (B, 1, H, H) long: ``logits_full``'s argmax.
+        Pooled upward by a whole factor, each logit is repeated as it is, so the labels at the
+        parser's size, repeated, are the same without the full-size logits (64 MB at 1024 px)."""
+        labels = self.logits.argmax(1, keepdim=True)
+        parser_px = labels.shape[-1]
+        if self.size_px % parser_px:
+            return self.logits_full.argmax(1, keepdim=True)
+        factor = self.size_px // parser_px
+        return labels.repeat_interleave(factor, 2).repeat_interleave(factor, 3)
 
 
 class FaceParser(nn.Module):
@@ -184,11 +199,11 @@ class FaceParser(nn.Module):
         if x.shape[-1] != self.input_size_px:
             x = F.interpolate(x, (self.input_size_px, self.input_size_px), mode="bicubic", align_corners=False)
         logits = self.net((x - self.mean) / self.std)
-        return Parse(logits_full=F.adaptive_avg_pool2d(logits, (size, size)), logits=logits)
+        return Parse(logits, size)
 
     def labels(self, image: torch.Tensor) -> torch.Tensor:
         """Per-pixel class (B, 1, H, W) long, at the image's size."""
-        return self(image).logits_full.argmax(1, keepdim=True)
+        return self(image).labels_full()
 
     def hair_mask(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) float, 1 where the parser sees hair."""

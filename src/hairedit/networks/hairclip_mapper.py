@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,6 +63,7 @@ PREFIX = "mapper."
 CLIP_PREFIX = "mapper.clip_model."
 DECODER_PREFIX = "decoder."
 EDIT_STRENGTH = 0.1  # w_hat = w + 0.1 * mapper(w, ...)
+TEXT_EMBEDDINGS_KEPT = 64  # prompts whose embeddings a HairCLIP keeps
 MODULATION_MODULES = 5
 # W+ rows of the coarse and medium mappers (4 px-8 px and 16 px-32 px layers); the fine
 # mapper takes the rest.
@@ -188,6 +191,9 @@ class HairCLIP(nn.Module):
         self.mapper = mapper
         self.clip = clip
         self.decoder_digests: dict[str, str] = {}  # set by load_hairclip_mapper, for checkpoints.check_decoder
+        # Prompts embedded lately: a follow-up edit (another colour, the same hairstyle) runs no CLIP for them.
+        self._text_embeddings: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._text_lock = threading.Lock()
 
     def hairstyle_text_embedding(self, description: str) -> torch.Tensor:
         """A hairstyle in words ("bob cut" or "bob cut hairstyle") -> (1, embed_dim)."""
@@ -203,7 +209,17 @@ class HairCLIP(nn.Module):
                 "Text conditions need CLIP's tokenizer files clip_vocab.json and clip_merges.txt: "
                 "run `hairedit weights download clip_vocab.json clip_merges.txt`."
             )
-        return self.clip.encode_text([prompt])
+        key = (prompt, self.clip.mean.device)  # moved to another device, the network embeds afresh
+        with self._text_lock:
+            if key in self._text_embeddings:
+                self._text_embeddings.move_to_end(key)
+                return self._text_embeddings[key]
+        embedding = self.clip.encode_text([prompt])
+        with self._text_lock:
+            self._text_embeddings[key] = embedding
+            while len(self._text_embeddings) > TEXT_EMBEDDINGS_KEPT:
+                self._text_embeddings.popitem(last=False)
+        return embedding
 
     @torch.no_grad()
     def reference_embedding(self, image: torch.Tensor, hair_mask: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ..config import ColorProxyConfig, LatentRows
 from ..losses import background_loss, hair_mask, lab_color_loss, mean_hair_official_lab, rgb_target_lab
 from ..labels import HAIR
+from ..networks.stylegan2 import Synthesis
 from ..progress import Reporter
 from ._optimise import PartialLatent, Plateau, render, take_step
 from .sketch import dilate_erode
@@ -40,7 +41,8 @@ class ColorTarget:
 @dataclass
 class ColorResult:
     image: torch.Tensor  # final (1, 3, S, S)
-    stage1_image: torch.Tensor
+    color_latent: torch.Tensor  # the colour proxy (stage 1's result)
+    stage1_image: torch.Tensor | None  # its render from F, where stage 2 needed it
     hair_mask: torch.Tensor  # the grown hair mask used in stage 2, (1, 1, S, S)
 
 
@@ -53,7 +55,7 @@ def _lpips_features(components, image: torch.Tensor, loss_px: int | None) -> lis
 
 
 def _labels(components, image: torch.Tensor) -> torch.Tensor:
-    return components.parser(image).logits_full.argmax(1, keepdim=True)
+    return components.parser(image).labels_full()
 
 
 def color_proxy(
@@ -67,28 +69,35 @@ def color_proxy(
     reporter: Reporter,
     fast=None,
     color_latent: torch.Tensor | None = None,
+    source_block: Synthesis | None = None,
+    stop_px: int | None = None,
 ) -> ColorResult:
     """Recolour the hair of ``hairstyle_image`` (1, 3, S, S), the render of ``source_latent``
     (1, n, D) from ``features`` (F). ``color_latent``: a colour proxy made otherwise (the
-    instant preset's mapper), in place of stage 1. With ``config.stage2_steps`` 0 the blended
-    features are rendered on as they are (the skip path continued), without stage 2."""
+    instant preset's mapper), in place of stage 1. ``source_block``: that render stopped after
+    the colour block, when already computed. With ``config.stage2_steps`` 0 the blended
+    features are rendered on as they are (the skip path continued), without stage 2; stage 1's
+    image is then not rendered (``stage1_image`` None). ``stop_px``: the final image stops after
+    that block (a preview), from the same features."""
     g = components.generator
     hairstyle_image = hairstyle_image.detach()
     if color_latent is None:
         color_latent = _stage1(components, target, hairstyle_image, source_latent, features, config, rows, reporter,
                                fast)
     with torch.no_grad():
-        stage1_image = g.synthesis(color_latent, start_features=features).image
         hair_mask = _grown_hair_mask(components, hairstyle_image, config)
-        blended, blended_image = _blend_color_block(g, source_latent, color_latent, features, hair_mask,
-                                                    rows.color_features_px)
+        if source_block is None:
+            source_block = g.synthesis(source_latent, start_features=features, stop_px=rows.color_features_px)
+        blended, blended_image = _blend_color_block(g, source_block, color_latent, features, hair_mask)
     if config.stage2_steps == 0:
         with torch.no_grad():
-            final = g.synthesis(source_latent, start_features=blended, start_image=blended_image).image
-        return ColorResult(final, stage1_image, hair_mask)
+            final = g.synthesis(source_latent, start_features=blended, stop_px=stop_px, start_image=blended_image).image
+        return ColorResult(final, color_latent, None, hair_mask)
+    with torch.no_grad():
+        stage1_image = g.synthesis(color_latent, start_features=features).image
     final = _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows,
-                    reporter, fast)
-    return ColorResult(final, stage1_image, hair_mask)
+                    reporter, fast, stop_px)
+    return ColorResult(final, color_latent, stage1_image, hair_mask)
 
 
 def _stage1(components, target, hairstyle_image, source_latent, features, config, rows, reporter, fast):
@@ -139,10 +148,10 @@ def _grown_hair_mask(components, hairstyle_image: torch.Tensor, config: ColorPro
     return F.interpolate(grown, size=(size, size)).round()
 
 
-def _blend_color_block(g, source_latent, color_latent, features, hair_mask, block_px: int):
+def _blend_color_block(g, source: Synthesis, color_latent, features, hair_mask):
     """The features (and skip images) after the colour block: the colour proxy's inside the
-    grown hair mask (bicubic to the block's size), the source's outside."""
-    source = g.synthesis(source_latent, start_features=features, stop_px=block_px)
+    grown hair mask (bicubic to the block's size), the source's (``source``) outside."""
+    block_px = source.features.shape[-1]
     color = g.synthesis(color_latent, start_features=features, stop_px=block_px)
     weight = F.interpolate(hair_mask, size=(block_px, block_px), mode="bicubic", align_corners=False)
     blended = color.features * weight + source.features * (1 - weight)
@@ -151,7 +160,7 @@ def _blend_color_block(g, source_latent, color_latent, features, hair_mask, bloc
 
 
 def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, hair_mask, config, rows, reporter,
-            fast):
+            fast, stop_px=None):
     """Refine the blended features and the rows from the colour block on: MSE to the colour
     render inside the hair, to the hairstyle render outside, LPIPS inside."""
     g = components.generator
@@ -177,4 +186,4 @@ def _stage2(components, hairstyle_image, stage1_image, source_latent, blended, h
         if take_step(optimizer, loss, plateau, reporter, "colour blending", step + 1, config.stage2_steps, preview):
             break
     with torch.no_grad():
-        return g.synthesis(final_latent, start_features=blended).image
+        return g.synthesis(final_latent, start_features=blended, stop_px=stop_px).image

@@ -201,11 +201,12 @@ class HairEditApp:
         photo = session.photo
         try:
             result = self.editor.edit(photo, face=session.edited_face, preset=PREVIEW_PRESET, seed=self._seed(seed),
-                                      progress=False, previews=False, **chosen)
+                                      progress=False, previews=False, preview=True, **chosen)
         except HaireditError as error:
             return skip, problem("The preview failed:", error)
         seconds = sum(result.timings.values())
-        label = f"Instant preview ({seconds:.1f} s): Refine runs the chosen preset"
+        reused = ", this photo's work reused" if result.photo_reused else ""
+        label = f"Instant preview ({seconds:.1f} s{reused}): Refine runs the chosen preset"
         return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
 
     def _seed(self, seed: float | None) -> int:
@@ -297,7 +298,7 @@ class HairEditApp:
         if reused:
             headline += "; inversion reused from an earlier edit of this photo"
         notes = "".join(message("About this result:", warning) for warning in result.warnings)
-        proxies = [(image, name.replace("_", " ")) for name, image in vars(result.proxies).items() if image is not None]
+        proxies = [(image, name.replace("_", " ")) for name, image in result.proxies.items()]
         compare = gr.update(value=(Image.fromarray(photo), result.image), label=f"Before / after ({preset} preset)")
         return (
             board.render(headline), skip, compare,
