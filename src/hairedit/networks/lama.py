@@ -65,13 +65,16 @@ class FourierUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        spectrum = torch.fft.rfft2(x, norm="ortho")
+        # The transforms in float32 at least: under autocast the convolutions hand on bf16 or
+        # fp16, which torch.fft and complex tensors do not take (a no-op for float32 and float64).
+        dtype = x.dtype
+        spectrum = torch.fft.rfft2(x.to(torch.promote_types(dtype, torch.float32)), norm="ortho")
         # Channel 2c holds channel c's real part, 2c + 1 its imaginary part.
         parts = torch.stack((spectrum.real, spectrum.imag), dim=2).flatten(1, 2)
         parts = F.relu(self.bn(self.conv_layer(parts)))
         parts = parts.unflatten(1, (-1, 2))
-        spectrum = torch.complex(parts[:, :, 0].contiguous(), parts[:, :, 1].contiguous())
-        return torch.fft.irfft2(spectrum, s=(height, width), norm="ortho")
+        real, imaginary = (parts[:, :, i].to(spectrum.real.dtype).contiguous() for i in (0, 1))
+        return torch.fft.irfft2(torch.complex(real, imaginary), s=(height, width), norm="ortho").to(dtype)
 
 
 class SpectralTransform(nn.Module):
