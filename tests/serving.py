@@ -4,6 +4,7 @@ writes for the same edit."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def edit_bytes(photo: Path, spec: dict, out: Path, home: Path) -> bytes:
     workers use."""
     argv = ["edit", str(photo), "-o", str(out), "--smoke"]
     for name, value in spec.items():
-        value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        value = json.dumps(value) if isinstance(value, dict) else ",".join(map(str, value)) if isinstance(
+            value, list) else str(value)
         argv += [f"--{name.replace('_', '-')}", value]
     threads = torch.get_num_threads()
     previous = os.environ.get("HAIREDIT_HOME")

@@ -87,7 +87,7 @@ class Client:
     def submit(self, photo: str | os.PathLike | bytes, *, idempotency_key: str | None = None,
                **spec: Any) -> str:
         """Queue an edit; its id. ``spec``: edit's conditions (files as paths or bytes) and
-        ``face``, ``seed``, ``preset``."""
+        ``face``, ``seed``, ``preset``, ``config`` (a dict of settings, as ``--config``'s JSON)."""
         files = {"photo": _file(photo, "photo")}
         for name in FILE_CONDITIONS:
             if spec.get(name) is not None:
@@ -210,7 +210,7 @@ def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -
     from .progress import ProgressBars
 
     local = [option for option, given in (("--save-intermediates", args.save_intermediates is not None),
-                                          ("--config", args.config is not None), ("--smoke", args.smoke),
+                                          ("--smoke", args.smoke),
                                           ("--device", args.device is not None),
                                           ("--weights-dir", args.weights_dir is not None)) if given]
     if local:
@@ -218,6 +218,10 @@ def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -
     wanted = output_format(args.output, photo_format)
     own = output_format(Path("photo"), photo_format)
     spec = {name: value for name, value in conditions.items() if value is not None}
+    if args.config is not None:
+        from .commands import settings_json
+
+        spec["config"] = settings_json(args.config)
     with Client(args.server) as client, ProgressBars() as bars:
         result = client.edit(args.photo, progress=bars, format=None if wanted == own else wanted.lower(),
                              face=args.face, seed=args.seed, preset=args.preset, **spec)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from ..errors import InputError
 from .auth import Keys, RateLimit
 from .intake import Upload, check_uploads, read_spec, stage_job
-from .jobs import FINISHED, Job, JobStore, StorageError, new_job_id
+from .jobs import FINISHED, Job, JobStore, QueueFull, StorageError, new_job_id
 from .metrics import Metrics
 from .settings import ServeSettings
 from .storage import CROP, LOSSLESS
@@ -107,17 +107,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if await run_in_threadpool(store.pending_of, owner) >= settings.max_queued_per_key:
             raise ApiError(429, f"this key has {settings.max_queued_per_key} edits queued or running, its bound; "
                                 "wait for some to finish.", QUEUE_RETRY_SECONDS)
-        if (await run_in_threadpool(store.counts))["queued"] >= settings.max_queue:
-            raise ApiError(503, f"the queue is full ({settings.max_queue} edits); try again later.",
-                           QUEUE_RETRY_SECONDS)
+        if (await run_in_threadpool(store.counts))["queued"] >= settings.max_queue:  # before reading the upload
+            raise ApiError(503, str(QueueFull(settings.max_queue)), QUEUE_RETRY_SECONDS)
         uploads, spec = await _read_form(request, settings.max_upload_bytes)
         job_id = new_job_id()
         try:
             task = await run_in_threadpool(stage_job, store.job_folder(job_id), check_uploads(uploads), spec,
                                            settings.editor, job_id, settings.power_safe)
-            job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group)
+            job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group,
+                                          settings.max_queue)
         except StorageError as error:
             raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None
+        except QueueFull as error:  # filled while this upload was read and checked
+            raise ApiError(503, str(error), QUEUE_RETRY_SECONDS) from None
         scheduler.notify()
         return JSONResponse(view(job), 202, headers={"Location": f"/v1/edits/{job.id}"})
 
@@ -169,6 +171,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.delete("/v1/edits/{job_id}")
     async def cancel(job: Job = Depends(job_of)):
         if await run_in_threadpool(store.cancel, job.id):
+            scheduler.stop_job(job.id)
             events.append(job.id, "state", {"state": "cancelled", "error": None}, final=True)
             return {"id": job.id, "state": "cancelled"}
         await run_in_threadpool(store.delete, job.id)
