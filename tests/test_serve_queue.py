@@ -1,7 +1,8 @@
 """What one worker of `hairedit serve` does with a queue bound of one: a full queue answers 503
 with Retry-After and stores nothing; a running edit cancelled stops on its worker, which takes
 the next job at once (the cancelled edit would run for hours, and never produces a result);
-an edit with a `config` of its own writes the bytes `hairedit edit --config` writes."""
+an edit with a `config` of its own (from the API, or `hairedit edit --server --config`) writes
+the bytes `hairedit edit --config` writes."""
 
 import json
 import time
@@ -9,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from hairedit.cli import main
 from hairedit.commands import config_of
 from hairedit.errors import InputError
 from tests.serving import Server, edit_bytes, portrait
@@ -76,6 +78,9 @@ def test_an_edit_with_its_own_config_writes_what_edit_with_that_config_writes(se
     job = submit(server, photo, SPEC | {"config": OWN_CONFIG}).json()
     assert wait_for(server, job["id"], ("done", "failed"))["state"] == "done"
     assert httpx.get(f"{server.url}/v1/edits/{job['id']}/result").content == expected
+    assert main(["edit", str(photo), "-o", str(tmp_path / "remote.png"), "--server", server.url, "--rgb", "crimson",
+                 "--seed", "4", "--config", json.dumps(OWN_CONFIG)]) == 0  # edit --server sends its --config
+    assert (tmp_path / "remote.png").read_bytes() == expected
 
     bad = {"text": {"steps": 100}, "colour": {}}
     with pytest.raises(InputError) as cli_error:  # what `hairedit edit --config` says

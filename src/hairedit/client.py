@@ -116,8 +116,7 @@ class Client:
                         preview = _decoded(data["jpeg"]) if kind == "preview" else None
                         progress(Progress(data["stage"], data["step"], total, preview=preview))
                     if kind == "state" and data["state"] in FINISHED:
-                        final = data
-                        break
+                        final = data  # the server ends the stream with it: read to the end, keep the connection
         except httpx.HTTPError as error:
             raise ServerError(f"{self.http.base_url}: the events of {job_id} stopped ({error}).") from None
         return final if final is not None and "id" in final else self.status(job_id)
