@@ -5,7 +5,6 @@ an edit with a `config` of its own (from the API, or `hairedit edit --server --c
 the bytes `hairedit edit --config` writes."""
 
 import json
-import time
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from hairedit.cli import main
 from hairedit.commands import config_of
 from hairedit.errors import InputError
-from tests.serving import Server, edit_bytes, portrait
+from tests.serving import Server, edit_bytes, portrait, wait_for
 
 # Hours of inversion steps on the smoke networks: only a stop ends it soon.
 ENDLESS = {"step_cap": 10 ** 7, "inversion": {"w_steps": 10 ** 7}}
@@ -24,24 +23,13 @@ OWN_CONFIG = {"color": {"stage1_steps": 1}}  # one colour proxy step where smoke
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_home")
-    running = Server(home, home / "data", "--workers", "1", "--max-queue", "1").start()
-    yield running
-    running.stop()
+    with Server(home, home / "data", "--workers", "1", "--max-queue", "1") as running:
+        yield running
 
 
 def submit(server, photo, spec) -> httpx.Response:
     return httpx.post(f"{server.url}/v1/edits", files={"photo": ("me.png", photo.read_bytes()),
                                                        "spec": (None, json.dumps(spec))}, timeout=60)
-
-
-def wait_for(server, job_id: str, states: tuple[str, ...]) -> dict:
-    deadline = time.monotonic() + 300  # a liveness bound on a loaded machine, not a speed check
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{server.url}/v1/edits/{job_id}").json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} never reached {states}")
 
 
 def test_a_full_queue_refuses_and_a_cancelled_running_edit_stops_for_the_next(server, tmp_path):
