@@ -53,7 +53,7 @@ def read_spec(text: str | None) -> dict[str, Any]:
         files = [name for name in unknown if name in FILE_FIELDS]
         hint = f" ({', '.join(files)}: send as files)" if files else ""
         raise InputError(f"spec: unknown field {unknown[0]!r}{hint}; known: {', '.join(SPEC_FIELDS)}.")
-    if not isinstance(spec.get("config", {}), dict):
+    if spec.get("config") is not None and not isinstance(spec["config"], dict):
         raise InputError('spec: config must be a JSON object of settings, e.g. {"text": {"steps": 100}}.')
     return {name: value for name, value in spec.items() if value is not None}
 
