@@ -157,7 +157,8 @@ class JobStore:
             with self.lock:
                 added = self.db.execute(
                     "INSERT INTO jobs (id, owner, idempotency_key, state, row, key, group_key, created) "
-                    "SELECT ?, ?, ?, 'queued', ?, ?, ?, ? WHERE ? IS NULL OR (SELECT COUNT(*) FROM jobs WHERE state='queued') < ?",
+                    "SELECT ?, ?, ?, 'queued', ?, ?, ?, ? "
+                    "WHERE ? IS NULL OR (SELECT COUNT(*) FROM jobs WHERE state='queued') < ?",
                     (job_id, owner, idempotency_key, json.dumps(asdict(row)), key, group, time.time(), max_queued,
                      max_queued)).rowcount
         except sqlite3.IntegrityError:  # the same key submitted twice at once
