@@ -201,8 +201,9 @@ def _events(lines) -> Any:
             data.append(line[5:].strip())
 
 
-def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -> int:
-    """``hairedit edit --server URL``: the same edit, made by the server."""
+def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None, settings: dict | None = None) -> int:
+    """``hairedit edit --server URL``: the same edit, made by the server (with ``settings``,
+    --config's JSON object, as the edit's own)."""
     import sys
 
     from .imageio import output_format
@@ -217,10 +218,8 @@ def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -
     wanted = output_format(args.output, photo_format)
     own = output_format(Path("photo"), photo_format)
     spec = {name: value for name, value in conditions.items() if value is not None}
-    if args.config is not None:
-        from .commands import settings_json
-
-        spec["config"] = settings_json(args.config)
+    if settings is not None:
+        spec["config"] = settings
     with Client(args.server) as client, ProgressBars() as bars:
         result = client.edit(args.photo, progress=bars, format=None if wanted == own else wanted.lower(),
                              face=args.face, seed=args.seed, preset=args.preset, **spec)

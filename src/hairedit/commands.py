@@ -173,7 +173,8 @@ def run_edit(args: argparse.Namespace) -> int:
     if args.server is not None:
         from .client import edit_on_server
 
-        return edit_on_server(args, conditions, info.format)
+        settings = None if args.config is None else settings_json(args.config)
+        return edit_on_server(args, conditions, info.format, settings)
     config = read_config(args)
     editor = build_editor(args, config)
     with ProgressBars() as bars:
