@@ -4,9 +4,12 @@ writes for the same edit."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 
+import httpx
 import torch
 from PIL import Image
 from skimage import data
@@ -14,7 +17,7 @@ from skimage import data
 from hairedit.cli import main
 from hairedit.serve.process import ServerProcess as Server
 
-__all__ = ["Server", "edit_bytes", "portrait"]
+__all__ = ["Server", "edit_bytes", "portrait", "wait_for"]
 
 
 def portrait(folder: Path) -> Path:
@@ -29,7 +32,8 @@ def edit_bytes(photo: Path, spec: dict, out: Path, home: Path) -> bytes:
     workers use."""
     argv = ["edit", str(photo), "-o", str(out), "--smoke"]
     for name, value in spec.items():
-        value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        value = json.dumps(value) if isinstance(value, dict) else ",".join(map(str, value)) if isinstance(
+            value, list) else str(value)
         argv += [f"--{name.replace('_', '-')}", value]
     threads = torch.get_num_threads()
     previous = os.environ.get("HAIREDIT_HOME")
@@ -42,3 +46,14 @@ def edit_bytes(photo: Path, spec: dict, out: Path, home: Path) -> bytes:
         if previous is not None:
             os.environ["HAIREDIT_HOME"] = previous
     return out.read_bytes()
+
+
+def wait_for(server: Server, job_id: str, states: tuple[str, ...]) -> dict:
+    """The job once it is in one of ``states``; AssertionError when it never gets there."""
+    deadline = time.monotonic() + 300  # a liveness bound on a loaded machine, not a speed check
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{server.url}/v1/edits/{job_id}").json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{job_id} never reached {states}")

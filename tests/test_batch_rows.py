@@ -214,13 +214,14 @@ class StandInEditor:
     def __init__(self, device=None):
         self.components = SimpleNamespace(device="cpu")
 
-    def load_networks(self, preset=None):
+    def load_networks(self, preset=None, config=None):
         pass  # nothing to load
 
-    def edit(self, photo, face=0, seed=0, preset=None, callback=None, previews=True, **conditions):
+    def edit(self, photo, face=0, seed=0, preset=None, config=None, callback=None, cancel=None, previews=True,
+             **conditions):
         if conditions.get("rgb") == "crimsonn":
             raise InputError("'crimsonn' is not a colour.")
-        StandInEditor.edits.append((Path(photo).name, conditions, seed))
+        StandInEditor.edits.append((Path(photo).name, conditions, seed, config))
         value = (int(np.asarray(Image.open(photo)).sum()) + 7 * seed + len(str(conditions))) % 256
         return StandInResult(image=Image.new("RGB", (16, 16), (int(value),) * 3), warnings=[WARNING],
                              timings=dict(TIMINGS))
@@ -338,6 +339,19 @@ def test_a_rows_key_follows_the_settings_its_own_edit_runs_with(folder, stand_in
     seeded = run_batch(batch, folder / "out", EditorSpec(settings.with_seed(7), smoke=True))
     assert statuses(seeded) == ["skipped", "done"]
     assert [edit[2] for edit in stand_in.edits] == [3, 0, 0, 7]
+
+
+def test_a_row_with_settings_of_its_own_runs_with_them_and_is_keyed_by_them(folder, stand_in):
+    """A row's config replaces the batch's settings (their seed too; --smoke's cap kept), as --config does."""
+    photo = str(folder / "photos" / "ann.jpg")
+    plain = BatchRow(photo, {"rgb": "red"}, output="plain.png")
+    own = BatchRow(photo, {"rgb": "red"}, output="own.png", config={"seed": 9, "text": {"steps": 5}})
+    assert statuses(run(folder, [plain, own], defaults=RowDefaults(seed=2))) == ["done", "done"]
+    assert [(edit[2], edit[3].text.steps) for edit in stand_in.edits] == [(2, 1), (9, 3)]  # smoke caps at 1 and 3
+    again = [plain, BatchRow(photo, {"rgb": "red"}, output="own.png", config={"seed": 9, "text": {"steps": 2}})]
+    assert statuses(run(folder, again, defaults=RowDefaults(seed=2))) == ["skipped", "done"]
+    with pytest.raises(InputError, match=r"^config: unknown EditConfig settings: \['colour'\]"):
+        run(folder, [BatchRow(photo, {"rgb": "red"}, config={"colour": {}})])
 
 
 def test_the_key_follows_the_inputs_content_and_settings(folder, stand_in):

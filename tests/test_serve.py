@@ -22,7 +22,7 @@ from hairedit.client import Client
 from hairedit.conditions import check_conditions
 from hairedit.errors import InputError
 from hairedit.serve.bench import overhead_ms, report_lines
-from tests.serving import Server, edit_bytes, portrait
+from tests.serving import Server, edit_bytes, portrait, wait_for
 
 SPECS = [  # (photo, spec): PNG and JPEG uploads, text, colours
     ("png", {"hairstyle": "bob cut hairstyle", "seed": 1}),
@@ -186,14 +186,14 @@ def test_edits_from_8_concurrent_clients_all_finish_with_the_bytes_edit_writes(s
 def test_cancelling_a_queued_and_a_running_edit(server, photos):
     files = {"photo": ("p.png", photos["png"].read_bytes()), "spec": (None, '{"rgb": "teal"}')}
     jobs = [httpx.post(f"{server.url}/v1/edits", files=files).json() for _ in range(3)]  # two workers
-    running = _wait_for(server, jobs[0]["id"], ("running", "done"))
+    running = wait_for(server, jobs[0]["id"], ("running", "done"))["state"]
     queued = httpx.get(server.url + jobs[2]["urls"]["status"]).json()
     assert queued["state"] == "queued" and queued["position"] == 0
     assert httpx.delete(server.url + jobs[2]["urls"]["status"]).json()["state"] == "cancelled"
     if running == "running":
         assert httpx.delete(server.url + jobs[0]["urls"]["status"]).json()["state"] == "cancelled"
-    assert _wait_for(server, jobs[1]["id"], ("done",)) == "done"
-    assert _wait_for(server, jobs[2]["id"], ("cancelled",)) == "cancelled"
+    assert wait_for(server, jobs[1]["id"], ("done",))["state"] == "done"
+    assert wait_for(server, jobs[2]["id"], ("cancelled",))["state"] == "cancelled"
     refused = httpx.get(server.url + jobs[2]["urls"]["result"])
     assert refused.status_code == 409 and "cancelled" in refused.json()["error"]
     if running == "running":  # once its worker is done with it, its files go and it stays cancelled
@@ -225,16 +225,6 @@ def test_the_serve_bench_measures_each_request_beyond_its_edit(server, photos):
     assert lines[1].startswith("serve_overhead_ms_p50=") and lines[2].startswith("serve_overhead_ms_p99=")
     p50, p99 = (float(line.split("=")[1]) for line in lines[1:])
     assert min(overheads) - 0.05 <= p50 <= p99 <= max(overheads) + 0.05
-
-
-def _wait_for(server, job_id: str, states: tuple[str, ...]) -> str:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = httpx.get(f"{server.url}/v1/edits/{job_id}").json()["state"]
-        if state in states:
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} never reached {states}")
 
 
 def _bytes(reply):

@@ -7,7 +7,7 @@ import pytest
 
 from hairedit.batch.manifest import BatchRow
 from hairedit.errors import InputError
-from hairedit.serve.jobs import Job, JobStore, new_job_id
+from hairedit.serve.jobs import Job, JobStore, QueueFull, new_job_id
 from hairedit.serve.storage import job_files
 
 
@@ -69,3 +69,17 @@ def test_a_data_folder_that_cannot_be_written_is_refused_naming_it(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match=r"--data-dir .*file.*cannot write there"):
         JobStore(tmp_path / "file")
+
+
+def test_the_queue_bound_holds_at_the_commit_and_leaves_nothing_behind(tmp_path):
+    store = JobStore(tmp_path / "data")
+    first = submit(store)
+    job_id = new_job_id()
+    store.job_folder(job_id).mkdir()
+    row = BatchRow(str(store.job_folder(job_id) / "photo.png"), {"rgb": "crimson"}, output=f"{job_id}/result.png")
+    with pytest.raises(QueueFull, match=r"the queue is full \(1 edits\)"):
+        store.add(job_id, "bob", None, row, "key", "group", max_queued=1)
+    assert store.get(job_id) is None and not store.job_folder(job_id).exists()
+    assert store.claim_next().id == first.id  # running jobs do not count against the bound
+    store.job_folder(job_id).mkdir()
+    assert store.add(job_id, "bob", None, row, "key", "group", max_queued=1).state == "queued"

@@ -87,7 +87,7 @@ class Client:
     def submit(self, photo: str | os.PathLike | bytes, *, idempotency_key: str | None = None,
                **spec: Any) -> str:
         """Queue an edit; its id. ``spec``: edit's conditions (files as paths or bytes) and
-        ``face``, ``seed``, ``preset``."""
+        ``face``, ``seed``, ``preset``, ``config`` (a dict of settings, as ``--config``'s JSON)."""
         files = {"photo": _file(photo, "photo")}
         for name in FILE_CONDITIONS:
             if spec.get(name) is not None:
@@ -116,8 +116,7 @@ class Client:
                         preview = _decoded(data["jpeg"]) if kind == "preview" else None
                         progress(Progress(data["stage"], data["step"], total, preview=preview))
                     if kind == "state" and data["state"] in FINISHED:
-                        final = data
-                        break
+                        final = data  # the server ends the stream with it: read to the end, keep the connection
         except httpx.HTTPError as error:
             raise ServerError(f"{self.http.base_url}: the events of {job_id} stopped ({error}).") from None
         return final if final is not None and "id" in final else self.status(job_id)
@@ -202,15 +201,16 @@ def _events(lines) -> Any:
             data.append(line[5:].strip())
 
 
-def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -> int:
-    """``hairedit edit --server URL``: the same edit, made by the server."""
+def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None, settings: dict | None = None) -> int:
+    """``hairedit edit --server URL``: the same edit, made by the server (with ``settings``,
+    --config's JSON object, as the edit's own)."""
     import sys
 
     from .imageio import output_format
     from .progress import ProgressBars
 
     local = [option for option, given in (("--save-intermediates", args.save_intermediates is not None),
-                                          ("--config", args.config is not None), ("--smoke", args.smoke),
+                                          ("--smoke", args.smoke),
                                           ("--device", args.device is not None),
                                           ("--weights-dir", args.weights_dir is not None)) if given]
     if local:
@@ -218,6 +218,8 @@ def edit_on_server(args, conditions: dict[str, Any], photo_format: str | None) -
     wanted = output_format(args.output, photo_format)
     own = output_format(Path("photo"), photo_format)
     spec = {name: value for name, value in conditions.items() if value is not None}
+    if settings is not None:
+        spec["config"] = settings
     with Client(args.server) as client, ProgressBars() as bars:
         result = client.edit(args.photo, progress=bars, format=None if wanted == own else wanted.lower(),
                              face=args.face, seed=args.seed, preset=args.preset, **spec)

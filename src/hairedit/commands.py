@@ -127,12 +127,18 @@ def read_config(args: argparse.Namespace) -> EditConfig:
     """The settings: --config's over the preset it names (default faithful), moved to --preset
     when that is given (what the file sets beyond its preset's own values comes along), with
     --smoke's step cap."""
-    settings = {} if args.config is None else _settings_json(args.config)
+    settings = {} if args.config is None else settings_json(args.config)
+    return config_of(settings, args.preset, args.smoke)
+
+
+def config_of(settings: dict, preset: str | None = None, smoke: bool = False, source: str = "--config") -> EditConfig:
+    """``settings`` (--config's JSON object, or a served edit's ``config``) over the preset they
+    name, moved to ``preset`` when given, with --smoke's step cap; InputError naming ``source``."""
     try:
         config = EditConfig.from_dict(settings)
-        if args.preset is not None:
-            config = config.with_preset(args.preset)
-        if args.smoke and config.step_cap is None:
+        if preset is not None:
+            config = config.with_preset(preset)
+        if smoke and config.step_cap is None:
             config = config.with_step_cap(SMOKE_STEPS)
         whole_photo = {"inpaint": getattr(args, "inpaint", None), "hair_length_px": getattr(args, "hair_length", None)}
         whole_photo = {name: value for name, value in whole_photo.items() if value is not None}
@@ -140,10 +146,10 @@ def read_config(args: argparse.Namespace) -> EditConfig:
             config = dataclasses.replace(config, whole_photo=dataclasses.replace(config.whole_photo, **whole_photo))
         return config
     except (ValueError, TypeError) as error:
-        raise InputError(f"--config: {error}.") from None
+        raise InputError(f"{source}: {error}.") from None
 
 
-def _settings_json(value: str) -> dict:
+def settings_json(value: str) -> dict:
     """--config's value: inline JSON (starting with "{") or a JSON file."""
     text, source = value, "the inline settings"
     if not value.lstrip().startswith("{"):
@@ -225,7 +231,8 @@ def run_edit(args: argparse.Namespace) -> int:
     if args.server is not None:
         from .client import edit_on_server
 
-        return edit_on_server(args, conditions, info.format)
+        settings = None if args.config is None else settings_json(args.config)
+        return edit_on_server(args, conditions, info.format, settings)
     config = read_config(args)
     editor = build_editor(args, config, conditions=given_conditions(conditions))
     with ProgressBars() as bars:

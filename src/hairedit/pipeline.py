@@ -104,10 +104,10 @@ class HairEditor:
         return self.components.parser(image).logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
     def check_inputs(self, hairstyle=None, hairstyle_ref=None, sketch=None, mask=None, color=None, color_ref=None,
-                     rgb=None) -> Conditions:
+                     rgb=None, config: EditConfig | None = None) -> Conditions:
         """Read and check the conditions (see :func:`~hairedit.conditions.check_conditions`)."""
         return check_conditions(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb,
-                                self.config.sketch.canvas_px)
+                                (config or self.config).sketch.canvas_px)
 
     # -- the edit ------------------------------------------------------------------------
 
@@ -124,6 +124,7 @@ class HairEditor:
         face: int | str = 0,
         preset: str | None = None,
         seed: int | None = None,
+        config: EditConfig | None = None,
         callback: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         previews: bool = True,
@@ -135,7 +136,8 @@ class HairEditor:
 
         ``preset`` (default: this editor's) picks the preset, with this editor's overrides
         laid over it; ``seed`` (default: the configuration's) makes the edit reproducible: the
-        same inputs, settings and seed give the same pixels. Without a ``callback`` a progress
+        same inputs, settings and seed give the same pixels. ``config`` replaces this editor's
+        settings for this edit only (the networks stay loaded). Without a ``callback`` a progress
         bar per stage is shown on stderr (``progress=False`` or
         ``set_progress_bar_config(disable=True)`` hide them); ``callback`` gets a
         :class:`Progress` instead as each stage starts and ends and per optimisation step,
@@ -145,9 +147,9 @@ class HairEditor:
         same features as the full result, and resized for pasting back.
         """
         # 0. Check every condition before any heavy work.
-        conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb)
+        config = self._config_for(preset, seed, config)
+        conditions = self.check_inputs(hairstyle, hairstyle_ref, sketch, mask, color, color_ref, rgb, config)
         face = _face_choice(face)
-        config = self._config_for(preset, seed)
         bars = None
         if callback is None and progress is not False and not self._progress_bar_options.get("disable"):
             bars = callback = ProgressBars(**self._progress_bar_options)
@@ -165,14 +167,14 @@ class HairEditor:
             if bars is not None:
                 bars.close()
 
-    def load_networks(self, preset: str | None = None) -> None:
-        """Load now every network an edit with ``preset`` (default: this editor's settings) may
+    def load_networks(self, preset: str | None = None, config: EditConfig | None = None) -> None:
+        """Load now every network an edit with ``preset`` (and ``config``; default: this editor's settings) may
         use; else each loads during the first edit that needs it. For timing edits (batch rows,
         eval's presets) and for failing on a missing file before long work."""
-        self.components.load_for(self._config_for(preset, None))
+        self.components.load_for(self._config_for(preset, None, config))
 
-    def _config_for(self, preset: str | None, seed: int | None) -> EditConfig:
-        config = self.config
+    def _config_for(self, preset: str | None, seed: int | None, config: EditConfig | None = None) -> EditConfig:
+        config = config or self.config
         if preset is not None:
             try:
                 config = config.with_preset(preset)

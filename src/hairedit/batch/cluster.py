@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import types
 from collections.abc import Callable
 
 try:
@@ -25,7 +26,7 @@ from .editor import EditorSpec
 from .keys import RowTask
 from .local import ROW_ATTEMPTS, worker_died
 from .outputs import OutputDir
-from .worker import RowOutcome, Worker
+from .worker import RowOutcome, StopFlag, Worker
 
 ACTOR_RESTARTS = 4 * ROW_ATTEMPTS  # an actor killed by bad rows again and again is given up
 PING_SECONDS = 120.0  # long enough for a restarted actor to come back on another node
@@ -33,15 +34,16 @@ PING_SECONDS = 120.0  # long enough for a restarted actor to come back on anothe
 
 @ray.remote(concurrency_groups={"status": 1})
 class EditorActor:
-    """A worker in a Ray actor; ``current_stage`` answers while a row runs."""
+    """A worker in a Ray actor; ``current_stage`` and ``stop`` answer while a row runs."""
 
     def __init__(self, editor: EditorSpec, outdir: OutputDir):
         self.worker = Worker(editor, "cuda" if ray.get_gpu_ids() else "cpu", outdir)
         self.stage = None
+        self.stopping = types.SimpleNamespace(value=-1)  # the index of the row to stop
 
     def run(self, task: RowTask) -> RowOutcome:
         self.stage = None
-        return self.worker.run(task, self._remember)
+        return self.worker.run(task, self._remember, StopFlag(self.stopping, task.index))
 
     def _remember(self, update) -> None:
         self.stage = update
@@ -49,6 +51,10 @@ class EditorActor:
     @ray.method(concurrency_group="status")
     def current_stage(self):
         return self.stage
+
+    @ray.method(concurrency_group="status")
+    def stop(self, index: int) -> None:
+        self.stopping.value = index
 
     @ray.method(concurrency_group="status")
     def ping(self) -> bool:
@@ -99,6 +105,10 @@ class RayPool:
 
     def submit(self, slot: int, task: RowTask) -> None:
         self.running[self.actors[slot].run.remote(task)] = (slot, task)
+
+    def stop(self, slot: int, index: int) -> None:
+        """Stop the row ``index`` if it runs (or is about to run) on actor ``slot``."""
+        self.actors[slot].stop.remote(index)
 
     def finished(self, timeout: float) -> list[tuple[int, RowOutcome]]:
         if not self.running:

@@ -28,6 +28,15 @@ class EditorSpec:
     cpu_threads: int = 1
     previews_px: int = 0  # stage updates carry a JPEG preview this size at most (hairedit serve's events); 0: none
 
+    def config_for(self, settings: dict | None) -> EditConfig:
+        """The settings of a row: the batch's, or the row's own ``config`` (a JSON object of
+        settings read as ``--config`` reads one, with --smoke's step cap), which replaces them."""
+        if settings is None:
+            return self.config
+        from ..commands import config_of
+
+        return config_of(settings, smoke=self.smoke, source="config")
+
     def with_absolute_paths(self) -> EditorSpec:
         """``weights_dir`` made absolute here, on the driver: workers (Ray actors) run in
         folders of their own, where a relative path would name another folder."""

@@ -79,18 +79,22 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
     digests, configs, networks = Digests(), {}, {}
     tasks, outputs = [], {}
     for index, row in enumerate(rows):
+        own = row.config is not None  # the row's own settings replace the batch's, defaults and all
+        base = editor.config_for(row.config)
         row = replace(
             row,
             face=defaults.face if row.face is None else row.face,
-            seed=_first(row.seed, defaults.seed, editor.config.seed),
-            preset=_first(row.preset, defaults.preset, editor.config.preset),
+            seed=_first(row.seed, None if own else defaults.seed, base.seed),
+            preset=_first(row.preset, None if own else defaults.preset, base.preset),
         )
-        if (row.preset, row.seed) not in configs:  # the settings the row's edit runs with
-            config = editor.config.with_preset(row.preset).with_seed(row.seed)
-            configs[row.preset, row.seed] = config.to_dict()
-            networks.setdefault(row.preset, _hash(networks_identity(editor, config, digests)))
-        content = _content(row, digests) | {"config": configs[row.preset, row.seed]}
-        key = _hash(content | {"networks": networks[row.preset]})
+        settings = (json.dumps(row.config, sort_keys=True), row.preset, row.seed)
+        if settings not in configs:  # the settings the row's edit runs with
+            config = base.with_preset(row.preset).with_seed(row.seed)
+            configs[settings] = config.to_dict()
+            if settings[:2] not in networks:  # the seed changes no network
+                networks[settings[:2]] = _hash(networks_identity(editor, config, digests))
+        content = _content(row, digests) | {"config": configs[settings]}
+        key = _hash(content | {"networks": networks[settings[:2]]})
         if row.output is None:  # named without the networks: new weights redo the row in place
             row = replace(row, output=f"{Path(row.photo).stem}-{_hash(content)[:12]}.{defaults.image_format}")
         taken_by = outputs.setdefault(row.output.casefold(), row)
@@ -99,7 +103,7 @@ def plan_rows(rows: list[BatchRow], editor: EditorSpec, defaults: RowDefaults, o
                                 "output.")
         photo = row.photo if content["photo"] == MISSING else content["photo"]
         group = _hash({"photo": photo, "face": row.face})
-        tasks.append(RowTask(index, row, key, group, overwrite, networks[row.preset]))
+        tasks.append(RowTask(index, row, key, group, overwrite, networks[settings[:2]]))
     return tasks
 
 

@@ -3,7 +3,8 @@
 
 Both offer what the engine's dispatch needs: ``slots``, ``ready(slot)`` (started),
 ``alive(slot)`` (not dead for good), ``submit(slot, task)``, ``finished(timeout) -> [(slot,
-outcome)]`` (passing stage updates to ``on_event`` meanwhile) and ``close()``.
+outcome)]`` (passing stage updates to ``on_event`` meanwhile) and ``close()``; worker processes
+(and Ray actors) also ``stop(slot, index)``: the row running there ends ``stopped``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from concurrent import futures
 from concurrent.futures.process import BrokenProcessPool
 
 from .editor import EditorSpec
 from .keys import RowTask
 from .outputs import OutputDir
-from .worker import RowOutcome, Worker
+from .worker import RowOutcome, StopFlag, Worker
 
 ROW_ATTEMPTS = 3  # a row whose worker dies this often is reported failed, not retried for ever
 
@@ -74,16 +76,21 @@ class ProcessPool:
         self.attempts: Counter[int] = Counter()
         self.executors = [self._start(slot) for slot in range(self.slots)]
 
-    def _start(self, slot: int) -> tuple[futures.ProcessPoolExecutor, multiprocessing.Queue]:
+    def _start(self, slot: int) -> tuple[futures.ProcessPoolExecutor, multiprocessing.Queue, Any]:
         events = self.context.Queue()
+        stop = self.context.Value("q", -1, lock=False)  # the index of the row to stop (one writer: the driver)
         executor = futures.ProcessPoolExecutor(
             1, mp_context=self.context, initializer=_start_worker,
-            initargs=(self.editor, self.devices[slot], self.outdir, events),
+            initargs=(self.editor, self.devices[slot], self.outdir, events, stop),
         )
-        return executor, events
+        return executor, events, stop
 
     def submit(self, slot: int, task: RowTask) -> None:
         self.running[self.executors[slot][0].submit(_run_row, task)] = (slot, task)
+
+    def stop(self, slot: int, index: int) -> None:
+        """Stop the row ``index`` if it runs in ``slot`` (at its edit's next step or stage)."""
+        self.executors[slot][2].value = index
 
     def finished(self, timeout: float) -> list[tuple[int, RowOutcome]]:
         done, _ = futures.wait(self.running, timeout, return_when=futures.FIRST_COMPLETED)
@@ -104,7 +111,7 @@ class ProcessPool:
         return results
 
     def _pass_events(self) -> None:
-        for _, events in self.executors:
+        for _, events, _ in self.executors:
             while True:
                 try:
                     self.on_event(events.get_nowait())
@@ -118,7 +125,7 @@ class ProcessPool:
         return True
 
     def close(self) -> None:
-        for executor, _ in self.executors:
+        for executor, _, _ in self.executors:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -126,16 +133,17 @@ class ProcessPool:
 
 _worker: Worker | None = None
 _events = None
+_stop = None
 
 
-def _start_worker(editor: EditorSpec, device: str | None, outdir: OutputDir, events) -> None:
-    global _worker, _events
+def _start_worker(editor: EditorSpec, device: str | None, outdir: OutputDir, events, stop) -> None:
+    global _worker, _events, _stop
     _die_with_the_driver()
-    _worker, _events = Worker(editor, device, outdir), events
+    _worker, _events, _stop = Worker(editor, device, outdir), events, stop
 
 
 def _run_row(task: RowTask) -> RowOutcome:
-    return _worker.run(task, _events.put)
+    return _worker.run(task, _events.put, StopFlag(_stop, task.index))
 
 
 def _die_with_the_driver() -> None:

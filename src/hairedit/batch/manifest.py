@@ -58,8 +58,9 @@ class ManifestError(InputError):
 class BatchRow:
     """One edit: ``photo`` with ``conditions`` (``edit``'s keyword names), written to ``output``.
 
-    ``face``, ``seed`` and ``preset`` left None take the batch's defaults; ``output`` left None
-    is named from the row key. ``origin`` says where the row came from, for messages.
+    ``face``, ``seed`` and ``preset`` left None take the batch's defaults (with a ``config``
+    of its own, a row's preset and seed default to that config's); ``output`` left None is
+    named from the row key. ``origin`` says where the row came from, for messages.
     """
 
     photo: str
@@ -69,6 +70,7 @@ class BatchRow:
     preset: str | None = None
     output: str | None = None
     origin: str = ""
+    config: dict[str, Any] | None = None  # settings of this row's own (as --config's JSON), instead of the batch's
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import HaireditError, InputError
+from ..errors import EditInterrupted, HaireditError, InputError
 from .editor import EditorSpec
 from .keys import RowTask
 from .outputs import Decision, OutputDir, decide, taken_message
@@ -34,12 +34,26 @@ class StageUpdate:
     preview: bytes | None = None
 
 
+class StopFlag:
+    """Whether the driver asked a worker to stop the row ``index``: ``shared.value`` holds the
+    index of the row to stop (a multiprocessing Value shared with a worker process; a plain
+    holder in a Ray actor), so that a request meant for one row never stops the next. The
+    edit polls ``is_set`` at each step and stage, as it would a threading.Event."""
+
+    def __init__(self, shared, index: int):
+        self.shared, self.index = shared, index
+
+    def is_set(self) -> bool:
+        return self.shared.value == self.index
+
+
 @dataclass(frozen=True)
 class RowOutcome:
-    """What became of a row: ``done`` now, ``skipped`` (done before), or ``failed`` with ``error``."""
+    """What became of a row: ``done`` now, ``skipped`` (done before), ``failed`` with ``error``,
+    or ``stopped`` (its driver asked: ``hairedit serve``'s cancel)."""
 
     index: int
-    status: Literal["done", "skipped", "failed"]
+    status: Literal["done", "skipped", "failed", "stopped"]
     photo: str
     output: str
     key: str
@@ -83,21 +97,25 @@ class Worker:
         import torch
 
         torch.set_num_threads(editor.cpu_threads)
+        self.spec = editor
         self.editor = editor.build(device)
         self.previews_px = editor.previews_px
         self.outdir = outdir
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, task: RowTask, on_stage: Callable[[StageUpdate], None] | None = None) -> RowOutcome:
+    def run(self, task: RowTask, on_stage: Callable[[StageUpdate], None] | None = None,
+            stop: StopFlag | None = None) -> RowOutcome:
         """Edit one row and commit it (see ``outputs``). A row the inputs make impossible
         fails with ``edit``'s message, recorded so that reruns do not try again; an
-        unexpected error fails the row unrecorded (a rerun tries again)."""
+        unexpected error fails the row unrecorded (a rerun tries again). A row ``stop``ped
+        ends ``stopped`` at its edit's next step or stage, its output not written."""
         out, row = self.outdir, task.row
         decision = decide(out.states(row.output), task.key, out.exists(row.output), task.overwrite)
         known = outcome_without_work(task, decision, out)
         if known is not None:
             return known
-        self.editor.load_networks(row.preset)  # not part of the edit's seconds
+        config = self.spec.config_for(row.config)
+        self.editor.load_networks(row.preset, config)  # not part of the edit's seconds
         who = {"worker": self.name, "device": str(self.editor.components.device)}
         out.mark(row.output, task.key, "writing", {**who, "networks": task.networks})
         start = time.perf_counter()
@@ -108,10 +126,14 @@ class Worker:
                 on_stage(StageUpdate(task.index, progress.stage, progress.step, progress.total, preview))
 
         try:
-            result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, callback=report,
-                                      previews=self.previews_px > 0, **row.conditions)
+            result = self.editor.edit(row.photo, face=row.face, seed=row.seed, preset=row.preset, config=config,
+                                      callback=report, cancel=stop, previews=self.previews_px > 0, **row.conditions)
             seconds = time.perf_counter() - start
             out.save_result(result, row.output)
+        except EditInterrupted as error:
+            if stop is None or not stop.is_set():
+                raise
+            return RowOutcome.of(task, "stopped", error=str(error), **who)
         except InputError as error:
             out.mark(row.output, task.key, "failed", {"error": str(error), **who})
             return RowOutcome.of(task, "failed", error=str(error), **who)

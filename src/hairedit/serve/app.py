@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from ..errors import InputError
 from .auth import Keys, RateLimit
 from .intake import Upload, check_uploads, read_spec, stage_job
-from .jobs import FINISHED, Job, JobStore, StorageError, new_job_id
+from .jobs import FINISHED, Job, JobStore, QueueFull, StorageError, new_job_id
 from .metrics import Metrics
 from .settings import ServeSettings
 from .storage import CROP, LOSSLESS
@@ -28,6 +28,7 @@ MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "t
 QUEUE_RETRY_SECONDS = 10  # Retry-After when a queue is full
 EVENT_KEEPALIVE_SECONDS = 15.0
 IDEMPOTENCY_KEY_CHARS = 255
+IN_ONE_READ_BYTES = 16 * 2 ** 20  # results up to this size are sent from memory, larger ones streamed
 
 
 class ApiError(HTTPException):
@@ -71,7 +72,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key", "Content-Type"])
     _add_error_handlers(app)
 
-    def owner_of(request: Request) -> str:
+    async def owner_of(request: Request) -> str:  # async: a stat and a hash, no thread needed
         presented = request.headers.get("X-API-Key")
         authorization = request.headers.get("Authorization", "")
         if authorization.lower().startswith("bearer "):
@@ -84,40 +85,51 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise error
         return owner
 
-    async def job_of(job_id: str, owner: str = Depends(owner_of)) -> Job:
-        job = await run_in_threadpool(store.get, job_id, owner)
+    def known_job(job_id: str, owner: str) -> Job:
+        job = store.get(job_id, owner)
         if job is None:
             raise ApiError(404, f"no edit {job_id}.")  # another key's job is no more visible than a missing one
         return job
 
+    async def job_of(job_id: str, owner: str = Depends(owner_of)) -> Job:
+        return await run_in_threadpool(known_job, job_id, owner)
+
     def view(job: Job) -> dict:
         return job.view(scheduler.live.get(job.id))
+
+    def enqueue(owner: str, idempotency_key: str | None, uploads: list[Upload], spec: dict) -> tuple[Job, bool]:
+        """(the job made before with ``idempotency_key``, False), else (a new job, True) once the
+        key's rate, the key's bound and the queue's allow one, its files stored and checked. All
+        in one thread: each hand-over between the event loop and a thread costs a wake-up, which
+        is milliseconds on a loaded machine."""
+        known = store.by_idempotency_key(owner, idempotency_key)
+        if known is not None:
+            return known, False
+        wait = rate.take(owner) if settings.auth else 0.0
+        if wait:
+            raise ApiError(429, f"too many submissions: {settings.submissions_per_minute} a minute per key.", wait)
+        if store.pending_of(owner) >= settings.max_queued_per_key:
+            raise ApiError(429, f"this key has {settings.max_queued_per_key} edits queued or running, its bound; "
+                                "wait for some to finish.", QUEUE_RETRY_SECONDS)
+        job_id = new_job_id()
+        try:
+            task = stage_job(store.job_folder(job_id), check_uploads(uploads), spec, settings.editor, job_id,
+                             settings.power_safe)
+            return store.add(job_id, owner, idempotency_key, task.row, task.key, task.group, settings.max_queue), True
+        except StorageError as error:
+            raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None
+        except QueueFull as error:  # the bound, checked as the job is committed
+            raise ApiError(503, str(error), QUEUE_RETRY_SECONDS) from None
 
     @app.post("/v1/edits", status_code=202)
     async def submit(request: Request, owner: str = Depends(owner_of)):
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_CHARS:
             raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS} characters.")
-        known = await run_in_threadpool(store.by_idempotency_key, owner, idempotency_key)
-        if known is not None:
-            return JSONResponse(view(known), 202)
-        wait = rate.take(owner) if settings.auth else 0.0
-        if wait:
-            raise ApiError(429, f"too many submissions: {settings.submissions_per_minute} a minute per key.", wait)
-        if await run_in_threadpool(store.pending_of, owner) >= settings.max_queued_per_key:
-            raise ApiError(429, f"this key has {settings.max_queued_per_key} edits queued or running, its bound; "
-                                "wait for some to finish.", QUEUE_RETRY_SECONDS)
-        if (await run_in_threadpool(store.counts))["queued"] >= settings.max_queue:
-            raise ApiError(503, f"the queue is full ({settings.max_queue} edits); try again later.",
-                           QUEUE_RETRY_SECONDS)
         uploads, spec = await _read_form(request, settings.max_upload_bytes)
-        job_id = new_job_id()
-        try:
-            task = await run_in_threadpool(stage_job, store.job_folder(job_id), check_uploads(uploads), spec,
-                                           settings.editor, job_id, settings.power_safe)
-            job = await run_in_threadpool(store.add, job_id, owner, idempotency_key, task.row, task.key, task.group)
-        except StorageError as error:
-            raise ApiError(507, str(error), QUEUE_RETRY_SECONDS) from None
+        job, new = await run_in_threadpool(enqueue, owner, idempotency_key, uploads, spec)
+        if not new:
+            return JSONResponse(view(job), 202)
         scheduler.notify()
         return JSONResponse(view(job), 202, headers={"Location": f"/v1/edits/{job.id}"})
 
@@ -125,8 +137,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def status(job: Job = Depends(job_of)):
         return view(job)
 
-    @app.get("/v1/edits/{job_id}/result")
-    async def result(job: Job = Depends(job_of), format: str | None = None):  # noqa: A002 - the query's name
+    def result_file(job_id: str, owner: str, format: str | None) -> Response:  # noqa: A002 - the query's name
+        job = known_job(job_id, owner)
         own = job.format
         wanted = {"jpeg": "jpg", "tiff": "tif"}.get((format or own).lower(), (format or own).lower())
         if wanted not in (own, "png"):
@@ -134,9 +146,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
         name = job.row.output if wanted == own else f"{job.id}/{LOSSLESS}"
         return _finished_file(store, job, name, MEDIA_TYPES[wanted])
 
+    @app.get("/v1/edits/{job_id}/result")
+    async def result(job_id: str, owner: str = Depends(owner_of), format: str | None = None):  # noqa: A002
+        return await run_in_threadpool(result_file, job_id, owner, format)  # the job and its file: one thread
+
     @app.get("/v1/edits/{job_id}/crop")
-    async def crop(job: Job = Depends(job_of)):
-        return _finished_file(store, job, f"{job.id}/{CROP}", "image/png")
+    async def crop(job_id: str, owner: str = Depends(owner_of)):
+        return await run_in_threadpool(lambda: _finished_file(store, known_job(job_id, owner), f"{job_id}/{CROP}",
+                                                              "image/png"))
 
     @app.get("/v1/edits/{job_id}/events")
     async def job_events(job: Job = Depends(job_of)):
@@ -144,7 +161,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             listener = asyncio.Event()
             listeners.setdefault(job.id, set()).add(listener)
             try:
-                current = await run_in_threadpool(store.get, job.id)
+                current = job  # read a moment ago: what changed since is in the event log, sent next
                 yield _event("state", {"state": current.state, "position": current.position})
                 sent = 0
                 while current.state not in FINISHED:
@@ -169,6 +186,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.delete("/v1/edits/{job_id}")
     async def cancel(job: Job = Depends(job_of)):
         if await run_in_threadpool(store.cancel, job.id):
+            scheduler.stop_job(job.id)
             events.append(job.id, "state", {"state": "cancelled", "error": None}, final=True)
             return {"id": job.id, "state": "cancelled"}
         await run_in_threadpool(store.delete, job.id)
@@ -201,9 +219,13 @@ def _finished_file(store: JobStore, job: Job, name: str, media_type: str) -> Res
         detail = f": {job.error}" if job.error else ""
         raise ApiError(409, f"the edit is {job.state}{detail}; its result exists once it is done.")
     path = store.results_dir / name
-    if not path.is_file():
-        raise ApiError(410, "the edit's files were removed.")
-    return FileResponse(path, media_type=media_type)
+    try:
+        status = path.stat()
+        if status.st_size > IN_ONE_READ_BYTES:
+            return FileResponse(path, media_type=media_type, stat_result=status)
+        return Response(path.read_bytes(), media_type=media_type)  # one read: not a thread per 64 KB chunk
+    except OSError:
+        raise ApiError(410, "the edit's files were removed.") from None
 
 
 def _event(kind: str, data: dict) -> str:

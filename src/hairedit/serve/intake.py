@@ -1,5 +1,6 @@
 """A submission read and checked before it is queued: the files of a multipart request and its
-``spec`` (a JSON object with the batch manifest's columns).
+``spec`` (a JSON object with the batch manifest's columns, and ``config``: settings of the
+edit's own, read as ``hairedit edit --config`` reads them).
 
 Files are written into the job's own folder and checked there as ``hairedit edit`` checks
 its inputs (the photo's header and pixel count, every condition); whatever is refused leaves
@@ -26,7 +27,7 @@ from .jobs import StorageError
 from .storage import result_name
 
 FILE_FIELDS = ("photo", *PATH_CONDITIONS)
-SPEC_FIELDS = (*TEXT_CONDITIONS, "rgb", *ROW_OPTIONS)
+SPEC_FIELDS = (*TEXT_CONDITIONS, "rgb", *ROW_OPTIONS, "config")
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp"}
 
 
@@ -47,14 +48,13 @@ def read_spec(text: str | None) -> dict[str, Any]:
         raise InputError(f"spec is not valid JSON ({error.msg}, column {error.colno}).") from None
     if not isinstance(spec, dict):
         raise InputError('spec must be a JSON object, e.g. {"hairstyle": "bob cut hairstyle", "seed": 1}.')
-    if "config" in spec:
-        raise InputError("spec: config is set for the whole server (hairedit serve --config), not per edit; "
-                         "choose a preset per edit instead.")
     unknown = sorted(set(spec) - set(SPEC_FIELDS))
     if unknown:
         files = [name for name in unknown if name in FILE_FIELDS]
         hint = f" ({', '.join(files)}: send as files)" if files else ""
         raise InputError(f"spec: unknown field {unknown[0]!r}{hint}; known: {', '.join(SPEC_FIELDS)}.")
+    if spec.get("config") is not None and not isinstance(spec["config"], dict):
+        raise InputError('spec: config must be a JSON object of settings, e.g. {"text": {"steps": 100}}.')
     return {name: value for name, value in spec.items() if value is not None}
 
 
@@ -121,9 +121,9 @@ def _fsync_folder(folder: Path) -> None:
 def _check(paths: dict[str, Path], spec: dict[str, Any], editor: EditorSpec,
            job_id: str) -> RowTask:
     photo_format = _check_photo(paths["photo"])
-    conditions = {name: value for name, value in spec.items() if name not in ROW_OPTIONS}
+    conditions = {name: value for name, value in spec.items() if name not in (*ROW_OPTIONS, "config")}
     conditions |= {name: str(path) for name, path in paths.items() if name != "photo"}
-    options = {name: spec[name] for name in ROW_OPTIONS if name in spec}
+    options = {name: spec[name] for name in (*ROW_OPTIONS, "config") if name in spec}
     output = result_name(job_id, EXTENSIONS[output_format(Path("result"), photo_format)])
     row = normalise_row(BatchRow(str(paths["photo"]), conditions, output=output, origin="spec", **options))
     check_conditions(**row.conditions)

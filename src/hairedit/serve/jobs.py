@@ -95,6 +95,13 @@ class Job:
         }
 
 
+class QueueFull(Exception):
+    """``max_queued`` jobs are queued: a submission must wait."""
+
+    def __init__(self, max_queued: int):
+        super().__init__(f"the queue is full ({max_queued} edits); try again later.")
+
+
 class StorageError(OSError):
     """The server could not store a submission (a full disk); nothing was kept."""
 
@@ -141,21 +148,29 @@ class JobStore:
     def job_folder(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
 
-    def add(self, job_id: str, owner: str, idempotency_key: str | None, row: BatchRow, key: str, group: str) -> Job:
+    def add(self, job_id: str, owner: str, idempotency_key: str | None, row: BatchRow, key: str, group: str,
+            max_queued: int | None = None) -> Job:
         """Commit a job whose inputs are in its folder; the job already made with the same
-        ``idempotency_key`` by the same owner when there is one (this one's folder is removed)."""
+        ``idempotency_key`` by the same owner when there is one (this one's folder is removed).
+        QueueFull (its folder removed) when ``max_queued`` jobs are queued already: the bound
+        holds however many submissions arrive at once."""
         try:
             with self.lock:
-                self.db.execute(
+                added = self.db.execute(
                     "INSERT INTO jobs (id, owner, idempotency_key, state, row, key, group_key, created) "
-                    "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                    (job_id, owner, idempotency_key, json.dumps(asdict(row)), key, group, time.time()))
+                    "SELECT ?, ?, ?, 'queued', ?, ?, ?, ? "
+                    "WHERE ? IS NULL OR (SELECT COUNT(*) FROM jobs WHERE state='queued') < ?",
+                    (job_id, owner, idempotency_key, json.dumps(asdict(row)), key, group, time.time(), max_queued,
+                     max_queued)).rowcount
         except sqlite3.IntegrityError:  # the same key submitted twice at once
             shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
             return self.by_idempotency_key(owner, idempotency_key)
         except sqlite3.OperationalError as error:  # a full disk, a folder gone read-only
             shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
             raise StorageError(f"the server cannot store the job ({error}); try again later.") from None
+        if not added:
+            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+            raise QueueFull(max_queued)
         return self.get(job_id)
 
     def by_idempotency_key(self, owner: str, idempotency_key: str | None) -> Job | None:

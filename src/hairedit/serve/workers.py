@@ -3,7 +3,8 @@ them on the batch engine's workers (``batch.local.ProcessPool``: worker processe
 their networks loaded; ``batch.cluster.RayPool`` with ``--ray``), never in the event loop.
 
 Progress goes to an :class:`EventLog` (server-sent events) and ``live`` (the status); a job
-cancelled while it runs is left to finish on its worker and its output removed.
+cancelled while it runs is stopped on its worker at its edit's next step or stage (the pool's
+``stop``), its files removed, and the worker takes the next job.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class Scheduler:
         self.ready = False
         self.error: str | None = None  # why the workers could not start
         self.running: dict[int, Job] = {}  # seq -> job
+        self.busy: dict[int, int] = {}  # slot -> the seq of the job running there
+        self.lock = threading.Lock()  # busy and running: the scheduler's thread and stop_job
+        self.pool = None
         self.live: dict[str, tuple[str, int, int]] = {}  # job id -> (stage, step, total)
         self.thread = threading.Thread(target=self._run, name="hairedit-scheduler", daemon=True)
 
@@ -94,11 +98,18 @@ class Scheduler:
         self.maybe_queued = True
         self.wake.set()
 
+    def stop_job(self, job_id: str) -> None:
+        """A running job was cancelled: its worker stops the edit at its next step or stage."""
+        with self.lock:
+            for slot, seq in self.busy.items():
+                if self.running[seq].id == job_id:
+                    self.pool.stop(slot, seq)
+
     # -- the thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
         try:
-            pool = self._pool()
+            pool = self.pool = self._pool()
         except Exception as error:  # noqa: BLE001 - reported by /readyz and in the log
             self.error = f"the workers could not start: {error}"
             log.error(self.error)
@@ -129,14 +140,14 @@ class Scheduler:
     def _warm(self, pool) -> None:
         """Every worker started with its networks loaded, so that no job's time includes loading."""
         if hasattr(pool, "executors"):  # worker processes
-            for done in [executor.submit(_load_networks) for executor, _ in pool.executors]:
+            for done in [executor.submit(_load_networks) for executor, _, _ in pool.executors]:
                 done.result()
             return
         while not all(pool.ready(slot) for slot in range(pool.slots)) and not self.stopping.is_set():
             time.sleep(0.1)
 
     def _loop(self, pool) -> None:
-        busy: dict[int, int] = {}  # slot -> seq
+        busy = self.busy
         last_sweep = 0.0
         while not self.stopping.is_set():
             self.wake.clear()
@@ -150,7 +161,8 @@ class Scheduler:
                 continue
             timeout = BUSY_POLL_SECONDS if len(busy) == pool.slots else IDLE_SLOT_POLL_SECONDS
             for slot, outcome in pool.finished(timeout):
-                busy.pop(slot, None)
+                with self.lock:
+                    busy.pop(slot, None)
                 self._finished(outcome)
 
     def _feed(self, pool, busy: dict[int, int]) -> None:
@@ -162,10 +174,11 @@ class Scheduler:
             if job is None:
                 return
             self.maybe_queued = True
-            self.running[job.seq] = job
             self.events.append(job.id, "state", {"state": "running", "attempt": job.attempts})
-            pool.submit(slot, RowTask(job.seq, job.row, job.key, job.group_key))
-            busy[slot] = job.seq
+            with self.lock:
+                self.running[job.seq] = job
+                pool.submit(slot, RowTask(job.seq, job.row, job.key, job.group_key))
+                busy[slot] = job.seq
 
     def _on_stage(self, update: StageUpdate) -> None:
         job = self.running.get(update.index)
@@ -183,10 +196,14 @@ class Scheduler:
                                                       "jpeg": base64.b64encode(update.preview).decode()})
 
     def _finished(self, outcome: RowOutcome) -> None:
-        job = self.running.pop(outcome.index, None)
+        with self.lock:
+            job = self.running.pop(outcome.index, None)
         if job is None:
             return
         stage = self.live.pop(job.id, None)
+        if outcome.status == "stopped":  # cancelled while it ran (the cancel sent its events)
+            self.store.remove_files(job.id)
+            return
         if stage is not None:
             self.events.append(job.id, "stage_end", {"stage": stage[0]})
         if outcome.status == "failed":
