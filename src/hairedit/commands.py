@@ -126,9 +126,14 @@ def _length_option(value: str) -> float:
 def read_config(args: argparse.Namespace) -> EditConfig:
     """The settings: --config's over the preset it names (default faithful), moved to --preset
     when that is given (what the file sets beyond its preset's own values comes along), with
-    --smoke's step cap."""
+    --smoke's step cap, and --inpaint / --hair-length."""
     settings = {} if args.config is None else settings_json(args.config)
-    return config_of(settings, args.preset, args.smoke)
+    config = config_of(settings, args.preset, args.smoke)
+    whole_photo = {"inpaint": getattr(args, "inpaint", None), "hair_length_px": getattr(args, "hair_length", None)}
+    whole_photo = {name: value for name, value in whole_photo.items() if value is not None}
+    if whole_photo:  # --inpaint, --hair-length over the settings' whole_photo section
+        config = dataclasses.replace(config, whole_photo=dataclasses.replace(config.whole_photo, **whole_photo))
+    return config
 
 
 def config_of(settings: dict, preset: str | None = None, smoke: bool = False, source: str = "--config") -> EditConfig:
@@ -140,10 +145,6 @@ def config_of(settings: dict, preset: str | None = None, smoke: bool = False, so
             config = config.with_preset(preset)
         if smoke and config.step_cap is None:
             config = config.with_step_cap(SMOKE_STEPS)
-        whole_photo = {"inpaint": getattr(args, "inpaint", None), "hair_length_px": getattr(args, "hair_length", None)}
-        whole_photo = {name: value for name, value in whole_photo.items() if value is not None}
-        if whole_photo:
-            config = dataclasses.replace(config, whole_photo=dataclasses.replace(config.whole_photo, **whole_photo))
         return config
     except (ValueError, TypeError) as error:
         raise InputError(f"{source}: {error}.") from None
