@@ -83,3 +83,22 @@ def test_the_queue_bound_holds_at_the_commit_and_leaves_nothing_behind(tmp_path)
     assert store.claim_next().id == first.id  # running jobs do not count against the bound
     store.job_folder(job_id).mkdir()
     assert store.add(job_id, "bob", None, row, "key", "group", max_queued=1).state == "queued"
+
+
+def test_an_edit_needing_a_file_the_server_lacks_is_refused_before_it_is_queued(tmp_path):
+    """A spec's preset may need files the server's own settings do not (the instant preset's
+    encoder and mapper): refused at intake, naming them, instead of stopping a worker midway."""
+    from skimage import data
+    from PIL import Image
+
+    from hairedit.batch.editor import EditorSpec
+    from hairedit.config import EditConfig
+    from hairedit.serve.intake import _check
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    editor = EditorSpec(EditConfig.for_preset("faithful"), smoke=False, weights_dir=str(tmp_path / "weights"))
+    with pytest.raises(InputError, match=r"this server cannot make that edit: .*e4e_ffhq_encode\.pt"):
+        _check({"photo": photo}, {"hairstyle": "bob cut hairstyle", "preset": "instant"}, editor, new_job_id())
+    smoke = EditorSpec(EditConfig.smoke(), smoke=True, weights_dir=str(tmp_path / "weights"))
+    assert _check({"photo": photo}, {"hairstyle": "bob cut hairstyle", "preset": "instant"}, smoke, new_job_id())

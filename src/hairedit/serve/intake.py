@@ -21,7 +21,7 @@ from ..batch.editor import EditorSpec
 from ..batch.keys import RowDefaults, RowTask, plan_rows
 from ..batch.manifest import PATH_CONDITIONS, ROW_OPTIONS, TEXT_CONDITIONS, BatchRow, normalise_row
 from ..conditions import check_conditions
-from ..errors import InputError
+from ..errors import InputError, MissingWeightsError
 from ..imageio import check_pixel_count, open_header, output_format
 from .jobs import StorageError
 from .storage import result_name
@@ -127,7 +127,22 @@ def _check(paths: dict[str, Path], spec: dict[str, Any], editor: EditorSpec,
     output = result_name(job_id, EXTENSIONS[output_format(Path("result"), photo_format)])
     row = normalise_row(BatchRow(str(paths["photo"]), conditions, output=output, origin="spec", **options))
     check_conditions(**row.conditions)
+    _check_weights(row, editor)
     return plan_rows([row], editor, RowDefaults())[0]
+
+
+def _check_weights(row: BatchRow, editor: EditorSpec) -> None:
+    """A file this edit needs (its preset, settings and conditions) that the server lacks is
+    refused now, not found by a worker midway (which would stop every worker's queue)."""
+    if editor.smoke:
+        return
+    from ..commands import check_weights_present, given_conditions
+
+    folder = None if editor.weights_dir is None else Path(editor.weights_dir)
+    try:
+        check_weights_present(folder, editor.config_for(row.config), [(row.preset, given_conditions(row.conditions))])
+    except MissingWeightsError as error:
+        raise InputError(f"this server cannot make that edit: {error}") from None
 
 
 def _check_photo(path: Path) -> str:
