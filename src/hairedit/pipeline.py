@@ -153,16 +153,16 @@ class HairEditor:
         bars = None
         if callback is None and progress is not False and not self._progress_bar_options.get("disable"):
             bars = callback = ProgressBars(**self._progress_bar_options)
+
+        def new_run() -> EditRun:
+            return EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
+                           self.photo_cache, preview)
+
         try:
             with _precision(config, self.components):
-                def new_run() -> EditRun:
-                    return EditRun(self.components, config, self.cache, Reporter(callback, cancel, previews),
-                                   self.photo_cache, preview)
-
                 if face == ALL_FACES:
                     return edit_every_face(photo, new_run, conditions)
-                run = new_run()
-                return run.run(photo, conditions, face)
+                return new_run().run(photo, conditions, face)
         finally:
             if bars is not None:
                 bars.close()
