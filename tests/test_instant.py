@@ -66,7 +66,8 @@ def test_every_stage_shows_its_start_and_end(photo):
     editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1, "instant"))
     record = []
     editor.edit(photo, hairstyle="bob cut hairstyle", rgb="red", callback=record.append, previews=False)
-    stages = ["align", "inversion (encoder)", "bald proxy", "mapper proxy", "blending", "colour proxy", "paste back"]
+    stages = ["align", "inversion (encoder)", "bald proxy", "mapper proxy", "blending", "colour proxy", "paste back",
+              "whole photo"]
     starts_and_ends = [(s, step, 1) for s in stages for step in (0, 1)]
     assert [(p.stage, p.step, p.total) for p in record] == starts_and_ends[1:]  # align: its end only
 
