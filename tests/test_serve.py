@@ -136,7 +136,7 @@ def test_an_edit_followed_through_every_endpoint(server, photos, expected):
     assert max(Image.open(io.BytesIO(base64.b64decode(preview["jpeg"]))).size) <= 128
     started = [json.loads(line[6:])["stage"] for line, previous in zip(lines[1:], lines) if previous ==
                "event: stage_start"]
-    assert started[0] == "align" and started[-1] == "paste back"
+    assert started[0] == "align" and started[-1] == "whole photo"
     status = httpx.get(server.url + job["urls"]["status"]).json()
     assert status["state"] == "done" and status["error"] is None and status["position"] is None
     assert set(status["timings"]) >= {"align", "inversion", "paste back"} and status["edit_seconds"] > 0
