@@ -275,9 +275,9 @@ def fake_registry(monkeypatch):
     server = Server()
     server.files = {f"/{name}": body for name, body in PAYLOADS.items()}
     server.chunk_bytes, server.pause_s = 128 * 1024, 0.05
-    for name, entry in list(registry.WEIGHTS.items()):
-        if name in files_used("faithful") and name != "shape_predictor_68_face_landmarks.dat":
-            monkeypatch.delitem(registry.WEIGHTS, name)
+    used = set(files_used("faithful"))  # before any goes: a tokenizer's use follows its model's entry
+    for name in used - {"shape_predictor_68_face_landmarks.dat"}:
+        monkeypatch.delitem(registry.WEIGHTS, name)
     for name in PAYLOADS:
         monkeypatch.setitem(registry.WEIGHTS, name, _test_file(name, f"{server.url}/{name}"))
     yield server
