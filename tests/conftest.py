@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import hairedit
+from hairedit.allocator import keep_freed_memory
 
 # The run's own hairedit home and caches for every test, subprocess and Ray worker; the real
 # home checked untouched at the end (tests/home_guard.py). pytester: a test of that check.
@@ -14,6 +15,8 @@ pytest_plugins = ["tests.home_guard", "pytester"]
 
 # Two cores on CI: say so, so that parallel work does not oversubscribe them.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# As the command line does: freed tensors' memory reused, not faulted in again (hairedit.allocator).
+keep_freed_memory()
 
 
 @pytest.fixture(autouse=True)

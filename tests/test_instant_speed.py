@@ -36,10 +36,15 @@ def test_the_instant_output_is_as_before_the_speed_work(editor, photo, name):
     np.testing.assert_allclose(instant_smoke.summary(result.crop_after), GOLDEN[name], rtol=0, atol=SUMMARY_TOLERANCE)
 
 
-def test_a_follow_up_edit_takes_the_photos_work_from_the_cache_and_equals_a_fresh_edit(editor, photo):
+def test_a_follow_up_edit_takes_the_photos_work_from_the_cache_and_equals_a_fresh_edit(editor, photo, monkeypatch):
+    import hairedit.edit_run
+
     editor.photo_cache.clear()
     editor.edit(photo, seed=3, progress=False, color="blond hair")  # the bald proxy is not made here
     calls = []
+    window_parse = hairedit.edit_run.parse_photo_hair
+    monkeypatch.setattr(hairedit.edit_run, "parse_photo_hair",
+                        lambda *args: calls.append("window parse") or window_parse(*args))
     hook = editor.components.e4e.register_forward_hook(lambda *_: calls.append("e4e"))
     try:
         follow_ups = [editor.edit(photo, seed=3, progress=False, **instant_smoke.conditions(name))

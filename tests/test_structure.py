@@ -22,7 +22,7 @@ LAYERS = (
     ("stages and losses", "stages inpaint photo_cache losses latent_pca conditions result progress seeding"),
     ("networks, faces", "networks face resample"),
     ("files and basics", "weights checkpoints imageio atomic output_paths cache config errors labels devices memory "
-                         "_requirements"),
+                         "allocator _requirements"),
 )
 
 

@@ -8,6 +8,7 @@
 
 import logging
 
+from .allocator import keep_freed_memory
 from .config import EditConfig
 from .errors import HaireditError
 
@@ -27,4 +28,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'hairedit' has no attribute {name!r}")
 
 
-__all__ = ["EditConfig", "EditResult", "HairEditor", "HaireditError", "__version__"]
+__all__ = ["EditConfig", "EditResult", "HairEditor", "HaireditError", "__version__", "keep_freed_memory"]

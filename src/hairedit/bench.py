@@ -107,7 +107,9 @@ def full_size_editor(device: torch.device, config: EditConfig):
     """A HairEditor of the official architectures and sizes with random weights."""
     from .components import Components
     from .latent_pca import LatentPCA
-    from .networks import bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, sketch_encoder, stylegan2, vgg
+    from .networks import (
+        bald_mapper, bisenet, clip, e4e_encoder, fan, hairclip_mapper, lama, sketch_encoder, stylegan2, vgg,
+    )
     from .networks.clip_openai import compute_in_float32
     from .pipeline import HairEditor
 
@@ -144,6 +146,7 @@ def full_size_editor(device: torch.device, config: EditConfig):
         "bald_mapper": lambda: bald_mapper.BaldMapper().eval().requires_grad_(False),
         "sketch_encoder": lambda: sketch_encoder.SketchEncoder().eval().requires_grad_(False),
         "pca": pca,
+        "lama": lambda: lama.LamaGenerator().eval().requires_grad_(False),  # big-lama: a user with it waits for it
     }
     components = Components(loaders, device, "random, full size (bench)")
     return HairEditor(components, config)

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+from .allocator import keep_freed_memory
 from .errors import EditInterrupted, HaireditError
 
 # Modules that each define ``register(subparsers)``; imported lazily so that
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     with logging_to_stderr(debug):
         try:
+            keep_freed_memory()  # before torch starts its threads: every edit's renders reuse memory
             # Building the parser imports the command's module: an old library is refused there.
             args = build_parser(_command_of(argv)).parse_args(argv)
             return int(args.func(args) or 0)

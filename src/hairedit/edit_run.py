@@ -39,7 +39,7 @@ from .stages.blending import blend_hairstyle, proxy_features, render_features
 from .stages.color import ColorTarget, color_proxy
 from .stages.inversion import image_tensor
 from .stages.sketch import sketch_proxy
-from .stages.whole_photo import run_whole_photo
+from .stages.whole_photo import parse_photo_hair, run_whole_photo
 from .strategies import References, strategy_for
 
 OLD_HAIR_PAST_CROP = (
@@ -156,7 +156,7 @@ class EditRun:
 
         # 8. The whole photo: old hair past the crop removed, longer hair continued (docs/faces.md).
         with timer("whole photo"), torch.no_grad():
-            whole, masks, whole_photo_warning = self._whole_photo(photo_array, whole, aligned, masks, crop_after)
+            whole, masks, whole_photo_warning = self._whole_photo(photo_array, whole, source, masks, crop_after)
         return EditResult(
             image=Image.fromarray(whole),
             crop_before=Image.fromarray(aligned.crop),
@@ -267,14 +267,18 @@ class EditRun:
             warnings.append(OLD_HAIR_PAST_CROP)
         return warnings
 
-    def _whole_photo(self, photo, pasted, aligned: AlignedFace, masks: EditMasks, crop_after):
+    def _whole_photo(self, photo, pasted, source: PhotoState, masks: EditMasks, crop_after):
         """Step 8: the photo, the masks with the step's own added, and a warning when OpenCV had
         to fill in for a missing LaMa file (said only where it did fill something)."""
-        settings = self.config.whole_photo
+        settings, aligned = self.config.whole_photo, source.aligned
         generator = self.components.lama if settings.inpaint == "lama" else None
         inpainter, fallback = choose_inpainter(settings.inpaint, generator)
-        outcome = run_whole_photo(photo, pasted, aligned, masks.hair_before, masks.hair_after, crop_after,
-                                  self.components.parser, inpainter, settings.hair_length_px)
+        computed = source.hair_in_photo is None
+        hair_photo = source.photo_hair(lambda: parse_photo_hair(photo, aligned.transform, self.components.parser))
+        if computed:
+            self.photo_cache.grew()
+        outcome = run_whole_photo(pasted, aligned, masks.hair_before, masks.hair_after, crop_after, hair_photo,
+                                  inpainter, settings.hair_length_px)
         masks = dataclasses.replace(
             masks, paste_region=region_in_photo(masks.edit_region, aligned.transform, CROP_SIZE_PX),
             hair_photo_before=outcome.masks.hair_before, hair_photo_after=outcome.masks.hair_after,

@@ -5,7 +5,8 @@ blending, the colour and the paste-back.
 An entry (:class:`PhotoState`) holds the faces found, the aligned crop, the crop as the
 generator's input, its inversion (W+ and F), its parse, and, once an edit with a global
 hairstyle asked for them, the bald proxy, its F and the state of the blending noise stream
-after drawing that F (the global proxy's F draws on from there). Its key, as the inversion
+after drawing that F (the global proxy's F draws on from there); once an edit reached the
+whole-photo step, the photo's hair around and below the crop. Its key, as the inversion
 cache's, holds everything that changes any of it: the photo's pixels, the face, every setting
 those stages read, the seed, the precision and compiled synthesis, the torch version, the
 device and fingerprints of the networks used. Entries are dropped least recently used first
@@ -51,6 +52,7 @@ class PhotoState:
     labels: torch.Tensor  # the crop's parse at the parser's size, (1, 1, p, p) long (blending)
     labels_full: torch.Tensor  # and at the generator's, (1, 1, S, S) uint8 (paste-back, an RGB colour's reference)
     bald: BaldState | None = None  # filled by the first edit with a global hairstyle
+    hair_in_photo: np.ndarray | None = None  # the window parse's hair, (H, W) bool, from the first whole-photo step
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def nbytes(self) -> int:
@@ -63,14 +65,24 @@ class PhotoState:
         for value in values:
             if isinstance(value, torch.Tensor):
                 total += value.numel() * value.element_size()
+        if self.hair_in_photo is not None:
+            total += self.hair_in_photo.nbytes
         return total
 
     def bald_state(self, compute) -> BaldState:
         """The bald proxy, ``compute()`` the first time (once, whichever edit asks first)."""
+        return self._filled("bald", compute)
+
+    def photo_hair(self, compute) -> np.ndarray:
+        """The hair of the photo around and below the crop (the whole-photo step's window
+        parse), ``compute()`` the first time."""
+        return self._filled("hair_in_photo", compute)
+
+    def _filled(self, name: str, compute):
         with self._lock:
-            if self.bald is None:
-                self.bald = compute()
-            return self.bald
+            if getattr(self, name) is None:
+                setattr(self, name, compute())
+            return getattr(self, name)
 
 
 def photo_key(photo: np.ndarray, face: int, *settings: object) -> str:
@@ -105,7 +117,7 @@ class PhotoCache:
             self._evict()
 
     def grew(self) -> None:
-        """An entry took on more (its bald proxy): keep within the budget."""
+        """An entry took on more (its bald proxy, the photo's hair): keep within the budget."""
         with self._lock:
             self._evict()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..allocator import keep_freed_memory
 from ..errors import EditInterrupted, HaireditError, InputError
 from .editor import EditorSpec
 from .keys import RowTask
@@ -96,6 +97,7 @@ class Worker:
     def __init__(self, editor: EditorSpec, device: str | None, outdir: OutputDir):
         import torch
 
+        keep_freed_memory()  # a worker's process (Ray's, or a local one) is not started by the command line
         torch.set_num_threads(editor.cpu_threads)
         self.spec = editor
         self.editor = editor.build(device)

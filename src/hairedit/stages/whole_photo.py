@@ -217,14 +217,13 @@ def whole_photo_step(
 
 
 def run_whole_photo(
-    photo: np.ndarray, pasted: np.ndarray, aligned, hair_before_crop: np.ndarray, hair_after_crop: np.ndarray,
-    crop_after: np.ndarray, parser, inpainter: Inpainter | None, hair_length_crop_px: float | None,
+    pasted: np.ndarray, aligned, hair_before_crop: np.ndarray, hair_after_crop: np.ndarray,
+    crop_after: np.ndarray, hair_photo: np.ndarray, inpainter: Inpainter | None, hair_length_crop_px: float | None,
 ) -> WholePhotoOutcome:
-    """The step as an edit runs it: ``photo`` the original (H, W, 3) uint8, ``pasted`` after
-    paste-back, ``aligned`` its :class:`~hairedit.face.align.AlignedFace`, the crop's hair masks
-    (S, S) at the generator's size, ``crop_after`` the edited crop, ``parser`` the face parser
-    (for the window), ``hair_length_crop_px`` in pixels of the aligned crop (1024 px)."""
-    hair_photo = parse_photo_hair(photo, aligned.transform, parser)
+    """The step as an edit runs it: ``pasted`` the photo after paste-back, ``aligned`` its
+    :class:`~hairedit.face.align.AlignedFace`, the crop's hair masks (S, S) at the generator's
+    size, ``crop_after`` the edited crop, ``hair_photo`` the original photo's hair
+    (:func:`parse_photo_hair`), ``hair_length_crop_px`` in pixels of the aligned crop (1024 px)."""
     size = hair_before_crop.shape[0]
     length = None if hair_length_crop_px is None else hair_length_crop_px * size / aligned.transform.size_px
     return whole_photo_step(pasted, aligned.transform, hair_before_crop, hair_after_crop, hair_photo,
