@@ -60,6 +60,18 @@ def test_a_follow_up_edit_takes_the_photos_work_from_the_cache_and_equals_a_fres
         assert np.array_equal(result.masks.edit_region, expected.masks.edit_region)
 
 
+def test_a_prepared_photo_edits_as_a_follow_up_equal_to_a_fresh_edit(editor, photo):
+    editor.photo_cache.clear()
+    assert editor.prepare(photo, seed=3)
+    state = next(iter(editor.photo_cache._states.values()))
+    assert state.bald is not None and state.hair_in_photo is not None  # all the per-photo work
+    result = editor.edit(photo, seed=3, progress=False, **instant_smoke.conditions("text+rgb"))
+    assert result.photo_reused and list(result.timings)[:2] == ["align", "bald proxy"]
+    expected = instant_smoke.smoke_editor().edit(photo, seed=3, progress=False, **instant_smoke.conditions("text+rgb"))
+    assert np.array_equal(np.asarray(result.image), np.asarray(expected.image))
+    assert not editor.prepare(photo, preset="fast", seed=3)  # an optimising preset keeps no per-photo work
+
+
 def test_another_seed_face_or_photo_is_not_a_follow_up(editor, photo):
     editor.photo_cache.clear()
     assert not editor.edit(photo, seed=1, progress=False, rgb="red").photo_reused

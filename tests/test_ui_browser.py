@@ -211,9 +211,11 @@ def test_edit_in_the_browser(page, photo_file, tmp_path):
     _draw(page, "#sketch", (0.35, 0.3), (0.25, 0.7))
     page.click("#sketch-section .label-wrap")  # folded away: its canvas stops drawing
     _pick_colour(page, "#c83232")
-    # Each change runs an instant edit: the before/after shows it, then Refine replaces it.
+    # Each change runs an instant edit: the before/after shows it, then Refine replaces it. The
+    # photo's own work was done as it was chosen: every preview is a follow-up.
     compare = page.locator("#compare")
     compare.get_by_text("Instant preview").wait_for(timeout=60_000)
+    assert "this photo's work reused" in compare.inner_text()
     assert compare.locator("img").count() == 2
     preview = compare.locator("img").nth(1).get_attribute("src")
     page.screenshot(path=str(tmp_path / "ui_preview.png"))
@@ -372,9 +374,10 @@ def _folder_bytes(folder: Path) -> int:
 SOAK_TTL_S = 10  # longer than a session takes from upload to Run, on a busy machine too
 SOAK_SESSIONS = 4  # each adds 10.8 MB if held: well above the server's ups and downs (a few MB)
 BIG_PHOTO_PX = 1600  # a square photo of 7.7 MB as an array: the bulk of what a session holds
-# One malloc arena, and large blocks always mapped and unmapped: with the server trimming its heap
-# as sessions go, its resident memory is then what it holds, not what glibc keeps for later.
-PLAIN_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+# One malloc arena, and large blocks always mapped and unmapped (not kept for the next edit, as
+# hairedit.allocator has the command do): with the server trimming its heap as sessions go, its
+# resident memory is then what it holds, not what glibc keeps for later.
+PLAIN_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 20), "HAIREDIT_KEEP_FREED_MIB": "0"}
 
 
 def test_many_sessions_leave_memory_and_disk_as_they_were(browser, tmp_path_factory):

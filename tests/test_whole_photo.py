@@ -212,16 +212,21 @@ def test_lama_without_its_file_falls_back_to_opencv_with_a_warning_naming_the_do
     from hairedit.networks.lama import LamaGenerator
     from tests.official.lama import write_lama
 
-    inpainter, warning = choose_inpainter("lama", None)
-    assert isinstance(inpainter, OpenCVInpainter) and "hairedit weights download big-lama.ckpt" in warning
-    chosen, warning = choose_inpainter("opencv", None)
-    assert isinstance(chosen, OpenCVInpainter) and warning is None
-    assert choose_inpainter("none", object()) == (None, None)
+    loads = []
+    missing = choose_inpainter("lama", lambda: loads.append("lama"))  # the loader says: no file
+    assert loads == [] and missing.warning is None  # nothing loaded, nothing said, before a hole is filled
+    image, hole = np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8), np.zeros((32, 32), bool)
+    hole[10:20, 10:20] = True
+    assert np.array_equal(missing(image, hole), OpenCVInpainter()(image, hole)) and loads == ["lama"]
+    assert "hairedit weights download big-lama.ckpt" in missing.warning
+    assert isinstance(choose_inpainter("opencv", None), OpenCVInpainter)
+    assert choose_inpainter("none", None) is None
     assert Components.pretrained(tmp_path, torch.device("cpu")).lama is None  # absent: never downloaded midway
     write_lama(tmp_path / "big-lama.ckpt", values="compact")
     generator = Components.pretrained(tmp_path, torch.device("cpu")).lama
     assert isinstance(generator, LamaGenerator)
-    assert isinstance(choose_inpainter("lama", generator)[0], LamaInpainter)
+    found = choose_inpainter("lama", lambda: generator)
+    assert found.working_size_px == LamaInpainter.working_size_px and found.warning is None
 
 
 def test_on_the_group_photo_the_long_haired_womans_old_ends_are_removed_below_her_tilted_crop():

@@ -48,6 +48,17 @@ def test_the_whole_photo_step_changes_only_its_own_regions(edits):
     assert differs.any() and not (differs & ~(masks.inpaint_region | masks.hair_photo_after)).any()
 
 
+def test_lama_without_its_file_fills_as_opencv_does_and_says_so(edits):
+    photo, results = edits
+    config = EditConfig.smoke(preset="instant")
+    editor = HairEditor.from_random(seed=3, config=EditConfig.for_preset("instant", config.overrides()))
+    editor.components._loaders["lama"] = lambda: None  # as Components.pretrained gives where big-lama.ckpt is absent
+    result = editor.edit(photo, hairstyle="bob cut hairstyle", seed=1, progress=False)
+    assert np.array_equal(np.asarray(result.image), np.asarray(results["opencv"].image))
+    assert any("big-lama.ckpt is not in the weights folder" in warning for warning in result.warnings)
+    assert not any("big-lama.ckpt" in warning for warning in results["opencv"].warnings)
+
+
 def test_inpaint_and_hair_length_options_set_the_whole_photo_settings():
     args = _parse(["edit", "p.jpg", "-o", "o.png", "--rgb", "red", "--inpaint", "opencv", "--hair-length", "300"])
     assert read_config(args).whole_photo.inpaint == "opencv"

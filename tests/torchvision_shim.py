@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.modules_restored import modules_restored
 from tests.pypi_wheels import PYTORCH_FID, fetched
 
 
@@ -154,18 +155,12 @@ def import_pytorch_fid(name: str) -> types.ModuleType:
     if wheel not in sys.path:
         sys.path.insert(0, wheel)  # a pure-Python wheel is a zip: its modules import from it as it is
     modules = {**_shim()}
-    saved = {key: sys.modules.get(key) for key in [*modules, "pytorch_fid", "pytorch_fid.inception", "pytorch_fid.fid_score"]}
-    sys.modules.update(modules)
-    for key in ("pytorch_fid", "pytorch_fid.inception", "pytorch_fid.fid_score"):
-        sys.modules.pop(key, None)
-    try:
+    fid_modules = ("pytorch_fid", "pytorch_fid.inception", "pytorch_fid.fid_score")
+    with modules_restored([*modules, *fid_modules]):
+        sys.modules.update(modules)
+        for key in fid_modules:
+            sys.modules.pop(key, None)
         return importlib.import_module(f"pytorch_fid.{name}")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                sys.modules.pop(key, None)
-            else:
-                sys.modules[key] = value
 
 
 def load_pytorch_fid_inception(state: dict[str, torch.Tensor]) -> types.ModuleType:

@@ -73,8 +73,7 @@ class EditRun:
         inverter = strategy.inverter()
         with timer("align", start=False):
             photo_array, photo_info = read_photo(photo)
-            key = self._photo_key(photo_array, face)
-            source = self.photo_cache.get(key) if key is not None else None
+            source, key = self._cached_photo(photo_array, face)
             photo_reused = source is not None
             if source is None:
                 faces = detect_faces(photo_array)
@@ -175,6 +174,30 @@ class EditRun:
 
     # -- the stages' details ---------------------------------------------------------------
 
+    def prepare(self, photo: PhotoLike, face: int) -> bool:
+        """The per-photo work alone, into the photo cache, so that the next edit of this photo
+        and face is a follow-up: steps 1-2, the bald proxy and the photo's hair past the crop.
+        False (nothing done) where this edit's settings keep no photo state (see :meth:`_photo_key`)."""
+        photo_array, _ = read_photo(photo)
+        source, key = self._cached_photo(photo_array, face)
+        if key is None:
+            return False
+        if source is None:
+            faces = detect_faces(photo_array)
+            aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
+            source = self._invert(faces, aligned, self.strategy.inverter())
+            self.photo_cache.put(key, source)
+        with torch.no_grad():
+            self._bald(source)
+            self._photo_hair(photo_array, source)
+        return True
+
+    def _cached_photo(self, photo: np.ndarray, face: int) -> tuple[PhotoState | None, str | None]:
+        """The photo's state from the photo cache (None where not there) and its key (None where
+        the cache is not used)."""
+        key = self._photo_key(photo, face)
+        return (self.photo_cache.get(key) if key is not None else None), key
+
     def _photo_key(self, photo: np.ndarray, face: int) -> str | None:
         """The photo cache's key for this photo and face under this edit's settings; None where
         the photo cache is not used (presets that optimise: their edits take far longer than the
@@ -226,6 +249,14 @@ class EditRun:
             self.photo_cache.grew()
         return bald
 
+    def _photo_hair(self, photo: np.ndarray, source: PhotoState) -> np.ndarray:
+        """The photo's hair around and below the crop (step 8's window parse), once per photo."""
+        computed = source.hair_in_photo is None
+        hair = source.photo_hair(lambda: parse_photo_hair(photo, source.aligned.transform, self.components.parser))
+        if computed:
+            self.photo_cache.grew()
+        return hair
+
     def _color_target(self, conditions: Conditions, references: References) -> ColorTarget:
         if conditions.color is not None:
             return ColorTarget(text=conditions.color)
@@ -271,21 +302,16 @@ class EditRun:
         """Step 8: the photo, the masks with the step's own added, and a warning when OpenCV had
         to fill in for a missing LaMa file (said only where it did fill something)."""
         settings, aligned = self.config.whole_photo, source.aligned
-        generator = self.components.lama if settings.inpaint == "lama" else None
-        inpainter, fallback = choose_inpainter(settings.inpaint, generator)
-        computed = source.hair_in_photo is None
-        hair_photo = source.photo_hair(lambda: parse_photo_hair(photo, aligned.transform, self.components.parser))
-        if computed:
-            self.photo_cache.grew()
-        outcome = run_whole_photo(pasted, aligned, masks.hair_before, masks.hair_after, crop_after, hair_photo,
-                                  inpainter, settings.hair_length_px)
+        inpainter = choose_inpainter(settings.inpaint, lambda: self.components.lama)
+        outcome = run_whole_photo(pasted, aligned, masks.hair_before, masks.hair_after, crop_after,
+                                  self._photo_hair(photo, source), inpainter, settings.hair_length_px)
         masks = dataclasses.replace(
             masks, paste_region=region_in_photo(masks.edit_region, aligned.transform, CROP_SIZE_PX),
             hair_photo_before=outcome.masks.hair_before, hair_photo_after=outcome.masks.hair_after,
             inpaint_region=outcome.masks.inpaint_region,
         )
-        filled = outcome.masks.inpaint_region.any()
-        return outcome.image, masks, [fallback] if fallback is not None and filled else []
+        fallback = getattr(inpainter, "warning", None)  # set only where a hole was filled
+        return outcome.image, masks, [fallback] if fallback is not None else []
 
 
 def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:

@@ -9,6 +9,7 @@ no seam shows where it meets what was kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,16 +70,42 @@ LAMA_MISSING = (
 )
 
 
-def choose_inpainter(method: str, lama_generator) -> tuple[Inpainter | None, str | None]:
-    """The inpainter for ``method`` ("lama", "opencv", "none": no inpainting) and a warning for
-    the user, if any: "lama" without its file (``lama_generator`` None) falls back to OpenCV."""
+class LamaWhenNeeded:
+    """big-lama, loaded when the first hole is filled (an edit whose hair leaves nothing to fill
+    never reads its 200 MB). ``load()`` gives the network, or None where its file is absent:
+    OpenCV fills then, and ``warning`` says so."""
+
+    def __init__(self, load: Callable[[], object | None]):
+        self._load = load
+        self._chosen: Inpainter | None = None
+        self.warning: str | None = None
+
+    def _inpainter(self) -> Inpainter:
+        if self._chosen is None:
+            generator = self._load()
+            if generator is None:
+                self._chosen, self.warning = OpenCVInpainter(), LAMA_MISSING
+            else:
+                self._chosen = LamaInpainter(generator)
+        return self._chosen
+
+    @property
+    def working_size_px(self) -> int:
+        return self._inpainter().working_size_px
+
+    def __call__(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        return self._inpainter()(image, hole)
+
+
+def choose_inpainter(method: str, load_lama: Callable[[], object | None]) -> Inpainter | None:
+    """The inpainter for ``method`` ("lama", "opencv", "none": no inpainting). "lama" loads
+    big-lama (``load_lama()``) at its first fill, and falls back to OpenCV with a warning for the
+    user (its ``warning``) where the file is absent."""
     if method == "none":
-        return None, None
+        return None
     if method == "opencv":
-        return OpenCVInpainter(), None
-    if lama_generator is None:
-        return OpenCVInpainter(), LAMA_MISSING
-    return LamaInpainter(lama_generator), None
+        return OpenCVInpainter()
+    return LamaWhenNeeded(load_lama)
 
 
 @dataclass

@@ -167,6 +167,21 @@ class HairEditor:
             if bars is not None:
                 bars.close()
 
+    def prepare(self, photo: PhotoLike, face: int = 0, preset: str | None = None, seed: int | None = None,
+                config: EditConfig | None = None) -> bool:
+        """Do an edit's per-photo work now (finding and aligning face ``face``, the inversion, the
+        parse, the bald proxy, the photo's hair past the crop) and keep it in the photo cache, so
+        that the next edit of this photo with these settings only runs the per-condition stages
+        (the UI does this as a photo is chosen). Returns whether it was kept: only the instant
+        preset keeps per-photo work (the others' edits take far longer than it)."""
+        config = self._config_for(preset, seed, config)
+        face = _face_choice(face)
+        if face == ALL_FACES:
+            raise InputError("prepare takes one face's index (0 = the largest), not 'all'.")
+        run = EditRun(self.components, config, self.cache, Reporter(None, None, False), self.photo_cache)
+        with _precision(config, self.components):
+            return run.prepare(photo, face)
+
     def load_networks(self, preset: str | None = None, config: EditConfig | None = None) -> None:
         """Load now every network an edit with ``preset`` (and ``config``; default: this editor's settings) may
         use; else each loads during the first edit that needs it. For timing edits (batch rows,

@@ -26,6 +26,8 @@ from collections import defaultdict
 
 import torch
 
+from tests.modules_restored import modules_restored
+
 from .layout import batchnorm, compact_state, random_state, scaled_random_state
 
 
@@ -118,9 +120,8 @@ _STAND_INS = {
 def _packages_named_as_official():
     """Modules with the official names, holding plain classes, for the time of one torch.save."""
     parents = {".".join(name.split(".")[:i]) for name in _STAND_INS for i in range(1, name.count(".") + 1)}
-    saved = {name: sys.modules.get(name) for name in [*parents, *_STAND_INS]}
     classes = {}
-    try:
+    with modules_restored([*parents, *_STAND_INS]):
         for parent in parents:
             sys.modules[parent] = types.ModuleType(parent)  # an import of a submodule looks for its package
         for module_name, class_names in _STAND_INS.items():
@@ -131,12 +132,6 @@ def _packages_named_as_official():
                 classes[class_name] = cls
             sys.modules[module_name] = module
         yield classes
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 def _config(classes: dict, values: dict) -> object:

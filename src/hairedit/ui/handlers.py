@@ -209,6 +209,18 @@ class HairEditApp:
         label = f"Instant preview ({seconds:.1f} s{reused}): Refine runs the chosen preset"
         return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
 
+    def prepare_photo(self, seed: float | None, enabled: bool, request: gr.Request) -> None:
+        """The chosen face's per-photo work for the live preview (the inversion, parse, bald
+        proxy), done as the photo or face is chosen: the first preview is then a follow-up too.
+        Quiet on failure: the preview or Refine says what is wrong."""
+        session = self.sessions.get(request.session_hash)
+        if not enabled or self.instant_missing() or session.photo is None or session.crop is None:
+            return
+        try:
+            self.editor.prepare(session.photo, face=session.face_index, preset=PREVIEW_PRESET, seed=self._seed(seed))
+        except HaireditError:
+            pass
+
     def _seed(self, seed: float | None) -> int:
         """The page's seed box; the page's starting seed when it was emptied."""
         return self.seed if seed is None else int(seed)

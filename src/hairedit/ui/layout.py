@@ -127,17 +127,22 @@ def build_app(app: HairEditApp, concurrency: int = 1) -> gr.Blocks:
                         "concurrency_id": "preview", "concurrency_limit": 1, "trigger_mode": "always_last",
                         "show_progress": "hidden"}
 
-        def then_preview(event) -> None:
+        # A new photo or face: its per-photo work is done first (in the preview's turn), so the
+        # previews after it are follow-ups.
+        prepare_work = {"fn": app.prepare_photo, "inputs": [seed, live], "outputs": None,
+                        "concurrency_id": "preview", "concurrency_limit": 1, "show_progress": "hidden"}
+
+        def then_preview(event, prepare: bool = False) -> None:
             if app.live_previews:
-                event.then(**preview_work)
+                (event.then(**prepare_work) if prepare else event).then(**preview_work)
 
         then_preview(photo.change(
             app.photo_changed, [photo], [photo, faces, crop, hairstyle["sketch"], hairstyle["mask"], messages],
             preprocess=False, **photo_work,
-        ))
+        ), prepare=True)
         then_preview(faces.select(
             app.face_selected, None, [crop, hairstyle["sketch"], hairstyle["mask"], messages], **photo_work
-        ))
+        ), prepare=True)
         then_preview(every_face.change(app.every_face_changed, [every_face], None, **photo_work))
         for kind, reference in (("hairstyle_ref", hairstyle["ref"]), ("color_ref", colour["ref"])):
             then_preview(reference.change(

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import secrets
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..allocator import give_back_freed_memory
 from ..conditions import ALL_FACES
 from ..face.detect import DetectedFace
 from ..imageio import save_image
@@ -170,15 +169,4 @@ def _delete_results(histories: list[list[tuple[Path, str]]]) -> None:
         for path, _ in history:
             Path(path).unlink(missing_ok=True)
     if histories:
-        _give_back_freed_memory()
-
-
-def _give_back_freed_memory() -> None:
-    """glibc keeps freed memory for reuse, spread over its threads' arenas, so a server would stay
-    the size of its busiest moment; a forgotten photo's memory goes back to the system now."""
-    if not sys.platform.startswith("linux"):
-        return  # not glibc: its allocator decides
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # a Linux without glibc (musl)
-        pass
+        give_back_freed_memory()  # a forgotten photo's memory goes back to the system now
