@@ -25,7 +25,7 @@ from . import seeding
 from .conditions import Conditions
 from .config import EditConfig
 from .face.align import CROP_SIZE_PX, AlignedFace, CropTransform, align_face
-from .face.detect import choose_face, detect_faces
+from .face.detect import DetectedFace, choose_face, detect_faces
 from .face.paste import grow_edit_region, old_hair_left_past_crop, paste_back, region_in_photo
 from .imageio import PhotoLike, read_photo
 from .inpaint import choose_inpainter
@@ -76,8 +76,7 @@ class EditRun:
             source, key = self._cached_photo(photo_array, face)
             photo_reused = source is not None
             if source is None:
-                faces = detect_faces(photo_array)
-                aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
+                faces, aligned = _found_face(photo_array, face)
             references = References(
                 _align(conditions.hairstyle_ref, "the hairstyle reference"),
                 _align(conditions.color_ref, "the colour reference"),
@@ -85,9 +84,7 @@ class EditRun:
 
         # 2. Invert the photo: W+ (II2S, or the preset's encoder), then F and the fine rows (FS); parse it.
         if source is None:
-            source = self._invert(faces, aligned, inverter)
-            if key is not None:
-                self.photo_cache.put(key, source)
+            source = self._invert(faces, aligned, inverter, key)
         aligned = source.aligned
         # The photo's own render: only colour-only edits need it (their hairstyle image); else shown when asked.
         reconstruction = functools.cache(lambda: render_features(
@@ -183,10 +180,7 @@ class EditRun:
         if key is None:
             return False
         if source is None:
-            faces = detect_faces(photo_array)
-            aligned = align_face(photo_array, choose_face(faces, face), CROP_SIZE_PX)
-            source = self._invert(faces, aligned, self.strategy.inverter())
-            self.photo_cache.put(key, source)
+            source = self._invert(*_found_face(photo_array, face), self.strategy.inverter(), key)
         with torch.no_grad():
             self._bald(source)
             self._photo_hair(photo_array, source)
@@ -211,9 +205,10 @@ class EditRun:
                     config.autocast, config.compile and config.compile_backend, self.size)
         return photo_key(photo, face, settings, networks, torch.__version__, components.device.type)
 
-    def _invert(self, faces, aligned: AlignedFace, inverter) -> PhotoState:
-        """Step 2: the photo's inversion and parse. Not reported as a stage: the inverter reports
-        what it computes, a cached inversion nothing."""
+    def _invert(self, faces, aligned: AlignedFace, inverter, key: str | None) -> PhotoState:
+        """Step 2: the photo's inversion and parse, kept in the photo cache under ``key`` (None:
+        not kept). Not reported as a stage: the inverter reports what it computes, a cached
+        inversion nothing."""
         components = self.components
         with self.timer("inversion", start=False, end=False):
             inversion = inverter.invert(aligned.crop, self.reporter)
@@ -223,7 +218,10 @@ class EditRun:
             # Labels, not the parse's float logits (80 MB at 1024 px).
             labels = parse.logits.argmax(1, keepdim=True)
             labels_full = parse.labels_full().to(torch.uint8)
-        return PhotoState(faces, aligned, source, inversion, labels, labels_full)
+        state = PhotoState(faces, aligned, source, inversion, labels, labels_full)
+        if key is not None:
+            self.photo_cache.put(key, state)
+        return state
 
     def _blending_noise(self) -> torch.Generator | None:
         """The stream the proxies' F draw their noise from, drawn bald, global, local in that
@@ -314,10 +312,14 @@ class EditRun:
         return outcome.image, masks, [fallback] if fallback is not None else []
 
 
+def _found_face(photo: np.ndarray, face: int, name: str = "the photo") -> tuple[list[DetectedFace], AlignedFace]:
+    """The faces found in ``photo`` and face ``face`` aligned (step 1)."""
+    faces = detect_faces(photo)
+    return faces, align_face(photo, choose_face(faces, face, name), CROP_SIZE_PX)
+
+
 def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:
-    if reference is None:
-        return None
-    return align_face(reference, choose_face(detect_faces(reference), 0, name), CROP_SIZE_PX)
+    return None if reference is None else _found_face(reference, 0, name)[1]
 
 
 def _render(generator, latent: torch.Tensor, start_features: torch.Tensor | None = None):
