@@ -100,6 +100,18 @@ def test_gradient_reaches_the_image(small):
     assert image.grad.abs().sum() > 0
 
 
+def test_saturated_pixels_pass_the_gradient_on_every_torch(small):
+    # torch 2.14 made clamp's gradient 0 at its bounds; the official code ran where it was 1.
+    image = torch.zeros(1, 3, 256, 256)
+    image[..., :128, :] = 1.0  # white: exactly the upper bound
+    image[..., 128:, :] = -1.0  # black: exactly the lower bound
+    image[..., :, :8] = 3.0  # past the bounds: no gradient
+    image.requires_grad_()
+    small(image).pow(2).mean().backward()
+    assert (image.grad[..., :, 8:] != 0).float().mean() > 0.5
+    assert torch.all(image.grad[..., :, :8] == 0)
+
+
 def test_jaw_and_nose_are_the_official_points():
     points = torch.arange(fan.N_LANDMARKS)
     assert points[fan.JAW].tolist() == list(range(0, 17))

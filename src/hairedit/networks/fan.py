@@ -140,7 +140,7 @@ class LandmarkHeatmaps(nn.Module):
     ``landmarks(image)``: (B, 3, H, W) in [-1, 1] -> the last stack's heatmaps
     (B, 68, 64, 64), differentiable with respect to the image. The image is resized to
     256 px with ``F.interpolate``'s default (nearest), as the official code, then mapped
-    to [0, 1] and clamped.
+    to [0, 1] and clamped (:func:`_clamp_keeping_bound_gradients`).
     """
 
     def __init__(self, fan: FAN):
@@ -148,8 +148,15 @@ class LandmarkHeatmaps(nn.Module):
         self.fan = fan
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = ((F.interpolate(image, size=(INPUT_SIZE_PX, INPUT_SIZE_PX)) + 1) / 2).clamp(0, 1)
+        x = _clamp_keeping_bound_gradients((F.interpolate(image, size=(INPUT_SIZE_PX, INPUT_SIZE_PX)) + 1) / 2)
         return self.fan(x)[-1]
+
+
+def _clamp_keeping_bound_gradients(x: torch.Tensor) -> torch.Tensor:
+    """``x.clamp(0, 1)`` whose gradient passes at exactly 0 and 1, as ``clamp``'s did up to
+    torch 2.13, where the official code ran (torch 2.14 stops it there): saturated pixels
+    (exactly black or white) then get the official gradient on every torch."""
+    return torch.where((x >= 0) & (x <= 1), x, x.clamp(0, 1))
 
 
 # ---------------------------------------------------------------------------------------
