@@ -185,10 +185,7 @@ def test_help_lists_argument_errors_and_bad_input_answer_without_torch_gradio_or
                           env={**os.environ, "PYTHONPATH": SOURCE, "HAIREDIT_HOME": str(tmp_path)})
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[[")]
     assert len(results) == len(commands), done.stderr
-    # OpenCV too, except for `ui --help` (the UI's modules still import it at their top).
-    assert [[m for m in heavy if not (m == "cv2" and argv == ["ui", "--help"])] for argv, heavy in results] == [
-        []
-    ] * len(commands), results
+    assert [heavy for argv, heavy in results] == [[]] * len(commands), results
 
 
 @pytest.mark.parametrize("argv, message", [

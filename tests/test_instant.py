@@ -132,6 +132,16 @@ def test_an_instant_edit_loads_and_needs_only_what_its_settings_run(photo, tmp_p
         assert needed == set(files_needed("instant"))
 
 
+def test_an_rgb_colour_needs_the_mapper_only_where_it_makes_the_colour_proxy(photo, tmp_path):
+    optimised = EditConfig.for_preset("instant", {"color": {"stage1_steps": 1}, "step_cap": 1})
+    assert "hairclip.pt" in files_needed("instant", ["rgb"])
+    assert "hairclip.pt" not in files_needed(optimised, ["rgb"])
+    assert "hairclip.pt" in files_needed(optimised, ["rgb", "hairstyle"])
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=optimised, cache_dir=tmp_path)
+    editor.edit(photo, rgb="red", progress=False)
+    assert "hairclip" not in editor.components.__dict__
+
+
 @pytest.mark.parametrize("preset", ["faithful", "fast", "instant"])
 def test_the_networks_a_preset_uses_load_before_its_edits(photo, preset):
     """Batch rows and eval's presets load first, so that no edit's seconds include loading."""

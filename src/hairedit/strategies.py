@@ -76,6 +76,11 @@ class ProxyStrategy(ABC):
         """Where blending takes the global proxy from a painted mask's hair (1, 1, p, p), or None."""
         return None
 
+    @classmethod
+    def mapper_conditions(cls, config: EditConfig) -> frozenset[str]:
+        """The conditions (edit's option names) a mapper takes under ``config``: none here."""
+        return frozenset()
+
     def color_latent(self, photo: PhotoState, conditions: Conditions, references: References) -> torch.Tensor | None:
         """A colour proxy's W+ made without optimisation (stage 1 skipped), or None to optimise it."""
         return None
@@ -141,6 +146,13 @@ class MapperProxies(ProxyStrategy):
             self.mapped = self._mapper_latent(photo, hairstyle, self._mapper_color(photo, conditions, references))
         return self.mapped
 
+    @classmethod
+    def mapper_conditions(cls, config: EditConfig) -> frozenset[str]:
+        # An RGB colour goes to the mapper (as the photo's hair recoloured) only where no
+        # colour-proxy steps ask for the official loss instead.
+        rgb = ("rgb",) if config.color.stage1_steps == 0 else ()
+        return frozenset({"hairstyle", "hairstyle_ref", "color", "color_ref", *rgb})
+
     def painted_hair(self, conditions):
         # No optimisation steers the mapper's proxy to the painted hair: blending takes it there.
         if conditions.mask is None:
@@ -162,7 +174,7 @@ class MapperProxies(ProxyStrategy):
             return MapperCondition(text=conditions.color)
         if references.color is not None:
             return MapperCondition(image=self.image(references.color))
-        if conditions.rgb is not None and self.config.color.stage1_steps == 0:
+        if conditions.rgb is not None and "rgb" in self.mapper_conditions(self.config):
             return recoloured_hair(photo.source, (photo.labels_full == HAIR).float(), conditions.rgb)
         return None
 

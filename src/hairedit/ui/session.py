@@ -22,14 +22,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from ..allocator import give_back_freed_memory
 from ..conditions import ALL_FACES
-from ..face.detect import DetectedFace
 from ..imageio import save_image
+
+if TYPE_CHECKING:  # face.detect imports OpenCV, which `hairedit ui --help` need not load
+    from ..face.detect import DetectedFace
 
 SESSION_TTL_S = 3600.0  # an idle tab's photos are forgotten after this long
 MAX_SESSIONS = 16  # tabs whose photos are held at once
