@@ -21,10 +21,11 @@ from hairedit import EditConfig, HairEditor
 from hairedit.cli import main
 from hairedit.commands import SMOKE_NETWORK_SEED
 from hairedit.conditions import load_mask, load_sketch
-from hairedit.errors import InputError
+from hairedit.errors import EditInterrupted, InputError
 from hairedit.labels import BACKGROUND, EAR, FACE, HAIR
+from hairedit.progress import Progress
 from hairedit.ui import canvas, command, render
-from hairedit.ui.handlers import HairEditApp
+from hairedit.ui.handlers import EDIT_PROGRESS_EVERY_S, HairEditApp
 from hairedit.ui.session import HISTORY_LIMIT, SessionStore
 from hairedit.ui.weights import WeightsDownload
 from hairedit.weight_needs import files_used
@@ -410,6 +411,27 @@ def test_a_bug_reaches_the_terminal_not_the_page(slow_app, photo_file, monkeypat
                                 gr.Request(session_hash="unlucky")))
     assert "terminal" in updates[-1][-1] and "secret internals" not in "".join(map(str, updates[-1]))
     assert "ZeroDivisionError: secret internals" in capsys.readouterr().err
+
+
+def test_an_edits_many_steps_reach_the_page_at_most_twice_a_second(slow_app, photo_file, monkeypatch):
+    # Each message makes Gradio's page upload every drawn canvas again (docs/ui.md).
+    load(slow_app, photo_file, "stepper")
+
+    def many_quick_steps(*args, callback, **kwargs):
+        for step in range(1, 61):
+            callback(Progress("inversion (W+)", step, 60, loss=1.0))
+            time.sleep(0.02)
+        raise EditInterrupted("stopped")
+
+    monkeypatch.setattr(slow_app.editor, "edit", many_quick_steps)
+    shown = []
+    for update in slow_app.run("keep", None, None, None, "colour picker", None, "#c83232", "faithful", 0,
+                               gr.Request(session_hash="stepper")):
+        shown.append((time.monotonic(), update[0]))
+    running = [(at, board) for at, board in shown if "Running" in board]
+    times = [at for at, _ in running]
+    assert len(running) >= 2 and all(later - earlier >= EDIT_PROGRESS_EVERY_S for earlier, later in zip(times, times[1:]))
+    assert "60/60" in running[-1][1] and "Stopped" in shown[-1][1]  # the last step is shown, then the end
 
 
 def test_a_closed_tab_lets_its_photo_go(slow_app, photo_file):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 
@@ -29,6 +30,10 @@ from .inputs import colour_conditions, describe, hairstyle_conditions
 from .render import BUG, StageBoard, download_progress, message, missing_summary, problem
 from .session import EditSession, SessionStore
 from .weights import PROGRESS_REFRESH_S, WeightsDownload
+
+# The page hears of an edit's progress at most this often. Each message costs the page more
+# than its text: Gradio 6.31's page then uploads every canvas drawn on again (docs/ui.md).
+EDIT_PROGRESS_EVERY_S = 0.5
 
 
 PREVIEW_PRESET = "instant"  # the live preview: forward passes only, seconds
@@ -265,14 +270,16 @@ class HairEditApp:
         worker.start()
         yield board.render("Aligning the face…"), None, *(skip,) * 4, ""
         try:
+            shown_s = time.monotonic()
             while worker.is_alive() or not updates.empty():
-                pending = self._pending(updates)
+                pending = self._pending(updates, shown_s + EDIT_PROGRESS_EVERY_S)
                 if not pending:
                     continue
                 previews = [p.preview for p in pending if p.preview is not None]
                 for update in pending:
                     board.update(update)
                 yield board.render(f"Running: {pending[-1].stage}"), previews[-1] if previews else skip, *(skip,) * 5
+                shown_s = time.monotonic()
         finally:
             if worker.is_alive():  # the page went away mid-edit: stop the work too
                 cancel.set()
@@ -281,12 +288,14 @@ class HairEditApp:
         yield self._finish(session, photo, chosen, preset, board, outcome)
 
     @staticmethod
-    def _pending(updates: queue.Queue) -> list[Progress]:
-        """Every update waiting, after waiting a moment for the first; [] when none came."""
+    def _pending(updates: queue.Queue, not_before_s: float) -> list[Progress]:
+        """Every update waiting, after waiting a moment for the first and then until
+        ``not_before_s`` (``time.monotonic()``); [] when none came."""
         try:
             pending = [updates.get(timeout=PROGRESS_REFRESH_S)]
         except queue.Empty:
             return []
+        time.sleep(max(0.0, not_before_s - time.monotonic()))
         while not updates.empty():
             pending.append(updates.get_nowait())
         return pending
