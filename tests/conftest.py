@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,15 @@ def _isolated(tmp_path_factory, monkeypatch):
     """Every test gets its own weights folder (and inversion cache), inside the run's own (tests/home_guard.py); seeded."""
     monkeypatch.setenv("HAIREDIT_HOME", str(tmp_path_factory.mktemp("hairedit_home")))
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def ctrl_c():
+    """Sends the process the SIGINT that Ctrl-C in a terminal sends, with Python's own handler
+    in place: a suite started as a shell's background job inherits SIGINT ignored."""
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    signal.signal(signal.SIGINT, earlier)
 
 
 @pytest.fixture(scope="session")

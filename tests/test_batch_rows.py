@@ -5,7 +5,6 @@ batches.)"""
 
 import json
 import os
-import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -417,12 +416,12 @@ def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(folde
         run(folder)
 
 
-def test_ctrl_c_stops_the_batch_keeping_the_rows_done(folder, stand_in, capsys, monkeypatch):
+def test_ctrl_c_stops_the_batch_keeping_the_rows_done(folder, stand_in, capsys, monkeypatch, ctrl_c):
     edit = StandInEditor.edit
 
     def interrupt_the_second(self, photo, **options):
         if StandInEditor.edits:
-            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
+            ctrl_c()
         return edit(self, photo, **options)
 
     monkeypatch.setattr(StandInEditor, "edit", interrupt_the_second)

@@ -4,9 +4,7 @@ mode once.)"""
 
 import argparse
 import json
-import os
 import shlex
-import signal
 
 import numpy as np
 import pytest
@@ -104,12 +102,12 @@ def test_existing_intermediates_are_kept_unless_overwrite(files, tmp_path, capsy
     assert not (tmp_path / "out.png").exists()
 
 
-def test_ctrl_c_stops_the_edit_and_writes_nothing(files, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_stops_the_edit_and_writes_nothing(files, tmp_path, capsys, monkeypatch, ctrl_c):
     report = commands.ProgressBars.__call__
 
     def interrupt_on_first_step(bars, progress):
         report(bars, progress)
-        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in a terminal sends
+        ctrl_c()
 
     monkeypatch.setattr(commands.ProgressBars, "__call__", interrupt_on_first_step)
     code = edit(files, tmp_path / "out.png", "--hairstyle", "bob cut hairstyle", "--save-intermediates",
