@@ -44,7 +44,7 @@ def uses(entry: WeightFile, preset: str | EditConfig, conditions: Iterable[str] 
         return False  # the whole-photo step fills with OpenCV, or not at all
     if conditions is not None and entry.conditions and not conditions & set(entry.conditions):
         return False
-    if conditions is not None and "hairclip" in entry.networks:
+    if conditions is not None and "hairclip" in entry.networks:  # the conditions its mapper takes
         return bool(conditions & strategy_for(config).mapper_conditions(config))
     return not entry.loops or any(loop in loops_run(config, conditions) for loop in entry.loops)
 

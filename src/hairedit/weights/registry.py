@@ -212,8 +212,7 @@ WEIGHTS: dict[str, WeightFile] = {
             approx_bytes=565_000_000,
             needed_for="the instant preset",
             group="instant",
-            networks=("hairclip",),
-            conditions=("hairstyle", "hairstyle_ref", *COLOURS),
+            networks=("hairclip",),  # used for the conditions the mapper takes (hairedit.weight_needs)
             licence="LGPL-2.1",
             licence_source="https://github.com/wty-ustc/HairCLIP/blob/main/LICENSE (the publisher's repository)",
         ),
