@@ -17,7 +17,10 @@ from skimage import data
 from hairedit.cli import main
 from hairedit.serve.process import ServerProcess as Server
 
-__all__ = ["Server", "edit_bytes", "portrait", "wait_for"]
+__all__ = ["ENDLESS", "Server", "edit_bytes", "portrait", "submit", "wait_for"]
+
+# Hours of inversion steps on the smoke networks: only a stop ends it soon.
+ENDLESS = {"step_cap": 10 ** 7, "inversion": {"w_steps": 10 ** 7}}
 
 
 def portrait(folder: Path) -> Path:
@@ -46,6 +49,11 @@ def edit_bytes(photo: Path, spec: dict, out: Path, home: Path) -> bytes:
         if previous is not None:
             os.environ["HAIREDIT_HOME"] = previous
     return out.read_bytes()
+
+
+def submit(server: Server, photo: Path, spec: dict) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/edits", files={"photo": ("me.png", photo.read_bytes()),
+                                                       "spec": (None, json.dumps(spec))}, timeout=60)
 
 
 def wait_for(server: Server, job_id: str, states: tuple[str, ...]) -> dict:

@@ -222,6 +222,15 @@ def test_save_writes_the_format_of_the_extension(tmp_path, astronaut):
         save_image(astronaut, tmp_path / "missing" / "a.png")
 
 
+def test_a_quick_png_has_the_same_pixels_in_a_larger_file(tmp_path, astronaut):
+    save_image(astronaut, tmp_path / "quick.png", quick=True)
+    save_image(astronaut, tmp_path / "small.png")
+    np.testing.assert_array_equal(load_photo(tmp_path / "quick.png"), astronaut)
+    assert (tmp_path / "quick.png").stat().st_size > (tmp_path / "small.png").stat().st_size
+    save_image(astronaut, tmp_path / "quick.jpg", quick=True)  # other formats as always
+    assert Image.open(tmp_path / "quick.jpg").format == "JPEG"
+
+
 def test_an_rgba_array_gets_its_own_colours_back(tmp_path):
     # Half-transparent red: read as red over white, written back as the red it was.
     rgba = np.zeros((8, 8, 4), np.uint8)

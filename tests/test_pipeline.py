@@ -18,6 +18,7 @@ from hairedit.samples import sample_sketch
 from hairedit.stages.blending import blend_hairstyle, to_feature_size
 from hairedit.stages.inversion import Inverter, image_tensor
 from hairedit.stages.text import text_proxy
+from tests import real_photos
 from tests.edits import assert_only_the_edit_region_changed, whole_photo_region
 
 STEPS = 8
@@ -133,6 +134,31 @@ def test_second_edit_of_the_same_photo_reuses_the_inversion(editor, photo):
     record = []
     editor.edit(photo, rgb="green", callback=record.append)
     assert not [p for p in record if p.stage.startswith("inversion")]
+
+
+def test_another_edit_of_a_photo_finds_and_aligns_its_faces_once(monkeypatch):
+    from hairedit import photo_cache
+
+    calls = []
+    for name in ("detect_faces", "align_face"):
+        original = getattr(photo_cache, name)
+        monkeypatch.setattr(photo_cache, name, lambda *args, _f=original, _n=name: calls.append(_n) or _f(*args))
+    editor = HairEditor.from_random(seed=SMOKE_NETWORK_SEED, config=EditConfig.smoke(1))
+    group = real_photos.group_photo()
+    faces = editor.detect_faces(group)  # as the UI does on upload
+    assert len(faces) == 6 and calls == ["detect_faces"]
+    assert not editor.align(group, 1).crop.flags.writeable  # shared, so never changed in place
+    editor.edit(group, rgb="blue", face=1, progress=False)  # not the instant preset: no photo state kept
+    assert calls == ["detect_faces", "align_face"]
+    editor.align(group, 2)
+    assert calls == ["detect_faces", "align_face", "align_face"]  # the photo once, each face once
+    editor.align(np.ascontiguousarray(group[:, ::-1]), 0)  # other pixels: found anew
+    assert calls[3:] == ["detect_faces", "align_face"]
+    found = editor.photo_cache.found
+    for shift in range(found.max_photos):
+        found.faces(np.full((64, 64, 3), shift, np.uint8))  # no face: quick to search
+    editor.detect_faces(group)  # the group photo was used longest ago, and went
+    assert calls.count("detect_faces") == 2 + found.max_photos + 1
 
 
 def test_progress_without_previews_renders_no_images(editor, photo):

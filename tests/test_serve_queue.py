@@ -12,10 +12,8 @@ import pytest
 from hairedit.cli import main
 from hairedit.commands import config_of
 from hairedit.errors import InputError
-from tests.serving import Server, edit_bytes, portrait, wait_for
+from tests.serving import ENDLESS, Server, edit_bytes, portrait, submit, wait_for
 
-# Hours of inversion steps on the smoke networks: only a stop ends it soon.
-ENDLESS = {"step_cap": 10 ** 7, "inversion": {"w_steps": 10 ** 7}}
 SPEC = {"rgb": "crimson", "seed": 4}
 OWN_CONFIG = {"color": {"stage1_steps": 1}}  # one colour proxy step where smoke edits make three
 
@@ -25,11 +23,6 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve_home")
     with Server(home, home / "data", "--workers", "1", "--max-queue", "1") as running:
         yield running
-
-
-def submit(server, photo, spec) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/edits", files={"photo": ("me.png", photo.read_bytes()),
-                                                       "spec": (None, json.dumps(spec))}, timeout=60)
 
 
 def test_a_full_queue_refuses_and_a_cancelled_running_edit_stops_for_the_next(server, tmp_path):

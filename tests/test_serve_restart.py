@@ -1,7 +1,8 @@
 """The queue's promise: a server killed with SIGKILL while one edit runs and others wait loses
 nothing. Restarted on the same data folder (on a local Ray instance it starts itself, through
 the actors of `hairedit batch --ray`, when Ray is installed), it runs every job once more
-where needed and never twice where done, each result the bytes `hairedit edit` writes."""
+where needed and never twice where done, each result the bytes `hairedit edit` writes. There a
+running edit cancelled stops on its actor, which takes the next job."""
 
 import importlib.util
 import json
@@ -12,7 +13,7 @@ import httpx
 import psutil
 
 from hairedit.client import Client
-from tests.serving import Server, edit_bytes, portrait
+from tests.serving import ENDLESS, Server, edit_bytes, portrait, submit, wait_for
 
 SPEC = {"rgb": "crimson", "seed": 5}
 JOBS = 3
@@ -49,6 +50,7 @@ def test_a_server_killed_mid_edit_then_restarted_on_ray_finishes_every_job_once(
             finals = [client.wait(job) for job in ids]
             results = [client.result(job) for job in ids]
         workers = {job: worker_process(server.data_dir, job) for job in ids[1:]}
+        cancelled, after_it = _cancel_a_running_edit(server, photo)
     finally:
         server.stop()
     assert [final["state"] for final in finals] == ["done"] * JOBS, [final["error"] for final in finals]
@@ -61,6 +63,20 @@ def test_a_server_killed_mid_edit_then_restarted_on_ray_finishes_every_job_once(
         sorted(ids)
     for job, process in workers.items():  # the jobs run after the restart: on a Ray actor, or a worker process
         assert ("ray::" in process) == bool(on_ray), (job, process)
+    assert cancelled["state"] == "cancelled" and cancelled["edit_seconds"] is None
+    assert after_it["state"] == "done", after_it["error"]
+    assert not (server.data_dir / "results" / cancelled["id"]).exists()
+
+
+def _cancel_a_running_edit(server, photo) -> tuple[dict, dict]:
+    """An edit that would run for hours, cancelled once it runs, and the job queued behind it
+    (which its worker takes only once the edit stopped): both as they end."""
+    endless = submit(server, photo, {"rgb": "teal", "config": ENDLESS}).json()
+    wait_for(server, endless["id"], ("running",))
+    behind = submit(server, photo, SPEC).json()
+    assert httpx.delete(f"{server.url}/v1/edits/{endless['id']}").json()["state"] == "cancelled"
+    after_it = wait_for(server, behind["id"], ("done", "failed"))
+    return httpx.get(f"{server.url}/v1/edits/{endless['id']}").json(), after_it
 
 
 def worker_process(data_dir, job: str) -> str:

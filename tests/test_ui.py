@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import gradio as gr
@@ -169,6 +170,31 @@ def test_a_tab_keeps_its_newest_results_only():
     paths = [store.save_result(session, Image.new("RGB", (8, 8)), f"edit {i}") for i in range(HISTORY_LIMIT + 3)]
     assert [path for path, _ in session.history] == paths[::-1][:HISTORY_LIMIT]
     assert sorted(store.output_dir.iterdir()) == sorted(paths[3:])
+    store.close()
+
+
+def test_the_before_after_shows_jpegs_writing_the_photos_once_and_they_go_with_the_session():
+    store = SessionStore()
+    session = store.get("tab")
+    session.photo = data.astronaut()
+    shown = [store.before_after(session, session.photo, Image.new("RGB", (8, 8), (i, 0, 0)))
+             for i in range(HISTORY_LIMIT + 3)]
+    befores = {before for before, _ in shown}
+    assert len(befores) == 1  # the photo's file, written once for all its edits and previews
+    before = Image.open(befores.pop())
+    assert before.format == "JPEG" and before.size == (512, 512)
+    assert np.abs(np.asarray(before, np.int16) - data.astronaut()).mean() < 2  # shown as it is
+    assert Image.open(shown[-1][1]).getpixel((4, 4))[0] == pytest.approx(HISTORY_LIMIT + 2, abs=2)
+    # The photo's file stays while it is shown, with the newest afters; older afters went.
+    assert sorted(store.output_dir.iterdir()) == sorted({Path(shown[0][0])} | {Path(a) for _, a in shown[3:]})
+    stale = session.photo
+    session.clear_photo()
+    session.photo = np.zeros((64, 64, 3), np.uint8)
+    stale_before, _ = store.before_after(session, stale, Image.new("RGB", (8, 8)))  # a preview that outlived its photo
+    new_before, _ = store.before_after(session, session.photo, Image.new("RGB", (8, 8)))
+    assert Image.open(new_before).size == (64, 64) and Image.open(stale_before).size == (512, 512)
+    store.forget("tab")
+    assert list(store.output_dir.iterdir()) == []
     store.close()
 
 

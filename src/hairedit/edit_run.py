@@ -24,8 +24,7 @@ from PIL import Image
 from . import seeding
 from .conditions import Conditions
 from .config import EditConfig
-from .face.align import CROP_SIZE_PX, AlignedFace, CropTransform, align_face
-from .face.detect import DetectedFace, choose_face, detect_faces
+from .face.align import CROP_SIZE_PX, AlignedFace, CropTransform
 from .face.paste import grow_edit_region, old_hair_left_past_crop, paste_back, region_in_photo
 from .imageio import PhotoLike, read_photo
 from .inpaint import choose_inpainter
@@ -76,10 +75,10 @@ class EditRun:
             source, key = self._cached_photo(photo_array, face)
             photo_reused = source is not None
             if source is None:
-                faces, aligned = _found_face(photo_array, face)
+                faces, aligned = self.photo_cache.found.aligned(photo_array, face)
             references = References(
-                _align(conditions.hairstyle_ref, "the hairstyle reference"),
-                _align(conditions.color_ref, "the colour reference"),
+                self._reference(conditions.hairstyle_ref, "the hairstyle reference"),
+                self._reference(conditions.color_ref, "the colour reference"),
             )
 
         # 2. Invert the photo: W+ (II2S, or the preset's encoder), then F and the fine rows (FS); parse it.
@@ -180,11 +179,15 @@ class EditRun:
         if key is None:
             return False
         if source is None:
-            source = self._invert(*_found_face(photo_array, face), self.strategy.inverter(), key)
+            source = self._invert(*self.photo_cache.found.aligned(photo_array, face), self.strategy.inverter(), key)
         with torch.no_grad():
             self._bald(source)
             self._photo_hair(photo_array, source)
         return True
+
+    def _reference(self, reference: np.ndarray | None, name: str) -> AlignedFace | None:
+        """A reference photo's largest face, aligned (step 1)."""
+        return None if reference is None else self.photo_cache.found.aligned(reference, 0, name)[1]
 
     def _cached_photo(self, photo: np.ndarray, face: int) -> tuple[PhotoState | None, str | None]:
         """The photo's state from the photo cache (None where not there) and its key (None where
@@ -310,16 +313,6 @@ class EditRun:
         )
         fallback = getattr(inpainter, "warning", None)  # set only where a hole was filled
         return outcome.image, masks, [fallback] if fallback is not None else []
-
-
-def _found_face(photo: np.ndarray, face: int, name: str = "the photo") -> tuple[list[DetectedFace], AlignedFace]:
-    """The faces found in ``photo`` and face ``face`` aligned (step 1)."""
-    faces = detect_faces(photo)
-    return faces, align_face(photo, choose_face(faces, face, name), CROP_SIZE_PX)
-
-
-def _align(reference: np.ndarray | None, name: str) -> AlignedFace | None:
-    return None if reference is None else _found_face(reference, 0, name)[1]
 
 
 def _render(generator, latent: torch.Tensor, start_features: torch.Tensor | None = None):

@@ -20,23 +20,25 @@ from PIL import Image
 
 from .errors import FaceNotFoundError
 from .face.align import crop_transform, edit_order, ffhq_quad
-from .face.detect import MIN_EYE_DISTANCE_PX, DetectedFace, choose_face, detect_faces
+from .face.detect import MIN_EYE_DISTANCE_PX, DetectedFace, choose_face
 from .imageio import PhotoLike, read_photo
 from .result import EditResult
 
 if TYPE_CHECKING:
     from .edit_run import EditRun
+    from .photo_cache import FoundFaces
 
 
-def edit_every_face(photo: PhotoLike, start_run: Callable[[], EditRun], conditions) -> EditResult:
-    """Every face of ``photo`` edited (``start_run`` makes a fresh :class:`EditRun` for each).
+def edit_every_face(photo: PhotoLike, start_run: Callable[[], EditRun], conditions, found: FoundFaces) -> EditResult:
+    """Every face of ``photo`` edited (``start_run`` makes a fresh :class:`EditRun` for each;
+    ``found``: the editor's faces found, which each run's own search for its face then reuses).
 
     Returns the result of the last face with the whole photo as edited by all of them; its
     ``face_results`` hold each face's own result (in the order edited), its ``warnings`` every
     face's, each saying which face; its ``timings`` are summed over the faces.
     """
     original, info = read_photo(photo)
-    faces = detect_faces(original)
+    faces = found.faces(original)
     usable = [index for index, face in enumerate(faces) if face.eye_distance_px >= MIN_EYE_DISTANCE_PX]
     skipped = [
         f"face {index} is too small to edit ({faces[index].eye_distance_px:.0f} px between the eyes, "
@@ -50,11 +52,11 @@ def edit_every_face(photo: PhotoLike, start_run: Callable[[], EditRun], conditio
     current, results = original, []
     for position in edit_order(transforms):
         index = usable[position]
-        found = _same_face(detect_faces(current), faces[index])
-        if found is None:  # the edits before hid it from the detector
+        now_at = _same_face(found.faces(current), faces[index])
+        if now_at is None:  # the edits before hid it from the detector
             skipped.append(f"face {index} was no longer found after the faces edited before it: it was left as it was")
             continue
-        result = start_run().run(current, conditions, found)
+        result = start_run().run(current, conditions, now_at)
         results.append(dataclasses.replace(result, face_index=index))
         current = np.asarray(result.image)
     if not results:

@@ -22,8 +22,8 @@ from .devices import resolve_device
 from .edit_run import OLD_HAIR_PAST_CROP, EditRun
 from .errors import InputError
 from .every_face import edit_every_face
-from .face.align import CROP_SIZE_PX, AlignedFace, align_face
-from .face.detect import DetectedFace, choose_face, detect_faces
+from .face.align import CROP_SIZE_PX, AlignedFace
+from .face.detect import DetectedFace
 from .imageio import PhotoLike, load_photo
 from .photo_cache import PhotoCache
 from .progress import ProgressBars, ProgressCallback, Reporter
@@ -91,11 +91,13 @@ class HairEditor:
         return self.config.layers.rows(self.components.generator.size)
 
     def detect_faces(self, photo: PhotoLike) -> list[DetectedFace]:
-        return detect_faces(load_photo(photo))
+        """Every face in ``photo``, largest first; kept for the photo's edits
+        (:class:`~hairedit.photo_cache.FoundFaces`)."""
+        return self.photo_cache.found.faces(load_photo(photo))
 
     def align(self, photo: PhotoLike, face: int = 0, name: str = "the photo") -> AlignedFace:
-        array = load_photo(photo, name)
-        return align_face(array, choose_face(detect_faces(array), face, name), CROP_SIZE_PX)
+        """Face ``face`` of ``photo`` aligned (its crop read-only); kept for the photo's edits."""
+        return self.photo_cache.found.aligned(load_photo(photo, name), face, name)[1]
 
     @torch.no_grad()
     def parse(self, crop: np.ndarray) -> np.ndarray:
@@ -161,7 +163,7 @@ class HairEditor:
         try:
             with _precision(config, self.components):
                 if face == ALL_FACES:
-                    return edit_every_face(photo, new_run, conditions)
+                    return edit_every_face(photo, new_run, conditions, self.photo_cache.found)
                 return new_run().run(photo, conditions, face)
         finally:
             if bars is not None:

@@ -15,11 +15,9 @@ from collections.abc import Iterator
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from ..commands import CONDITION_OPTIONS
 from ..errors import EditInterrupted, HaireditError, InputError
-from ..face.align import CROP_SIZE_PX, align_face
 from ..face.detect import choose_face
 from ..imageio import load_photo
 from ..weight_needs import files_needed
@@ -140,7 +138,7 @@ class HairEditApp:
         """Align face ``index``; prefill the sketch canvas with its crop and the mask painter with its parse."""
         if session.photo is None:
             raise InputError(self._no_photo(session))
-        aligned = align_face(session.photo, choose_face(session.faces, index), CROP_SIZE_PX)
+        aligned = self.editor.align(session.photo, index)  # the faces found on upload: aligning is all
         labels = self.editor.parse(aligned.crop)
         session.face_index, session.crop, session.labels = index, aligned.crop, labels
         return aligned.crop, crop_canvas(aligned.crop), colour_labels(labels)
@@ -212,7 +210,7 @@ class HairEditApp:
         seconds = sum(result.timings.values())
         reused = ", this photo's work reused" if result.photo_reused else ""
         label = f"Instant preview ({seconds:.1f} s{reused}): Refine runs the chosen preset"
-        return gr.update(value=(Image.fromarray(photo), result.image), label=label), ""
+        return gr.update(value=self.sessions.before_after(session, photo, result.image), label=label), ""
 
     def prepare_photo(self, seed: float | None, enabled: bool, request: gr.Request) -> None:
         """The chosen face's per-photo work for the live preview (the inversion, parse, bald
@@ -320,7 +318,8 @@ class HairEditApp:
             headline += "; inversion reused from an earlier edit of this photo"
         notes = "".join(message("About this result:", warning) for warning in result.warnings)
         proxies = [(image, name.replace("_", " ")) for name, image in result.proxies.items()]
-        compare = gr.update(value=(Image.fromarray(photo), result.image), label=f"Before / after ({preset} preset)")
+        compare = gr.update(value=self.sessions.before_after(session, photo, result.image),
+                            label=f"Before / after ({preset} preset)")
         return (
             board.render(headline), skip, compare,
             gr.update(value=str(path), visible=True), proxies, [(str(p), c) for p, c in session.history], notes,

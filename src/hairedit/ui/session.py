@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # face.detect imports OpenCV, which `hairedit ui --help` need
 SESSION_TTL_S = 3600.0  # an idle tab's photos are forgotten after this long
 MAX_SESSIONS = 16  # tabs whose photos are held at once
 HISTORY_LIMIT = 12  # results a tab keeps (as files), newest first
+# The before/after is shown from JPEGs of this quality: a 12 MP photo encodes in 0.05 s, where the
+# WebP Gradio makes of an image it is handed takes 0.75 s, for each side and each edit or preview.
+SHOWN_JPEG_QUALITY = 92
 FORGOTTEN_KEPT = 1024  # forgotten tabs remembered, to tell them why their photo is gone
 
 
@@ -53,10 +56,13 @@ class EditSession:
     hairstyle_ref: np.ndarray | None = None
     color_ref: np.ndarray | None = None
     history: list[tuple[Path, str]] = field(default_factory=list)  # (file, caption) of each result, newest first
+    shown: list[Path] = field(default_factory=list)  # the before/after's JPEGs, newest first
+    shown_photo: Path | None = None  # the photo's, made the first time it is shown
     follows_forgotten: bool = False  # this tab had a session before, forgotten while idle
 
     def clear_photo(self) -> None:
         self.photo, self.faces, self.face_index, self.crop, self.labels = None, [], 0, None, None
+        self.shown_photo = None
 
     @property
     def edited_face(self) -> int | str:
@@ -119,7 +125,7 @@ class SessionStore:
         with self._lock:
             idle = [key for key, (_, used) in self._sessions.items() if now - used > self.ttl_s]
             dropped = [self._drop(key) for key in idle]
-            held = {Path(path) for session, _ in self._sessions.values() for path, _ in session.history}
+            held = {Path(path) for session, _ in self._sessions.values() for path in _files(session)}
         _delete_results(dropped)
         oldest = time.time() - self.ttl_s
         for path in sorted(self.output_dir.rglob("*"), reverse=True):  # a folder's files before the folder
@@ -133,13 +139,39 @@ class SessionStore:
         with self._lock:
             self._counter += 1
             number = self._counter
-        # A name no other user can guess: every logged-in user may ask the server for files here.
-        path = save_image(image, self.output_dir / f"hairedit-edit-{number}-{secrets.token_urlsafe(16)}.png")
+        path = save_image(image, self._unguessable(f"hairedit-edit-{number}", ".png"), quick=True)
         session.history.insert(0, (path, f"#{number}: {caption}"))
         if len(session.history) > HISTORY_LIMIT:
-            _delete_results([session.history[HISTORY_LIMIT:]])
+            _delete_results([[file for file, _ in session.history[HISTORY_LIMIT:]]])
             del session.history[HISTORY_LIMIT:]
         return path
+
+    def before_after(self, session: EditSession, photo: np.ndarray, after: Image.Image) -> tuple[str, str]:
+        """The files the before/after shows: the photo's (written once per photo) and ``after``'s.
+        The session keeps the last HISTORY_LIMIT of them; the page has its own copies by then."""
+        current = photo is session.photo  # else the tab has another photo by now
+        before = session.shown_photo if current else None
+        if before is None:
+            before = self._shown(session, Image.fromarray(photo))
+            if current:
+                session.shown_photo = before
+        return str(before), str(self._shown(session, after))
+
+    def _shown(self, session: EditSession, image: Image.Image) -> Path:
+        path = self._unguessable("hairedit-shown", ".jpg")
+        image.save(path, quality=SHOWN_JPEG_QUALITY, subsampling=0)  # read by Gradio alone, just after
+        with self._lock:  # a live preview and Refine may show at once
+            session.shown.insert(0, path)
+            kept = {session.shown_photo, *session.shown[:HISTORY_LIMIT]}  # the photo's as long as it is shown
+            dropped = [old for old in session.shown if old not in kept]
+            session.shown = [file for file in session.shown if file in kept]
+        for old in dropped:
+            old.unlink(missing_ok=True)
+        return path
+
+    def _unguessable(self, stem: str, suffix: str) -> Path:
+        """A file name no other user can guess: every logged-in user may ask the server for files here."""
+        return self.output_dir / f"{stem}-{secrets.token_urlsafe(16)}{suffix}"
 
     def start_sweeping(self) -> None:
         """Expire sessions and files every so often (a quarter of ``ttl_s``, 1 to 60 s), until :meth:`close`."""
@@ -157,19 +189,24 @@ class SessionStore:
             self._sessions.clear()
         shutil.rmtree(self.output_dir, ignore_errors=True)
 
-    def _drop(self, key: str) -> list[tuple[Path, str]]:
-        """Remove session ``key`` (the lock held); returns its results, to delete outside the lock."""
+    def _drop(self, key: str) -> list[Path]:
+        """Remove session ``key`` (the lock held); returns its files, to delete outside the lock."""
         session, _ = self._sessions.pop(key)
         self._forgotten[key] = None
         while len(self._forgotten) > FORGOTTEN_KEPT:
             self._forgotten.popitem(last=False)
-        return session.history
+        return _files(session)
 
 
-def _delete_results(histories: list[list[tuple[Path, str]]]) -> None:
-    """Delete the result files of forgotten sessions, and hand their memory back to the system."""
-    for history in histories:
-        for path, _ in history:
-            Path(path).unlink(missing_ok=True)
-    if histories:
+def _files(session: EditSession) -> list[Path]:
+    """The files a session holds: its results and what its before/after showed."""
+    return [Path(path) for path, _ in session.history] + session.shown
+
+
+def _delete_results(sessions_files: list[list[Path]]) -> None:
+    """Delete the files of forgotten sessions, and hand their memory back to the system."""
+    for files in sessions_files:
+        for path in files:
+            path.unlink(missing_ok=True)
+    if sessions_files:
         give_back_freed_memory()  # a forgotten photo's memory goes back to the system now
