@@ -94,8 +94,13 @@ class PhotoState:
 def photo_key(photo: np.ndarray, face: int, *settings: object) -> str:
     """The key of a photo's state: its pixels (and shape), the face, and ``settings`` (what
     else changes the per-photo work, see the module docstring)."""
+    return _pixels_key("photo state", photo, face, *settings)
+
+
+def _pixels_key(kind: str, photo: np.ndarray, *parts: object) -> str:
+    """A key from ``photo``'s pixels (and shape and type) and ``parts``."""
     photo = np.ascontiguousarray(photo)
-    return cache_key("photo state", photo.tobytes(), photo.shape, photo.dtype.str, face, *settings)
+    return cache_key(kind, photo.tobytes(), photo.shape, photo.dtype.str, *parts)
 
 
 class FoundFaces:
@@ -123,8 +128,7 @@ class FoundFaces:
         return faces, crops[face]
 
     def _entry(self, photo: np.ndarray) -> tuple[list[DetectedFace], dict[int, AlignedFace]]:
-        photo = np.ascontiguousarray(photo)
-        key = cache_key("found faces", photo.tobytes(), photo.shape, photo.dtype.str)
+        key = _pixels_key("found faces", photo)
         with self._lock:
             entry = self._photos.get(key)
             if entry is not None:

@@ -108,14 +108,14 @@ class SessionStore:
             crowded = []
             while len(self._sessions) > self.max_sessions:
                 crowded.append(self._drop(next(iter(self._sessions))))
-        _delete_results(crowded)
+        _delete_files(crowded)
         return session
 
     def forget(self, key: str) -> None:
         """Tab ``key`` closed: its photos and results go."""
         with self._lock:
             dropped = [self._drop(key)] if key in self._sessions else []
-        _delete_results(dropped)
+        _delete_files(dropped)
 
     def expire(self) -> int:
         """Forget every session idle for over ``ttl_s``; delete every file in the folder older than
@@ -125,8 +125,8 @@ class SessionStore:
         with self._lock:
             idle = [key for key, (_, used) in self._sessions.items() if now - used > self.ttl_s]
             dropped = [self._drop(key) for key in idle]
-            held = {Path(path) for session, _ in self._sessions.values() for path in _files(session)}
-        _delete_results(dropped)
+            held = {path for session, _ in self._sessions.values() for path in _files(session)}
+        _delete_files(dropped)
         oldest = time.time() - self.ttl_s
         for path in sorted(self.output_dir.rglob("*"), reverse=True):  # a folder's files before the folder
             with contextlib.suppress(OSError):  # gone meanwhile, or a folder not empty
@@ -142,7 +142,7 @@ class SessionStore:
         path = save_image(image, self._unguessable(f"hairedit-edit-{number}", ".png"), quick=True)
         session.history.insert(0, (path, f"#{number}: {caption}"))
         if len(session.history) > HISTORY_LIMIT:
-            _delete_results([[file for file, _ in session.history[HISTORY_LIMIT:]]])
+            _delete_files([[file for file, _ in session.history[HISTORY_LIMIT:]]])
             del session.history[HISTORY_LIMIT:]
         return path
 
@@ -203,7 +203,7 @@ def _files(session: EditSession) -> list[Path]:
     return [Path(path) for path, _ in session.history] + session.shown
 
 
-def _delete_results(sessions_files: list[list[Path]]) -> None:
+def _delete_files(sessions_files: list[list[Path]]) -> None:
     """Delete the files of forgotten sessions, and hand their memory back to the system."""
     for files in sessions_files:
         for path in files:
